@@ -1,0 +1,74 @@
+# cellvm: one build for the VMM, the probe guest, the tests and the benchmarks.
+CC      ?= gcc
+BUILD   ?= build
+VERSION := 0.1.0
+
+WARNINGS += -Wall
+WARNINGS += -Wextra
+WARNINGS += -Werror
+WARNINGS += -Wshadow
+WARNINGS += -Wformat=2
+WARNINGS += -Wstrict-prototypes
+WARNINGS += -Wmissing-prototypes
+WARNINGS += -Wno-unused-parameter
+
+HARDEN  += -D_FORTIFY_SOURCE=2
+HARDEN  += -fstack-protector-strong
+HARDEN  += -fPIE
+
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  := -std=gnu11 $(OPT) $(WARNINGS) $(HARDEN) $(SAN) -Ivmm -DCELLVM_VERSION=\"$(VERSION)\" -MMD -MP
+LDFLAGS := -pie -Wl,-z,relro,-z,now $(SAN)
+LDLIBS  := -lpthread
+
+VMM_SRCS  := $(sort $(wildcard vmm/*.c vmm/*/*.c))
+VMM_LIB   := $(filter-out vmm/main.c,$(VMM_SRCS))
+VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+
+.PHONY: all deps demo check check-unit check-integration check-asan bench clean
+all: $(BUILD)/cellvm probe
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libvmm.a: $(VMM_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cellvm: $(BUILD)/vmm/main.o $(BUILD)/libvmm.a
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/vmm/main.o -Wl,--whole-archive $(BUILD)/libvmm.a -Wl,--no-whole-archive $(LDLIBS)
+
+$(BUILD)/tests/unit/unit: $(UNIT_OBJS) $(BUILD)/libvmm.a
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) -Wl,--whole-archive $(BUILD)/libvmm.a -Wl,--no-whole-archive -lcriterion $(LDLIBS)
+
+include guest/probe/probe.mk
+
+deps:
+	@tools/deps.sh
+
+demo: deps all
+	$(BUILD)/cellvm --kernel $(BUILD)/guest/probe.elf --cmdline "test=hello" --cpus boot=2 --memory size=64M --debug-exit
+
+check-unit: $(BUILD)/tests/unit/unit
+	$(BUILD)/tests/unit/unit --jobs 2
+
+check-integration: all
+	BUILD=$(BUILD) tests/integration/run.sh
+
+check: deps
+	$(MAKE) check-unit check-integration
+
+check-asan: deps
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration
+
+bench: deps all
+	tools/bench/startup
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

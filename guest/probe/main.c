@@ -1,0 +1,73 @@
+/* main.c: common 64-bit entry after boot, test dispatch and the small tests (hello, triple-fault, idle). */
+#include "probe.h"
+
+void probe_main(u32 kind, u64 info);
+
+static noreturn void test_hello(void)
+{
+	pr("Hello from the cellvm probe guest (boot %s)\n", bi.kind_name);
+	test_pass();
+}
+
+static noreturn void test_triple_fault(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __attribute__((packed)) d = { 0, 0 };
+	pr("probe: loading an empty IDT and faulting; expect a triple fault\n");
+	__asm__ volatile("cli; lidt %0" : : "m"(d));
+	/* PML4 slot 1 is not present: this read raises #PF, then #DF, then a triple fault. */
+	(void)*(volatile u64 *)0x8000000000ULL;
+	__asm__ volatile("ud2");
+	test_fail("still running after the faults");
+}
+
+static noreturn void test_idle(void)
+{
+	pr("probe: idle\n");
+	for (;;)
+		__asm__ volatile("sti; hlt");
+}
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+};
+
+static const struct test tests[] = {
+	{ "hello", test_hello },
+	{ "smp", test_smp },
+	{ "memory", test_memory },
+	{ "timer", test_timer },
+	{ "bootparams", test_bootparams },
+	{ "triple-fault", test_triple_fault },
+	{ "idle", test_idle },
+};
+
+static void print_boot(void)
+{
+	pr("probe: boot %s, info at 0x%lx, cmdline '%s'\n", bi.kind_name, bi.info_addr, bi.cmdline);
+	for (int i = 0; i < bi.nmem; i++)
+		pr("probe: mem [0x%lx-0x%lx) type %u\n", bi.mem[i].addr, bi.mem[i].addr + bi.mem[i].size,
+		   bi.mem[i].type);
+}
+
+void probe_main(u32 kind, u64 info)
+{
+	boot_parse(kind, info);
+	cpu_init();
+	u64 top = mem_top();
+	map_memory(top > 4 * GiB ? top : 4 * GiB);
+	print_boot();
+	char name[64] = "";
+	cmdline_get("test", name, sizeof(name));
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (!strcmp(name, tests[i].name)) {
+			test_name = tests[i].name;
+			tests[i].fn();
+		}
+	}
+	pr("probe: unknown test '%s'\n", name);
+	probe_exit(1);
+}

@@ -1,0 +1,140 @@
+/* probe.h: shared types, inline CPU helpers and declarations for the probe guest. */
+#ifndef PROBE_H
+#define PROBE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+#include "defs.h"
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+#define COM1 0x3f8
+#define EXIT_PORT 0xf4
+#define LAPIC_BASE 0xfee00000UL
+#define GiB (1ULL << 30)
+#define MiB (1ULL << 20)
+
+static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u8 inb(u16 port)
+{
+	u8 v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline u64 rdtsc(void)
+{
+	u32 lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((u64)hi << 32) | lo;
+}
+static inline void cpuid(u32 leaf, u32 sub, u32 r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static inline u64 rdmsr(u32 msr)
+{
+	u32 lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((u64)hi << 32) | lo;
+}
+static inline u16 read_cs(void)
+{
+	u16 cs;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	return cs;
+}
+/* A pointer to a physical (identity-mapped) address, opaque to the compiler's bounds checks. */
+static inline void *phys(u64 a)
+{
+	__asm__("" : "+r"(a));
+	return (void *)a;
+}
+static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)addr; }
+static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)addr = v; }
+static inline u32 lapic_read(u32 reg) { return mmio_read32(LAPIC_BASE + reg); }
+static inline void lapic_write(u32 reg, u32 v) { mmio_write32(LAPIC_BASE + reg, v); }
+
+/* Boot information gathered from hvm_start_info or boot_params. */
+#define MAX_MEM_RANGES 128
+#define CMDLINE_MAX 4096
+struct mem_range {
+	u64 addr, size;
+	u32 type;
+};
+struct bootinfo {
+	int kind;
+	const char *kind_name;
+	u64 info_addr;
+	char cmdline[CMDLINE_MAX];
+	u64 cmdline_addr;
+	struct mem_range mem[MAX_MEM_RANGES];
+	int nmem;
+	u64 rsdp;
+	u64 initrd_addr, initrd_size;
+};
+extern struct bootinfo bi;
+
+/* Linker symbols. */
+extern char _start_image[], _end[], __bss_start[], __bss_end[];
+extern char tramp_start[], tramp_end[];
+extern char user_stack_top[];
+
+/* lib.c */
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strncmp(const char *a, const char *b, size_t n);
+int strcmp(const char *a, const char *b);
+void spin_lock(volatile u32 *l);
+void spin_unlock(volatile u32 *l);
+int vsnfmt(char *out, size_t n, const char *fmt, va_list ap);
+void pr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void halt_forever(void);
+noreturn void probe_exit(int code);
+extern const char *test_name;
+noreturn void test_pass(void);
+noreturn void test_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cmdline_get(const char *key, char *out, size_t n);
+int parse_u64(const char *s, u64 *out);
+int parse_size(const char *s, u64 *out);
+int parse_hex(const char *s, u64 *out);
+int param_size(const char *key, u64 *out);
+
+/* boot.c */
+void boot_parse(u32 kind, u64 info);
+u64 mem_top(void);
+
+/* cpu.c */
+void cpu_init(void);
+void idt_load(void);
+void map_memory(u64 top);
+u64 tsc_hz(void);
+void delay_us(u64 us);
+noreturn void run_user(void (*fn)(void *), void *arg);
+void lapic_eoi(void);
+extern volatile u64 timer_ticks;
+
+/* head.S */
+noreturn void enter_user(void (*fn)(void *), void *arg, void *stack);
+extern char isr_stubs[];
+extern u64 boot_pml4[], boot_pdpt[];
+extern u64 gdt[];
+
+/* acpi.c */
+int find_cpus(u8 *ids, int max, const char **source);
+
+/* tests */
+noreturn void test_smp(void);
+noreturn void test_memory(void);
+noreturn void test_timer(void);
+noreturn void test_bootparams(void);
+void ap_main(void);
+
+#endif

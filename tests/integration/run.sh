@@ -1,0 +1,16 @@
+#!/bin/bash
+# run.sh: integration test driver: sources lib.sh and runs every tests/integration/t_*.sh.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${BUILD:-build}
+CELLVM=$BUILD/cellvm
+ELF=$BUILD/guest/probe.elf
+BZ=$BUILD/guest/probe.bzImage
+TMP=$(mktemp -d /tmp/cellvm-it.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+. "$HERE/lib.sh"
+for t in "$HERE"/t_*.sh; do
+	echo "== $(basename "$t")"
+	. "$t"
+done
+summary

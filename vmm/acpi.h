@@ -1,0 +1,37 @@
+/* acpi.h: the ACPI tables (RSDP, XSDT, FADT, DSDT, MADT) and the MP table cellvm gives a guest. */
+#ifndef CELLVM_ACPI_H
+#define CELLVM_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct machine_desc {
+	unsigned int nr_cpus;        /* vCPUs; APIC IDs are 0..nr_cpus-1 */
+	uint64_t ioapic_base;        /* LAYOUT_IOAPIC_BASE */
+	uint64_t lapic_base;         /* LAYOUT_LAPIC_BASE */
+	uint16_t sleep_ctl_port;     /* FADT sleep control/status register (I/O) */
+	uint16_t reset_port;         /* FADT reset register (I/O) */
+	uint8_t reset_value;
+};
+
+/* Writes RSDP, XSDT, FADT (HW-reduced), DSDT (with \_S5 and COM1) and MADT into the buffer
+ * buf, which the guest sees at guest-physical buf_gpa, of size buf_len. Returns the number
+ * of bytes used or -ENOSPC/-EINVAL. The RSDP is at buf_gpa (first in the buffer, 16-byte
+ * aligned, so a BIOS-area scan finds it). */
+long acpi_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct machine_desc *m)
+	__attribute__((warn_unused_result));
+
+/* The most vCPUs whose MP table fits the 1 KiB EBDA region at LAYOUT_EBDA_START:
+ * 16 (floating pointer) + 44 (header) + 20 per CPU + 8 (bus) + 8 (I/O APIC)
+ * + 15 * 8 (ISA IRQs but 2) + 2 * 8 (LINT0/1) = 212 + 20n <= 1024, so n <= 40.
+ * mptable_build returns -ENOSPC beyond what buf_len holds; the MADT has no such limit,
+ * so a VMM may boot larger guests without an MP table. */
+#define MPTABLE_EBDA_MAX_CPUS 40
+
+/* Writes an Intel MP table (floating pointer + config table: processors, bus ISA, IOAPIC,
+ * ISA IRQs 0-15 as I/O interrupts, LINT0 ExtINT and LINT1 NMI) at buf / buf_gpa.
+ * Returns bytes used or -ENOSPC/-EINVAL. */
+long mptable_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct machine_desc *m)
+	__attribute__((warn_unused_result));
+
+#endif

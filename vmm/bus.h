@@ -1,0 +1,39 @@
+/* bus.h: port-I/O and MMIO address buses that route vCPU exits to device handlers. */
+#ifndef CELLVM_BUS_H
+#define CELLVM_BUS_H
+
+#include <stdint.h>
+
+#define BUS_MAX_RANGES 32
+
+struct bus_ops {
+	/* data is len bytes (1, 2, 4 or 8), little-endian; offset is relative to the range base. */
+	void (*read)(void *opaque, uint64_t offset, uint8_t *data, uint32_t len);
+	void (*write)(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len);
+};
+
+struct bus_range {
+	uint64_t base;
+	uint64_t len;
+	const struct bus_ops *ops;
+	void *opaque;
+	const char *name;
+};
+
+/* Filled during set-up by one thread; read-only (and so lock-free) once vCPUs run. */
+struct bus {
+	const char *name;
+	unsigned int nr;
+	struct bus_range ranges[BUS_MAX_RANGES];
+};
+
+/* Returns 0, -EEXIST if it overlaps an existing range, -ENOSPC if full, -EINVAL if empty. */
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		 void *opaque, const char *name) __attribute__((warn_unused_result));
+
+/* Dispatches an access; returns 0, or -ENOENT if no device claims addr (reads then
+ * return all ones, as on real hardware with nothing decoding the address). */
+int bus_read(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len);
+int bus_write(const struct bus *bus, uint64_t addr, const uint8_t *data, uint32_t len);
+
+#endif

@@ -1,0 +1,292 @@
+/* config.c: command-line parsing into struct vm_config, with Cloud Hypervisor's flag syntax. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One "key=value" sub-option of a flag such as --memory size=512M,shared=on. */
+struct subopt {
+	const char *key;
+	int (*set)(struct vm_config *cfg, const char *value, char *err, size_t errlen);
+};
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_onoff(const char *value, bool *out)
+{
+	if (!strcmp(value, "on") || !strcmp(value, "true")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(value, "off") || !strcmp(value, "false")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int set_mem_size(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (config_parse_size(v, &cfg->mem_size) == 0)
+		return 0;
+	snprintf(err, errlen, "--memory: invalid size '%s' (use e.g. 512M or 2G)", v);
+	return -1;
+}
+
+static int set_mem_shared(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	bool shared;
+
+	/* Guest RAM is always a shareable memfd; shared=off cannot be honoured. */
+	if (parse_onoff(v, &shared) == 0 && shared)
+		return 0;
+	snprintf(err, errlen, "--memory: shared=%s not supported (guest RAM is always shared)", v);
+	return -1;
+}
+
+static int set_mem_hugepages(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (parse_onoff(v, &cfg->mem_hugepages) == 0)
+		return 0;
+	snprintf(err, errlen, "--memory: hugepages must be on or off, not '%s'", v);
+	return -1;
+}
+
+static int parse_cpu_count(const char *flag, const char *v, unsigned int *out, char *err,
+			   size_t errlen)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *v == '\0' || *end != '\0' || *v == '-' || n > 100000) {
+		snprintf(err, errlen, "--cpus: invalid %s '%s'", flag, v);
+		return -1;
+	}
+	*out = (unsigned int)n;
+	return 0;
+}
+
+static int set_cpus_boot(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return parse_cpu_count("boot", v, &cfg->nr_cpus, err, errlen);
+}
+
+static int set_cpus_max(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	unsigned int max;
+
+	if (parse_cpu_count("max", v, &max, err, errlen))
+		return -1;
+	if (max == cfg->nr_cpus)
+		return 0;
+	snprintf(err, errlen, "--cpus: max=%u differs from boot=%u: CPU hotplug is not supported yet",
+		 max, cfg->nr_cpus);
+	return -1;
+}
+
+static const struct subopt memory_opts[] = {
+	{ "size", set_mem_size },
+	{ "shared", set_mem_shared },
+	{ "hugepages", set_mem_hugepages },
+	{ NULL, NULL },
+};
+
+static const struct subopt cpus_opts[] = {
+	{ "boot", set_cpus_boot },
+	{ "max", set_cpus_max },
+	{ NULL, NULL },
+};
+
+/* Applies "k=v,k=v" from arg using table; the flag name is used in error messages. */
+static int parse_subopts(struct vm_config *cfg, const char *flag, const char *arg,
+			 const struct subopt *table, char *err, size_t errlen)
+{
+	char buf[512];
+	char *save = NULL;
+
+	if (strlen(arg) >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: argument too long", flag);
+		return -1;
+	}
+	strcpy(buf, arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const struct subopt *o;
+
+		if (!eq) {
+			snprintf(err, errlen, "%s: expected key=value, got '%s'", flag, tok);
+			return -1;
+		}
+		*eq = '\0';
+		for (o = table; o->key && strcmp(o->key, tok); o++)
+			;
+		if (!o->key) {
+			snprintf(err, errlen, "%s: unknown or unsupported option '%s'", flag, tok);
+			return -1;
+		}
+		if (o->set(cfg, eq + 1, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_serial(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	if (!strcmp(arg, "stdio") || !strcmp(arg, "tty")) {
+		cfg->serial = SERIAL_STDIO;
+	} else if (!strcmp(arg, "off") || !strcmp(arg, "null")) {
+		cfg->serial = SERIAL_OFF;
+	} else if (!strncmp(arg, "file=", 5) && arg[5] != '\0') {
+		cfg->serial = SERIAL_FILE;
+		cfg->serial_path = arg + 5;
+	} else {
+		snprintf(err, errlen, "--serial: expected stdio, tty, off, null or file=PATH, got '%s'",
+			 arg);
+		return -1;
+	}
+	return 0;
+}
+
+enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
+       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Applies one parsed option; returns 0, a config_action > 0, or -1 with err set. */
+static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err, size_t errlen)
+{
+	switch (opt) {
+	case OPT_KERNEL: cfg->kernel = arg; return 0;
+	case OPT_INITRAMFS: cfg->initramfs = arg; return 0;
+	case OPT_CMDLINE: cfg->cmdline = arg; return 0;
+	case OPT_CPUS: return parse_subopts(cfg, "--cpus", arg, cpus_opts, err, errlen);
+	case OPT_MEMORY: return parse_subopts(cfg, "--memory", arg, memory_opts, err, errlen);
+	case OPT_SERIAL: return parse_serial(cfg, arg, err, errlen);
+	case OPT_LOG_FILE: cfg->log_file = arg; return 0;
+	case OPT_DEBUG_EXIT: cfg->debug_exit = true; return 0;
+	case 'v': cfg->verbosity++; return 0;
+	case OPT_HELP: case 'h': return CONFIG_HELP;
+	case OPT_VERSION: return CONFIG_VERSION;
+	default: return -1;
+	}
+}
+
+static void config_defaults(struct vm_config *cfg)
+{
+	*cfg = (struct vm_config){
+		.nr_cpus = 1,
+		.mem_size = 512ULL << 20, /* Cloud Hypervisor's default */
+		.serial = SERIAL_STDIO,
+	};
+}
+
+int config_parse_args(struct vm_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	int opt, rc;
+
+	config_defaults(cfg);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":vh", long_opts, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			const char *bad = argv[optind - 1];
+			snprintf(err, errlen, opt == '?' ? "unknown option '%s' (see --help)"
+						       : "option '%s' needs a value", bad);
+			return -1;
+		}
+		rc = apply_opt(cfg, opt, optarg, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+		return -1;
+	}
+	return CONFIG_RUN;
+}
+
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->kernel) {
+		snprintf(err, errlen, "no kernel given: use --kernel PATH (see --help)");
+		return -1;
+	}
+	if (cfg->nr_cpus == 0 || cfg->nr_cpus > CONFIG_MAX_CPUS) {
+		snprintf(err, errlen, "--cpus: boot=%u is out of range (1 to %d)", cfg->nr_cpus,
+			 CONFIG_MAX_CPUS);
+		return -1;
+	}
+	if (cfg->mem_size == 0) {
+		snprintf(err, errlen, "--memory: size must not be 0");
+		return -1;
+	}
+	return 0;
+}
+
+void config_print_help(const char *prog)
+{
+	printf("Usage: %s --kernel PATH [options]\n"
+	       "cellvm %s: a small virtual machine monitor for /dev/kvm.\n\n"
+	       "  --kernel PATH          PVH ELF, ELF vmlinux or bzImage (64-bit boot)\n"
+	       "  --initramfs PATH       initial ramdisk\n"
+	       "  --cmdline STR          kernel command line\n"
+	       "  --cpus boot=N          number of vCPUs (default 1)\n"
+	       "  --memory size=SIZE[,shared=on][,hugepages=on]\n"
+	       "                         guest RAM, e.g. 512M or 2G (default 512M); always a\n"
+	       "                         shareable memfd, hugepages uses 2 MiB pages\n"
+	       "  --serial stdio|tty|file=PATH|off|null\n"
+	       "                         where COM1 goes (default stdio)\n"
+	       "  --log-file PATH        write cellvm's log there instead of stderr\n"
+	       "  -v                     more logging (repeat for debug)\n"
+	       "  --debug-exit           I/O port 0xf4: guest writes v, cellvm exits with v\n"
+	       "  -h, --help             this text\n"
+	       "  --version              print the version\n\n"
+	       "Exit status: 0 guest powered off, 1 cellvm error, 2 bad usage, 3 bad kernel or\n"
+	       "initramfs, 4 /dev/kvm unusable, 5 guest reboot, 6 guest triple fault,\n"
+	       "7 KVM could not run the guest, 8 stopped by a signal; with --debug-exit the\n"
+	       "value the guest wrote.\n",
+	       prog, CELLVM_VERSION);
+}

@@ -1,0 +1,41 @@
+/* config.h: the VM configuration struct, filled by the command line (and later the API). */
+#ifndef CELLVM_CONFIG_H
+#define CELLVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_CPUS 254 /* bound by xAPIC IDs and the MADT/MP table encoding */
+
+enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_OFF };
+
+struct vm_config {
+	const char *kernel;
+	const char *initramfs;
+	const char *cmdline;
+	unsigned int nr_cpus;
+	uint64_t mem_size;
+	bool mem_hugepages;
+	enum serial_mode serial;
+	const char *serial_path;
+	const char *log_file;
+	int verbosity;          /* number of -v */
+	bool debug_exit;
+};
+
+enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
+
+/* Parses argv into cfg (strings point into argv). Returns a config_action, or -1 with a
+ * one-line reason in err. */
+int config_parse_args(struct vm_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* "512M", "2G", "65536": binary suffixes K M G T; returns 0 or -EINVAL/-ERANGE. */
+int config_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
+
+/* Checks values that do not depend on the host. Returns 0 or -1 with a reason in err. */
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+void config_print_help(const char *prog);
+
+#endif

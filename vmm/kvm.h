@@ -1,0 +1,15 @@
+/* kvm.h: opening /dev/kvm and creating the VM with its in-kernel irqchip, PIT and memory. */
+#ifndef CELLVM_KVM_H
+#define CELLVM_KVM_H
+
+#include <stddef.h>
+
+#include "vm.h"
+
+/* Each returns 0, or a cellvm exit code (exit_codes.h) with a one-line reason in err. */
+int kvm_open_dev(struct vm *vm, const char *path, char *err, size_t errlen);
+int kvm_check_cpus(struct vm *vm, unsigned int nr_cpus, char *err, size_t errlen);
+int kvm_create_vm(struct vm *vm, char *err, size_t errlen);
+int kvm_map_memory(struct vm *vm, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,57 @@
+/* main.c: cellvm's entry point: parse the command line, build the VM, run it, map the outcome to an exit code. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "exit_codes.h"
+#include "log.h"
+#include "vm.h"
+
+static FILE *open_log(const struct vm_config *cfg)
+{
+	FILE *f;
+
+	if (!cfg->log_file)
+		return NULL;
+	f = fopen(cfg->log_file, "ae");
+	if (!f)
+		fprintf(stderr, "cellvm: --log-file %s: %s\n", cfg->log_file, strerror(errno));
+	return f;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct vm vm;
+	char err[512] = "";
+	FILE *logf;
+	int action, status;
+
+	action = config_parse_args(&cfg, argc, argv, err, sizeof(err));
+	if (action < 0 || (action == CONFIG_RUN && config_validate(&cfg, err, sizeof(err)) < 0)) {
+		fprintf(stderr, "cellvm: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (action == CONFIG_HELP) {
+		config_print_help(argv[0]);
+		return 0;
+	}
+	if (action == CONFIG_VERSION) {
+		printf("cellvm %s\n", CELLVM_VERSION);
+		return 0;
+	}
+	logf = open_log(&cfg);
+	if (cfg.log_file && !logf)
+		return EXIT_USAGE;
+	log_init("cellvm", (enum log_level)(LOG_WARN + (cfg.verbosity > 2 ? 2 : cfg.verbosity)), logf);
+	status = vm_create(&vm, &cfg, err, sizeof(err));
+	if (status == 0)
+		status = vm_run(&vm);
+	else
+		log_error("%s", err);
+	vm_destroy(&vm);
+	if (logf)
+		fclose(logf);
+	return status;
+}

@@ -1,0 +1,291 @@
+/* vcpu.c: vCPU set-up, threads, the KVM_RUN loop and the one exit switch. */
+#define _GNU_SOURCE
+#include "vcpu.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu_boot.h"
+#include "cpuid.h"
+#include "exit_codes.h"
+#include "log.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN */
+}
+
+static void dump_regs(const struct vcpu *v, const char *what)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		log_error("vcpu %u: %s (registers unavailable: %s)", v->index, what, strerror(errno));
+		return;
+	}
+	log_error("vcpu %u: %s: rip=%#llx rsp=%#llx rflags=%#llx cs=%#x cr0=%#llx cr3=%#llx "
+		  "cr4=%#llx efer=%#llx", v->index, what, r.rip, r.rsp, r.rflags, s.cs.selector,
+		  s.cr0, s.cr3, s.cr4, s.efer);
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t size = run->io.size;
+	uint64_t span = (uint64_t)size * run->io.count;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	if (size == 0 || size > 4 || run->io.data_offset + span > (uint64_t)v->vm->vcpu_mmap_size)
+		return; /* KVM never does this; refuse rather than trust it */
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			bus_write(&v->vm->pio, run->io.port, data, size);
+		else
+			bus_read(&v->vm->pio, run->io.port, data, size);
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return;
+	if (run->mmio.is_write) {
+		if (bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len) < 0)
+			log_debug("vcpu %u: unclaimed MMIO write at %#llx", v->index,
+				  run->mmio.phys_addr);
+	} else if (bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len) < 0) {
+		log_debug("vcpu %u: unclaimed MMIO read at %#llx", v->index, run->mmio.phys_addr);
+	}
+}
+
+static void handle_system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_stop(v->vm, EXIT_POWEROFF, "guest powered off");
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_stop(v->vm, EXIT_REBOOT, "guest requested a reboot");
+		break;
+	default:
+		dump_regs(v, "guest crashed (system event)");
+		vm_request_stop(v->vm, EXIT_GUEST_ERROR, "guest crashed");
+		break;
+	}
+}
+
+static void handle_internal_error(struct vcpu *v)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "KVM internal error, suberror %u%s",
+		 v->run->internal.suberror,
+		 v->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation failure)" : "");
+	dump_regs(v, what);
+	vm_request_stop(v->vm, EXIT_GUEST_ERROR, "KVM could not run the guest");
+}
+
+/* The one exit switch: every KVM exit reason is handled or reported here. */
+static void vcpu_handle_exit(struct vcpu *v)
+{
+	char what[96];
+
+	switch (v->run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		break;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		break;
+	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		dump_regs(v, "guest triple fault (KVM_EXIT_SHUTDOWN)");
+		vm_request_stop(v->vm, EXIT_TRIPLE_FAULT, "guest triple-faulted");
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		handle_system_event(v);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		handle_internal_error(v);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "VM entry failed, reason %#llx",
+			 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+		dump_regs(v, what);
+		vm_request_stop(v->vm, EXIT_GUEST_ERROR, "KVM could not enter the guest");
+		break;
+	default:
+		snprintf(what, sizeof(what), "unexpected KVM exit reason %u", v->run->exit_reason);
+		dump_regs(v, what);
+		vm_request_stop(v->vm, EXIT_GUEST_ERROR, "unexpected KVM exit");
+		break;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	atomic_store(&v->state, VCPU_RUNNING);
+	while (!vm_stopping(v->vm)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_error("vcpu %u: KVM_RUN: %s", v->index, strerror(errno));
+			vm_request_stop(v->vm, EXIT_VMM_ERROR, "KVM_RUN failed");
+			break;
+		}
+		vcpu_handle_exit(v);
+	}
+	atomic_store(&v->state, VCPU_STOPPED);
+	return NULL;
+}
+
+static int vcpu_setup(struct vm *vm, struct vcpu *v, struct kvm_cpuid2 *cpuid)
+{
+	int rc;
+
+	if (cpuid_build(vm->supported_cpuid, v->index, vm->nr_vcpus, cpuid) < 0)
+		return -EINVAL;
+	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return -errno;
+	rc = cpu_init_msrs(v->fd, vm->msr_list);
+	if (rc == 0)
+		rc = cpu_init_fpu(v->fd);
+	if (rc == 0)
+		rc = cpu_init_lapic(v->fd);
+	return rc;
+}
+
+static int vcpu_create_one(struct vm *vm, unsigned int i, struct kvm_cpuid2 *cpuid,
+			   char *err, size_t errlen)
+{
+	struct vcpu *v = &vm->vcpus[i];
+	int rc;
+
+	v->vm = vm;
+	v->index = i;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+	if (v->fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	v->run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		snprintf(err, errlen, "vcpu %u: mmap kvm_run: %s", i, strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	rc = vcpu_setup(vm, v, cpuid);
+	if (rc < 0) {
+		snprintf(err, errlen, "vcpu %u: CPUID/MSR/FPU/LAPIC set-up: %s", i, strerror(-rc));
+		return EXIT_VMM_ERROR;
+	}
+	return 0;
+}
+
+int vcpu_create_all(struct vm *vm, const struct boot_result *br, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *cpuid;
+	int rc = 0;
+
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	cpuid = calloc(1, sizeof(*cpuid) +
+			  vm->supported_cpuid->nent * sizeof(cpuid->entries[0]));
+	if (!vm->vcpus || !cpuid) {
+		free(cpuid);
+		snprintf(err, errlen, "out of memory creating vCPUs");
+		return EXIT_VMM_ERROR;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned int i = 0; i < vm->nr_vcpus && rc == 0; i++)
+		rc = vcpu_create_one(vm, i, cpuid, err, errlen);
+	free(cpuid);
+	if (rc == 0 && cpu_set_boot_state(vm->vcpus[0].fd, br) < 0) {
+		snprintf(err, errlen, "vcpu 0: setting boot registers: %s", strerror(errno));
+		rc = EXIT_VMM_ERROR;
+	}
+	return rc;
+}
+
+int vcpu_start_all(struct vm *vm, char *err, size_t errlen)
+{
+	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART: KVM_RUN gets EINTR */
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
+		snprintf(err, errlen, "sigaction: %s", strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		char name[16];
+		int rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+		if (rc != 0) {
+			snprintf(err, errlen, "vcpu %u: pthread_create: %s", i, strerror(rc));
+			return EXIT_VMM_ERROR;
+		}
+		v->thread_started = true;
+		snprintf(name, sizeof(name), "vcpu %u", i); /* Kata finds vCPU threads by this name */
+		pthread_setname_np(v->thread, name);
+	}
+	return 0;
+}
+
+void vcpu_stop_all(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		/* immediate_exit covers a vCPU about to enter KVM_RUN; the signal one inside it. */
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+}
+
+void vcpu_destroy_all(struct vm *vm)
+{
+	if (!vm->vcpus)
+		return;
+	vcpu_stop_all(vm);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			munmap(v->run, vm->vcpu_mmap_size);
+		if (v->fd >= 0)
+			close(v->fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+}

@@ -1,0 +1,297 @@
+/* vm.c: builds a VM from its config (KVM, RAM, firmware tables, payload, devices, vCPUs), runs and tears it down. */
+#include "vm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "acpi.h"
+#include "boot/boot.h"
+#include "cpu_boot.h"
+#include "exit_codes.h"
+#include "kvm.h"
+#include "layout.h"
+#include "log.h"
+#include "loop.h"
+#include "vcpu.h"
+
+extern const struct platform_device *const __start_cellvm_platform_devices[];
+extern const struct platform_device *const __stop_cellvm_platform_devices[];
+
+void vm_request_stop(struct vm *vm, int exit_status, const char *reason)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!vm->stop_requested) {
+		vm->stop_requested = true;
+		vm->stop = (struct vm_stop){ exit_status, reason };
+		if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+			log_error("stop eventfd: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+bool vm_stopping(struct vm *vm)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	stopping = vm->stop_requested;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return stopping;
+}
+
+int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
+		log_warn("KVM_IRQ_LINE %u=%d: %s", gsi, level, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int create_platform_devices(struct vm *vm, char *err, size_t errlen)
+{
+	const struct platform_device *const *d;
+
+	for (d = __start_cellvm_platform_devices; d < __stop_cellvm_platform_devices; d++) {
+		unsigned int i = vm->nr_devices;
+		int rc;
+
+		if (i == VM_MAX_PLATFORM_DEVICES) {
+			snprintf(err, errlen, "too many platform devices");
+			return EXIT_VMM_ERROR;
+		}
+		vm->devices[i] = *d;
+		vm->nr_devices++;
+		rc = (*d)->create(vm, &vm->device_state[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "device %s: %s", (*d)->name, strerror(-rc));
+			return rc == -ENOENT || rc == -EACCES ? EXIT_USAGE : EXIT_VMM_ERROR;
+		}
+	}
+	return 0;
+}
+
+static void destroy_platform_devices(struct vm *vm)
+{
+	while (vm->nr_devices > 0) {
+		unsigned int i = --vm->nr_devices;
+
+		if (vm->devices[i]->destroy && vm->device_state[i])
+			vm->devices[i]->destroy(vm->device_state[i]);
+		vm->device_state[i] = NULL;
+	}
+}
+
+static struct machine_desc machine_desc(const struct vm *vm)
+{
+	return (struct machine_desc){
+		.nr_cpus = vm->nr_vcpus,
+		.ioapic_base = LAYOUT_IOAPIC_BASE,
+		.lapic_base = LAYOUT_LAPIC_BASE,
+		.sleep_ctl_port = PORT_ACPI_SLEEP_CTL,
+		.reset_port = PORT_ACPI_RESET,
+		.reset_value = ACPI_RESET_VALUE,
+	};
+}
+
+/* ACPI in the BIOS area (found by scan or by the RSDP address in the boot data) and an MP
+ * table in the EBDA for guests without ACPI. */
+static int write_firmware_tables(struct vm *vm, char *err, size_t errlen)
+{
+	const uint64_t acpi_len = LAYOUT_BIOS_END - LAYOUT_BIOS_START;
+	const uint64_t mp_len = LAYOUT_LOW_RAM_END - LAYOUT_EBDA_START;
+	uint8_t *acpi = gpa_to_hva(&vm->mem, LAYOUT_BIOS_START, acpi_len);
+	uint8_t *mp = gpa_to_hva(&vm->mem, LAYOUT_EBDA_START, mp_len);
+	struct machine_desc m = machine_desc(vm);
+	long rc = -EFAULT;
+
+	if (acpi && mp)
+		rc = acpi_build(acpi, LAYOUT_BIOS_START, acpi_len, &m);
+	if (rc >= 0)
+		rc = mptable_build(mp, LAYOUT_EBDA_START, mp_len, &m);
+	if (rc >= 0)
+		rc = cpu_boot_write_tables(&vm->mem);
+	if (rc < 0) {
+		snprintf(err, errlen, "writing ACPI/MP/boot tables for %u vCPUs: %s", vm->nr_vcpus,
+			 strerror((int)-rc));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int create_memory(struct vm *vm, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int rc = guest_mem_create(&vm->mem, cfg->mem_size, cfg->mem_hugepages);
+
+	if (rc == -ENOMEM) {
+		snprintf(err, errlen, "--memory: size=%llu MiB is larger than the host allows",
+			 (unsigned long long)(cfg->mem_size >> 20));
+		return EXIT_USAGE;
+	}
+	if (rc == -EINVAL || rc == -E2BIG) {
+		snprintf(err, errlen, "--memory: size=%llu bytes is not usable (at least 2 MiB, a "
+			 "multiple of 4 KiB%s, at most 1 TiB)", (unsigned long long)cfg->mem_size,
+			 cfg->mem_hugepages ? " and of 2 MiB with hugepages" : "");
+		return EXIT_USAGE;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "guest memory (%llu MiB%s): %s",
+			 (unsigned long long)(cfg->mem_size >> 20),
+			 cfg->mem_hugepages ? ", hugepages" : "", strerror(-rc));
+		return cfg->mem_hugepages ? EXIT_USAGE : EXIT_VMM_ERROR;
+	}
+	return kvm_map_memory(vm, err, errlen);
+}
+
+static int load_payload(struct vm *vm, struct boot_result *br, char *err, size_t errlen)
+{
+	const struct boot_config bc = {
+		.kernel_path = vm->cfg->kernel,
+		.initramfs_path = vm->cfg->initramfs,
+		.cmdline = vm->cfg->cmdline,
+		.rsdp_gpa = LAYOUT_BIOS_START,
+	};
+	int rc = boot_load(&vm->mem, &bc, br, err, errlen);
+
+	if (rc < 0)
+		return EXIT_PAYLOAD;
+	log_debug("payload: %s entry %#llx, boot data at %#llx",
+		  br->mode == BOOT_ENTRY_PVH32 ? "PVH" : "Linux 64-bit",
+		  (unsigned long long)br->entry, (unsigned long long)br->boot_data);
+	return 0;
+}
+
+static int vm_init_fields(struct vm *vm, const struct vm_config *cfg)
+{
+	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_fd = -1,
+			   .nr_vcpus = cfg->nr_cpus, .mem = { .fd = -1 } };
+	vm->pio.name = "pio";
+	vm->mmio.name = "mmio";
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->loop = event_loop_create();
+	return vm->stop_fd >= 0 && vm->loop ? 0 : -1;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct boot_result br;
+	int rc;
+
+	if (vm_init_fields(vm, cfg) < 0) {
+		snprintf(err, errlen, "eventfd/epoll: %s", strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	rc = kvm_open_dev(vm, "/dev/kvm", err, errlen);
+	if (!rc)
+		rc = kvm_check_cpus(vm, cfg->nr_cpus, err, errlen);
+	if (!rc)
+		rc = kvm_create_vm(vm, err, errlen);
+	if (!rc)
+		rc = create_memory(vm, err, errlen);
+	if (!rc)
+		rc = write_firmware_tables(vm, err, errlen);
+	if (!rc)
+		rc = load_payload(vm, &br, err, errlen);
+	if (!rc)
+		rc = create_platform_devices(vm, err, errlen);
+	if (!rc)
+		rc = vcpu_create_all(vm, &br, err, errlen);
+	return rc;
+}
+
+static void on_stop_request(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint64_t v;
+
+	if (read(vm->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("stop eventfd: %s", strerror(errno));
+	event_loop_stop(vm->loop);
+}
+
+struct signal_watch {
+	struct vm *vm;
+	int fd;
+};
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct signal_watch *w = opaque;
+	struct signalfd_siginfo si;
+
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("received signal %u, stopping the VM", si.ssi_signo);
+	vm_request_stop(w->vm, EXIT_SIGNAL, "stopped by a signal");
+}
+
+int vm_run(struct vm *vm)
+{
+	char err[256];
+	struct signal_watch sw = { vm, -1 };
+	sigset_t set;
+	int rc;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before vCPU threads exist so they inherit the mask; only signalfd sees them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sw.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sw.fd < 0 || event_loop_add(vm->loop, sw.fd, EPOLLIN, on_signal, &sw) < 0 ||
+	    event_loop_add(vm->loop, vm->stop_fd, EPOLLIN, on_stop_request, vm) < 0) {
+		log_error("event loop set-up: %s", strerror(errno));
+		vm_request_stop(vm, EXIT_VMM_ERROR, "event loop set-up failed");
+	} else if ((rc = vcpu_start_all(vm, err, sizeof(err))) != 0) {
+		log_error("%s", err);
+		vm_request_stop(vm, rc, "vCPU start failed");
+	} else if ((rc = event_loop_run(vm->loop)) < 0) {
+		log_error("event loop: %s", strerror(-rc));
+		vm_request_stop(vm, EXIT_VMM_ERROR, "event loop failed");
+	}
+	vcpu_stop_all(vm);
+	if (sw.fd >= 0) {
+		event_loop_del(vm->loop, sw.fd);
+		close(sw.fd);
+	}
+	event_loop_del(vm->loop, vm->stop_fd);
+	log_info("VM stopped: %s (exit status %d)", vm->stop.reason, vm->stop.exit_status);
+	return vm->stop.exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vcpu_destroy_all(vm);
+	destroy_platform_devices(vm);
+	guest_mem_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	event_loop_destroy(vm->loop);
+	free(vm->supported_cpuid);
+	free(vm->msr_list);
+	pthread_mutex_destroy(&vm->stop_lock);
+	vm->vm_fd = vm->kvm_fd = vm->stop_fd = -1;
+	vm->loop = NULL;
+	vm->supported_cpuid = NULL;
+	vm->msr_list = NULL;
+}

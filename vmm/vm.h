@@ -1,0 +1,87 @@
+/* vm.h: the VM object that owns KVM fds, guest memory, buses, devices and vCPU threads. */
+#ifndef CELLVM_VM_H
+#define CELLVM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "bus.h"
+#include "config.h"
+#include "guest_mem.h"
+
+struct vm;
+struct event_loop;
+
+/* Why the VM stopped: set once by whoever stops it first (see vm_request_stop). */
+struct vm_stop {
+	int exit_status;       /* process exit status for cellvm */
+	const char *reason;    /* static string, for the log */
+};
+
+enum vcpu_state { VCPU_CREATED, VCPU_RUNNING, VCPU_STOPPED };
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;    /* also the APIC ID */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	_Atomic int state;     /* enum vcpu_state */
+};
+
+/* A platform device built into the VMM (serial, power, debug exit); declares itself. */
+struct platform_device {
+	const char *name;
+	/* Allocates state, registers bus ranges; returns 0 or -errno. */
+	int (*create)(struct vm *vm, void **state);
+	void (*destroy)(void *state);
+};
+
+#define PLATFORM_DEVICE_DECLARE(dev)                                                    \
+	static const struct platform_device *const platform_device_ptr_##dev             \
+		__attribute__((used, section("cellvm_platform_devices"), aligned(8))) = &dev
+
+#define VM_MAX_PLATFORM_DEVICES 16
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid;
+	struct kvm_msr_list *msr_list;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	unsigned int nr_vcpus;
+	struct vcpu *vcpus;
+	struct event_loop *loop;
+	int stop_fd;           /* eventfd: a vCPU or device asks the main loop to stop */
+	pthread_mutex_t stop_lock;
+	bool stop_requested;
+	struct vm_stop stop;
+	unsigned int nr_devices;
+	const struct platform_device *devices[VM_MAX_PLATFORM_DEVICES];
+	void *device_state[VM_MAX_PLATFORM_DEVICES];
+};
+
+/* Records why the VM stops (first caller wins) and wakes the main loop. Thread-safe. */
+void vm_request_stop(struct vm *vm, int exit_status, const char *reason);
+bool vm_stopping(struct vm *vm);
+
+/* Asserts (level 1) or deasserts (0) an interrupt line of the in-kernel irqchip. */
+int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level);
+
+
+/* Builds the whole VM from cfg. Returns 0 or an exit code (exit_codes.h) with a one-line
+ * reason in err; vm_destroy() must be called either way. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
+/* Runs the vCPUs and the event loop until the guest or a signal stops the VM; returns the
+ * process exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+#endif
