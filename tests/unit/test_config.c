@@ -1,0 +1,190 @@
+/* test_config.c: command-line parsing into struct vm_config, and its error messages. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+
+static int parse(struct vm_config *cfg, char *err, const char **argv_in, int argc)
+{
+	char *argv[16];
+
+	for (int i = 0; i < argc; i++)
+		argv[i] = (char *)argv_in[i];
+	argv[argc] = NULL;
+	return config_parse_args(cfg, argc, argv, err, 256);
+}
+
+#define PARSE(cfg, err, ...)                                                          \
+	parse(cfg, err, (const char *[]){ "cellvm", __VA_ARGS__ },                     \
+	      (int)(sizeof((const char *[]){ "cellvm", __VA_ARGS__ }) / sizeof(char *)))
+
+Test(config, defaults_are_one_cpu_512M_serial_stdio)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k");
+
+	cr_assert_eq(rc, CONFIG_RUN);
+	cr_assert_eq(cfg.nr_cpus, 1);
+	cr_assert_eq(cfg.mem_size, 512ULL << 20);
+	cr_assert_eq(cfg.serial, SERIAL_STDIO);
+}
+
+Test(config, memory_size_and_hugepages)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	PARSE(&cfg, err, "--kernel", "k", "--memory", "size=2G,shared=on,hugepages=on");
+
+	cr_assert_eq(cfg.mem_size, 2ULL << 30);
+	cr_assert(cfg.mem_hugepages);
+}
+
+Test(config, cpus_boot)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	PARSE(&cfg, err, "--kernel", "k", "--cpus", "boot=4");
+
+	cr_assert_eq(cfg.nr_cpus, 4);
+}
+
+Test(config, cpus_max_different_from_boot_is_rejected)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--cpus", "boot=2,max=4");
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "CPU hotplug is not supported yet"));
+}
+
+Test(config, serial_file)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	PARSE(&cfg, err, "--kernel", "k", "--serial", "file=/tmp/x");
+
+	cr_assert_eq(cfg.serial, SERIAL_FILE);
+	cr_assert_str_eq(cfg.serial_path, "/tmp/x");
+}
+
+Test(config, unknown_flag_is_named)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--bogus");
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "unknown option '--bogus' (see --help)");
+}
+
+Test(config, missing_value_is_named)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel");
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "option '--kernel' needs a value");
+}
+
+Test(config, unknown_suboption_is_named)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--memory", "size=1G,mergeable=on");
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "--memory: unknown or unsupported option 'mergeable'");
+}
+
+Test(config, shared_off_is_rejected)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--memory", "size=1G,shared=off");
+
+	cr_assert_eq(rc, -1);
+}
+
+Test(config, help_and_version_actions)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--help"), CONFIG_HELP);
+	cr_assert_eq(PARSE(&cfg, err, "--version"), CONFIG_VERSION);
+}
+
+Test(config, verbosity_counts)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	PARSE(&cfg, err, "-v", "-v", "--kernel", "k");
+
+	cr_assert_eq(cfg.verbosity, 2);
+}
+
+Test(config_validate, zero_cpus_rejected)
+{
+	struct vm_config cfg = { .kernel = "k", .nr_cpus = 0, .mem_size = 1 << 20 };
+	char err[256];
+
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "boot=0 is out of range"));
+}
+
+Test(config_validate, zero_memory_rejected)
+{
+	struct vm_config cfg = { .kernel = "k", .nr_cpus = 1, .mem_size = 0 };
+	char err[256];
+
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "--memory: size must not be 0");
+}
+
+Test(config_validate, missing_kernel_rejected)
+{
+	struct vm_config cfg = { .nr_cpus = 1, .mem_size = 1 << 20 };
+	char err[256];
+
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "no kernel given"));
+}
+
+Test(config_size, suffixes)
+{
+	uint64_t v;
+
+	cr_assert_eq(config_parse_size("64K", &v), 0);
+	cr_assert_eq(v, 64ULL << 10);
+	cr_assert_eq(config_parse_size("512M", &v), 0);
+	cr_assert_eq(v, 512ULL << 20);
+	cr_assert_eq(config_parse_size("3G", &v), 0);
+	cr_assert_eq(v, 3ULL << 30);
+	cr_assert_eq(config_parse_size("12345", &v), 0);
+	cr_assert_eq(v, 12345);
+}
+
+Test(config_size, garbage_and_overflow_rejected)
+{
+	uint64_t v;
+
+	cr_assert_eq(config_parse_size("", &v), -EINVAL);
+	cr_assert_eq(config_parse_size("-1G", &v), -EINVAL);
+	cr_assert_eq(config_parse_size("1Q", &v), -EINVAL);
+	cr_assert_eq(config_parse_size("99999999999999T", &v), -ERANGE);
+	cr_assert_eq(config_parse_size("99999999999999999999999", &v), -ERANGE);
+}
