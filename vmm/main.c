@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "config.h"
 #include "exit_codes.h"
 #include "log.h"
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	struct vm vm;
 	char err[512] = "";
+	struct fd_audit fds;
 	FILE *logf;
 	int action, status;
 
@@ -45,12 +47,15 @@ int main(int argc, char **argv)
 	if (cfg.log_file && !logf)
 		return EXIT_USAGE;
 	log_init("cellvm", (enum log_level)(LOG_WARN + (cfg.verbosity > 2 ? 2 : cfg.verbosity)), logf);
+	audit_snapshot(&fds);
 	status = vm_create(&vm, &cfg, err, sizeof(err));
 	if (status == 0)
 		status = vm_run(&vm);
 	else
 		log_error("%s", err);
 	vm_destroy(&vm);
+	if (audit_check(&fds) > 0 && status == 0)
+		status = EXIT_VMM_ERROR;
 	if (logf)
 		fclose(logf);
 	return status;

@@ -24,18 +24,24 @@ static void kick_handler(int sig)
 	(void)sig; /* only interrupts KVM_RUN */
 }
 
-static void dump_regs(const struct vcpu *v, const char *what)
+static void dump_regs_at(enum log_level level, const struct vcpu *v, const char *what)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
-		log_error("vcpu %u: %s (registers unavailable: %s)", v->index, what, strerror(errno));
+		log_msg(level, "vcpu %u: %s (registers unavailable: %s)", v->index, what,
+			strerror(errno));
 		return;
 	}
-	log_error("vcpu %u: %s: rip=%#llx rsp=%#llx rflags=%#llx cs=%#x cr0=%#llx cr3=%#llx "
-		  "cr4=%#llx efer=%#llx", v->index, what, r.rip, r.rsp, r.rflags, s.cs.selector,
+	log_msg(level, "vcpu %u: %s: rip=%#llx rsp=%#llx rflags=%#llx cs=%#x cr0=%#llx cr3=%#llx "
+		"cr4=%#llx efer=%#llx", v->index, what, r.rip, r.rsp, r.rflags, s.cs.selector,
 		  s.cr0, s.cr3, s.cr4, s.efer);
+}
+
+static void dump_regs(const struct vcpu *v, const char *what)
+{
+	dump_regs_at(LOG_ERROR, v, what);
 }
 
 static void handle_io(struct vcpu *v)
@@ -156,6 +162,8 @@ static void *vcpu_thread(void *arg)
 		vcpu_handle_exit(v);
 	}
 	atomic_store(&v->state, VCPU_STOPPED);
+	if (log_get_level() >= LOG_DEBUG)
+		dump_regs_at(LOG_DEBUG, v, "stopped");
 	return NULL;
 }
 

@@ -11,7 +11,8 @@ expect() {
 	local name=$1 want=$2 pattern=$3 out rc
 	shift 3
 	out="$TMP/$name.out"
-	timeout -k 5 "$TIMEOUT" "$@" >"$out" 2>&1 </dev/null
+	# bash -c so that shell functions (exported with export -f) can be the command.
+	timeout -k 5 "$TIMEOUT" bash -c '"$@"' bash "$@" >"$out" 2>&1 </dev/null
 	rc=$?
 	if [ "$rc" -ne "$want" ]; then
 		report_fail "$name" "exit status $rc, expected $want" "$out"

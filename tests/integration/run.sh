@@ -7,6 +7,7 @@ CELLVM=$BUILD/cellvm
 ELF=$BUILD/guest/probe.elf
 BZ=$BUILD/guest/probe.bzImage
 TMP=$(mktemp -d /tmp/cellvm-it.XXXXXX)
+export BUILD CELLVM ELF BZ TMP
 trap 'rm -rf "$TMP"' EXIT
 . "$HERE/lib.sh"
 for t in "$HERE"/t_*.sh; do

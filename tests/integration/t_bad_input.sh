@@ -1,5 +1,6 @@
 # t_bad_input.sh: each kind of bad input gets one clear line and its documented exit status.
 bad() { "$CELLVM" --memory size=64M "$@"; }
+export -f bad
 
 printf 'not a kernel at all, just text\n' >"$TMP/text.bin"
 head -c 100 "$ELF" >"$TMP/truncated.elf"

@@ -1,5 +1,6 @@
 # t_probe.sh: the probe guest's tests under cellvm, with the PVH ELF and with the bzImage.
 run_probe() { "$CELLVM" --memory size="${MEM:-64M}" --debug-exit --serial stdio "$@"; }
+export -f run_probe
 
 expect probe-hello-pvh 0 "Hello from the cellvm probe guest" run_probe --kernel "$ELF" --cmdline "test=hello"
 expect probe-hello-bzimage 0 "Hello from the cellvm probe guest" run_probe --kernel "$BZ" --cmdline "test=hello"
@@ -33,3 +34,8 @@ expect serial-file-content 0 "Hello from the cellvm probe guest" cat "$TMP/conso
 expect serial-off 0 "" run_probe --kernel "$ELF" --cmdline "test=hello" --serial off
 expect sigterm-stops-vm 8 "stopped by a signal|signal 15" sh -c \
 	"\"$CELLVM\" --kernel \"$ELF\" --memory size=64M --cmdline test=idle -v & p=\$!; sleep 1; kill -TERM \$p; wait \$p"
+# Clean teardown: cellvm audits /proc/self/fd and /proc/self/task after destroying the VM.
+expect teardown-clean-smp 0 "no fd or thread left behind" run_probe -v --kernel "$ELF" --cpus boot=4 --cmdline "test=smp cpus=4"
+expect teardown-clean-serial-file 0 "no fd or thread left behind" run_probe -v --kernel "$ELF" --cmdline "test=hello" --serial file="$TMP/c2.txt"
+expect teardown-clean-triple-fault 6 "no fd or thread left behind" run_probe -v --kernel "$ELF" --cmdline "test=triple-fault"
+expect teardown-clean-bad-payload 3 "no fd or thread left behind" run_probe -v --kernel "$TMP/initrd.img"

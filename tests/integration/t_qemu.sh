@@ -4,6 +4,7 @@ qemu_probe() {
 	qemu-system-x86_64 -M "${QEMU_MACHINE:-microvm}" -accel tcg -nodefaults -no-user-config -nographic \
 		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -m "${MEM:-64M}" "$@"
 }
+export -f qemu_probe
 if command -v qemu-system-x86_64 >/dev/null; then
 	expect qemu-hello 1 "Hello from the cellvm probe guest" qemu_probe -kernel "$ELF" -append "test=hello"
 	expect qemu-smp-2 1 "test smp: PASS" qemu_probe -smp 2 -kernel "$ELF" -append "test=smp cpus=2"
