@@ -55,6 +55,8 @@ demo: deps all
 
 check-unit: $(BUILD)/tests/unit/unit
 	$(BUILD)/tests/unit/unit --jobs 2
+	CC=$(CC) tests/unit/acpi_iasl.sh 1
+	CC=$(CC) tests/unit/acpi_iasl.sh 64
 
 check-integration: all
 	BUILD=$(BUILD) tests/integration/run.sh

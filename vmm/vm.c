@@ -119,8 +119,12 @@ static int write_firmware_tables(struct vm *vm, char *err, size_t errlen)
 
 	if (acpi && mp)
 		rc = acpi_build(acpi, LAYOUT_BIOS_START, acpi_len, &m);
-	if (rc >= 0)
+	/* The EBDA holds an MP table for up to MPTABLE_EBDA_MAX_CPUS; larger guests need ACPI. */
+	if (rc >= 0 && vm->nr_vcpus <= MPTABLE_EBDA_MAX_CPUS)
 		rc = mptable_build(mp, LAYOUT_EBDA_START, mp_len, &m);
+	else if (rc >= 0)
+		log_info("%u vCPUs: no MP table (at most %d fit), ACPI MADT only", vm->nr_vcpus,
+			 MPTABLE_EBDA_MAX_CPUS);
 	if (rc >= 0)
 		rc = cpu_boot_write_tables(&vm->mem);
 	if (rc < 0) {

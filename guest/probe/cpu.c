@@ -49,12 +49,15 @@ void idt_load(void)
 	__asm__ volatile("lidt %0" : : "m"(d));
 }
 
+static void set_gate(int v, u64 a, u8 attr)
+{
+	idt[v] = (struct idt_gate){ (u16)a, SEL_CODE64, 0, attr, (u16)(a >> 16), (u32)(a >> 32), 0 };
+}
+
 static void idt_init(void)
 {
-	for (int v = 0; v < 256; v++) {
-		u64 a = (u64)isr_stubs + 16 * (u64)v;
-		idt[v] = (struct idt_gate){ (u16)a, SEL_CODE64, 0, 0x8e, (u16)(a >> 16), (u32)(a >> 32), 0 };
-	}
+	for (int v = 0; v < 256; v++)
+		set_gate(v, (u64)isr_stubs + 16 * (u64)v, 0x8e);
 	idt_load();
 }
 
@@ -80,14 +83,17 @@ static noreturn void fatal_exception(struct frame *f)
 {
 	u64 cr2;
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-	pr("probe: exception %lu error 0x%lx rip 0x%lx cs 0x%lx rsp 0x%lx cr2 0x%lx\n", f->vector, f->error,
-	   f->rip, f->cs, f->rsp, cr2);
+	print_lock_break();
+	pr("probe: exception %lu error 0x%lx rip 0x%lx cs 0x%lx rflags 0x%lx rsp 0x%lx cr2 0x%lx\n", f->vector,
+	   f->error, f->rip, f->cs, f->rflags, f->rsp, cr2);
 	test_fail("unexpected exception %lu at rip 0x%lx", f->vector, f->rip);
 }
 
 void isr_dispatch(struct frame *f);
 void isr_dispatch(struct frame *f)
 {
+	if (f->vector == 6 && f->rip == (u64)user_exit && (f->cs & 3) == 3)
+		user_return();		/* the CPL3 part finished: back into run_user */
 	if (f->vector < 32)
 		fatal_exception(f);
 	if (f->vector == SPURIOUS_VECTOR)
@@ -181,8 +187,12 @@ void delay_us(u64 us)
 		cpu_relax();
 }
 
-/* Runs fn(arg) at CPL3 with IOPL=3 on the user stack; fn must finish the test itself. */
-noreturn void run_user(void (*fn)(void *), void *arg)
+/* Runs fn(arg) at CPL3 (native speed under PVM) on the user stack; returns when fn returns.
+   fn must not do port I/O or print: PVM does not honour IOPL for CPL3. */
+void run_user(void (*fn)(void *), void *arg)
 {
+	u16 before = read_cs();
 	enter_user(fn, arg, user_stack_top);
+	if (read_cs() != before)
+		test_fail("did not return to CPL0 from user mode");
 }

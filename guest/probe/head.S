@@ -109,17 +109,55 @@ ap_entry64:
 	hlt
 	jmp	3b
 
-/* enter_user(fn, arg, stack): iretq to CPL3 with IOPL=3, interrupts off */
+/* enter_user(fn, arg, stack): runs fn(arg) at CPL3 and returns when it returns.
+   In: sysretq (PVM keeps RFLAGS from R11 but drops IOPL, so CPL3 does no port I/O).
+   Out: user_start executes ud2 at user_exit; the #UD handler sees that RIP and calls
+   user_return. Under PVM neither syscall nor int $0x80 reached CPL0 in our tests, but
+   exceptions from CPL3 are delivered through the IDT as on hardware. */
 	.globl enter_user
 enter_user:
-	pushq	$(SEL_UDATA | 3)
-	pushq	%rdx
-	pushq	$0x3002
-	pushq	$(SEL_UCODE | 3)
-	pushq	%rdi
-	movq	%rsi, %rdi
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%rsp, saved_ksp(%rip)
+	movq	%rdi, %r12
+	movq	%rsi, %r13
+	movq	%rdx, %r14
+	movl	$0xc0000080, %ecx	/* EFER.SCE */
+	rdmsr
+	orl	$1, %eax
+	wrmsr
+	movl	$0xc0000081, %ecx	/* STAR: syscall CS 0x10/SS 0x18; sysret CS 0x28/SS 0x20 */
+	xorl	%eax, %eax
+	movl	$((SEL_DATA << 16) | SEL_CODE64), %edx
+	wrmsr
+	movq	%r13, %rdi
+	movq	%r12, %rsi
+	movq	$user_start, %rcx
+	movq	$0x2, %r11
+	movq	%r14, %rsp
 	xorl	%ebp, %ebp
-	iretq
+	sysretq
+
+user_start:			/* CPL3: RDI = arg, RSI = fn */
+	call	*%rsi
+	.globl user_exit
+user_exit:
+	ud2
+
+	.globl user_return
+user_return:			/* CPL0, called from the #UD handler: drop its frame */
+	movq	saved_ksp(%rip), %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	ret
 
 /* ---- interrupt stubs: 16 bytes each, push (error code,) vector ---- */
 	.p2align 4
@@ -276,7 +314,9 @@ ap_stacks:
 	.skip	MAX_CPUS * AP_STACK_SIZE
 
 	.bss
-	.p2align 2
+	.p2align 3
+saved_ksp:
+	.quad	0
 	.globl ap_slot
 ap_slot:
 	.long	0

@@ -166,6 +166,12 @@ static void write_locked(const char *s)
 	spin_unlock(&print_lock);
 }
 
+/* Used by the exception path: the faulting code may have held the lock. */
+void print_lock_break(void)
+{
+	spin_unlock(&print_lock);
+}
+
 void pr(const char *fmt, ...)
 {
 	char buf[512];

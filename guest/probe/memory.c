@@ -49,35 +49,44 @@ static void collect_spans(void)
 	}
 }
 
+struct mem_job {
+	u64 bytes, bad_addr, bad_val;
+	int bad, cpl;
+};
+static struct mem_job job;
+
 static void fill(const struct span *sp)
 {
 	for (u64 a = sp->start; a < sp->end; a += 8)
 		*(volatile u64 *)a = pattern(a);
 }
 
-static void verify(const struct span *sp)
+static int verify(const struct span *sp, struct mem_job *j)
 {
 	for (u64 a = sp->start; a < sp->end; a += 8) {
 		u64 v = *(volatile u64 *)a;
-		if (v != pattern(a))
-			test_fail("mismatch at 0x%lx: wrote 0x%lx, read 0x%lx", a, pattern(a), v);
+		if (v != pattern(a)) {
+			j->bad = 1;
+			j->bad_addr = a;
+			j->bad_val = v;
+			return 0;
+		}
 	}
+	return 1;
 }
 
-/* Runs at CPL3: writes every span, then reads everything back. */
+/* Runs at CPL3: writes every span, then reads everything back; no I/O here. */
 static void user_memory(void *arg)
 {
-	(void)arg;
-	u64 bytes = 0;
+	struct mem_job *j = arg;
+	j->cpl = read_cs() & 3;
 	for (int i = 0; i < nspans; i++) {
-		pr("probe: memory: writing [0x%lx-0x%lx)\n", spans[i].start, spans[i].end);
 		fill(&spans[i]);
-		bytes += spans[i].end - spans[i].start;
+		j->bytes += spans[i].end - spans[i].start;
 	}
 	for (int i = 0; i < nspans; i++)
-		verify(&spans[i]);
-	pr("probe: memory: %lu MiB checked at CPL%u\n", bytes >> 20, read_cs() & 3);
-	test_pass();
+		if (!verify(&spans[i], j))
+			return;
 }
 
 noreturn void test_memory(void)
@@ -90,5 +99,14 @@ noreturn void test_memory(void)
 	else
 		pr("probe: memory: no expect_mem=, size check skipped\n");
 	collect_spans();
-	run_user(user_memory, NULL);
+	for (int i = 0; i < nspans; i++)
+		pr("probe: memory: testing [0x%lx-0x%lx)\n", spans[i].start, spans[i].end);
+	run_user(user_memory, &job);
+	if (job.bad)
+		test_fail("mismatch at 0x%lx: wrote 0x%lx, read 0x%lx", job.bad_addr, pattern(job.bad_addr),
+			  job.bad_val);
+	if (job.cpl != 3)
+		test_fail("pattern loop ran at CPL%d, not CPL3", job.cpl);
+	pr("probe: memory: %lu MiB written and verified at CPL%d\n", job.bytes >> 20, job.cpl);
+	test_pass();
 }

@@ -95,6 +95,7 @@ int strcmp(const char *a, const char *b);
 void spin_lock(volatile u32 *l);
 void spin_unlock(volatile u32 *l);
 int vsnfmt(char *out, size_t n, const char *fmt, va_list ap);
+void print_lock_break(void);
 void pr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void halt_forever(void);
 noreturn void probe_exit(int code);
@@ -117,13 +118,14 @@ void idt_load(void);
 void map_memory(u64 top);
 u64 tsc_hz(void);
 void delay_us(u64 us);
-noreturn void run_user(void (*fn)(void *), void *arg);
+void run_user(void (*fn)(void *), void *arg);
 void lapic_eoi(void);
 extern volatile u64 timer_ticks;
 
 /* head.S */
-noreturn void enter_user(void (*fn)(void *), void *arg, void *stack);
-extern char isr_stubs[];
+void enter_user(void (*fn)(void *), void *arg, void *stack);
+extern char isr_stubs[], user_exit[];
+noreturn void user_return(void);
 extern u64 boot_pml4[], boot_pdpt[];
 extern u64 gdt[];
 

@@ -81,12 +81,20 @@ static uint8_t table_sum(const uint8_t *table)
 	return sum(table, rd32(table + HDR_LENGTH));
 }
 
+/* Offset of the MADT entry after the one at off; asserts the entry has a sane length. */
+static size_t madt_next(const uint8_t *m, size_t off)
+{
+	cr_assert(m[off + 1] >= 2 && off + m[off + 1] <= rd32(m + HDR_LENGTH),
+		  "bad MADT entry length %u at %zu", m[off + 1], off);
+	return off + m[off + 1];
+}
+
 /* Number of MADT entries of the given type. */
 static unsigned int madt_count(const uint8_t *m, uint8_t type)
 {
 	unsigned int n = 0;
 
-	for (size_t off = MADT_ENTRIES; off < rd32(m + HDR_LENGTH); off += m[off + 1])
+	for (size_t off = MADT_ENTRIES; off < rd32(m + HDR_LENGTH); off = madt_next(m, off))
 		n += m[off] == type;
 	return n;
 }
@@ -97,7 +105,7 @@ static const uint8_t *madt_find(const uint8_t *m, uint8_t type)
 	size_t off = MADT_ENTRIES;
 
 	while (off < rd32(m + HDR_LENGTH) && m[off] != type)
-		off += m[off + 1];
+		off = madt_next(m, off);
 	cr_assert_lt(off, rd32(m + HDR_LENGTH), "no MADT entry of type %u", type);
 	return m + off;
 }
