@@ -7,6 +7,7 @@ expect probe-hello-bzimage 0 "Hello from the cellvm probe guest" run_probe --ker
 expect probe-smp-1 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=1 --cmdline "test=smp cpus=1"
 expect probe-smp-2 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=2 --cmdline "test=smp cpus=2"
 expect probe-smp-4 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=4 --cmdline "test=smp cpus=4"
+expect probe-smp-48-acpi-only 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=48 --cmdline "test=smp cpus=48"
 expect probe-smp-bzimage 0 "test smp: PASS" run_probe --kernel "$BZ" --cpus boot=2 --cmdline "test=smp cpus=2"
 expect probe-memory-64M 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=64M"
 MEM=512M expect probe-memory-512M 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=512M"
