@@ -104,7 +104,7 @@ static struct kvm_msr_list *get_msr_list(int kvm_fd)
 	return l;
 }
 
-static int create_irqchip_and_pit(struct vm *vm, char *err, size_t errlen)
+int kvm_create_irqchip(struct vm *vm, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 
@@ -142,7 +142,7 @@ int kvm_create_vm(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM: cannot read vcpu mmap size, supported CPUID or MSR list");
 		return EXIT_NO_KVM;
 	}
-	return create_irqchip_and_pit(vm, err, errlen);
+	return 0;
 }
 
 int kvm_map_memory(struct vm *vm, char *err, size_t errlen)

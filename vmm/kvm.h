@@ -11,5 +11,9 @@ int kvm_open_dev(struct vm *vm, const char *path, char *err, size_t errlen);
 int kvm_check_cpus(struct vm *vm, unsigned int nr_cpus, char *err, size_t errlen);
 int kvm_create_vm(struct vm *vm, char *err, size_t errlen);
 int kvm_map_memory(struct vm *vm, char *err, size_t errlen);
+/* In-kernel PIC, IOAPIC, LAPICs and PIT. Call after kvm_map_memory: memory slots added
+ * after the irqchip exists cost an SRCU grace period each (measured: 0.07 ms before,
+ * about 5 ms after, on this project's machines). */
+int kvm_create_irqchip(struct vm *vm, char *err, size_t errlen);
 
 #endif

@@ -207,6 +207,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 	if (!rc)
 		rc = create_memory(vm, err, errlen);
 	if (!rc)
+		rc = kvm_create_irqchip(vm, err, errlen);
+	if (!rc)
 		rc = write_firmware_tables(vm, err, errlen);
 	if (!rc)
 		rc = load_payload(vm, &br, err, errlen);

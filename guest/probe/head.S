@@ -78,8 +78,10 @@ common64:			/* RDI = kind, RSI = boot info pointer */
 	movq	$__bss_start, %rdi
 	movq	$__bss_end, %rcx
 	subq	%rdi, %rcx
+	addq	$7, %rcx
+	shrq	$3, %rcx		/* quadwords: the linker script aligns .bss to 8 */
 	xorl	%eax, %eax
-	rep stosb
+	rep stosq
 	movq	%r12, %rdi
 	movq	%r13, %rsi
 	call	probe_main

@@ -66,11 +66,24 @@ void spin_unlock(volatile u32 *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
-static void serial_putc(char c)
+#define UART_FIFO_SIZE 16
+
+/* Waits (bounded) for an empty transmitter, then sends up to a FIFO's worth of bytes with one
+ * string instruction, as a 16550A driver may: one LSR read and one exit per 16 bytes. */
+static void serial_write(const char *s, size_t n)
 {
-	for (u32 i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
-		cpu_relax();
-	outb(COM1, (u8)c);
+	while (n) {
+		size_t chunk = n < UART_FIFO_SIZE ? n : UART_FIFO_SIZE;
+		for (u32 i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
+			cpu_relax();
+		__asm__ volatile("rep outsb" : "+S"(s), "+c"(chunk) : "d"(COM1) : "memory");
+		n -= n < UART_FIFO_SIZE ? n : UART_FIFO_SIZE;
+	}
+}
+
+void serial_init(void)
+{
+	outb(COM1 + 2, 0x07); /* FCR: FIFOs on, both cleared */
 }
 
 struct fmtbuf {
@@ -161,8 +174,7 @@ int vsnfmt(char *out, size_t n, const char *fmt, va_list ap)
 static void write_locked(const char *s)
 {
 	spin_lock(&print_lock);
-	while (*s)
-		serial_putc(*s++);
+	serial_write(s, strlen(s));
 	spin_unlock(&print_lock);
 }
 

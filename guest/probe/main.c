@@ -56,12 +56,15 @@ static void print_boot(void)
 void probe_main(u32 kind, u64 info)
 {
 	boot_parse(kind, info);
+	serial_init();
 	cpu_init();
 	u64 top = mem_top();
 	map_memory(top > 4 * GiB ? top : 4 * GiB);
-	print_boot();
 	char name[64] = "";
 	cmdline_get("test", name, sizeof(name));
+	/* hello is the start-up latency test: it prints one line and nothing else. */
+	if (strcmp(name, "hello"))
+		print_boot();
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		if (!strcmp(name, tests[i].name)) {
 			test_name = tests[i].name;

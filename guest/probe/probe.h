@@ -96,6 +96,7 @@ void spin_lock(volatile u32 *l);
 void spin_unlock(volatile u32 *l);
 int vsnfmt(char *out, size_t n, const char *fmt, va_list ap);
 void print_lock_break(void);
+void serial_init(void);
 void pr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void halt_forever(void);
 noreturn void probe_exit(int code);

@@ -11,7 +11,7 @@ expect probe-smp-48-acpi-only 0 "test smp: PASS" run_probe --kernel "$ELF" --cpu
 expect probe-smp-bzimage 0 "test smp: PASS" run_probe --kernel "$BZ" --cpus boot=2 --cmdline "test=smp cpus=2"
 expect probe-memory-64M 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=64M"
 MEM=512M expect probe-memory-512M 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=512M"
-MEM=4608M expect probe-memory-above-4G 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=4608M"
+MEM=4608M expect probe-memory-above-4G 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=4608M stride=2M"
 MEM=512M expect probe-memory-bzimage 0 "test memory: PASS" run_probe --kernel "$BZ" --cmdline "test=memory expect_mem=512M"
 expect probe-timer 0 "test timer: PASS" run_probe --kernel "$ELF" --cmdline "test=timer"
 expect probe-timer-bzimage 0 "test timer: PASS" run_probe --kernel "$BZ" --cmdline "test=timer"
