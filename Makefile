@@ -67,8 +67,12 @@ check: deps
 check-asan: deps
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration
 
-bench: deps all
-	tools/bench/startup
+$(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+bench: deps all $(BUILD)/tools/kvm_floor
+	BUILD=$(BUILD) tools/bench/startup
 
 clean:
 	rm -rf build build-asan
