@@ -114,3 +114,28 @@ int find_cpus(u8 *ids, int max, const char **source)
 	*source = "none";
 	return -1;
 }
+
+#define FADT_RESET_REG      116
+#define FADT_RESET_VALUE    128
+#define FADT_SLEEP_CTL_REG  244
+#define FADT_MIN_LEN        268
+#define GAS_SYSTEM_IO       1
+
+/* I/O port of a Generic Address Structure in the FADT, 0 unless it is in System I/O space. */
+static u16 gas_io_port(u64 fadt, u32 off)
+{
+	const u8 *g = (const u8 *)(fadt + off);
+	return g[0] == GAS_SYSTEM_IO ? (u16)*(const u64 *)(g + 4) : 0;
+}
+
+int acpi_power_regs(struct acpi_power *p)
+{
+	u64 rsdp = find_rsdp();
+	u64 fadt = rsdp ? find_table(rsdp, "FACP") : 0;
+	if (!fadt || *(const u32 *)(fadt + 4) < FADT_MIN_LEN)
+		return -1;
+	p->sleep_port = gas_io_port(fadt, FADT_SLEEP_CTL_REG);
+	p->reset_port = gas_io_port(fadt, FADT_RESET_REG);
+	p->reset_value = *(const u8 *)(fadt + FADT_RESET_VALUE);
+	return 0;
+}

@@ -30,6 +30,32 @@ static noreturn void test_idle(void)
 		__asm__ volatile("sti; hlt");
 }
 
+#define ACPI_SLP_TYP_S5 5
+#define ACPI_SLP_EN     (1u << 5)
+
+/* Powers off the way Linux does on HW-reduced ACPI: SLP_TYP from \_S5 with SLP_EN. */
+static noreturn void test_poweroff(void)
+{
+	struct acpi_power p;
+	if (acpi_power_regs(&p) || !p.sleep_port)
+		test_fail("no FADT sleep control register in System I/O space");
+	pr("probe: poweroff: writing 0x%x to port 0x%x\n", (ACPI_SLP_TYP_S5 << 2) | ACPI_SLP_EN,
+	   p.sleep_port);
+	outb(p.sleep_port, (ACPI_SLP_TYP_S5 << 2) | ACPI_SLP_EN);
+	test_fail("still running after the ACPI S5 write");
+}
+
+/* Resets through the FADT reset register, as Linux's reboot=acpi does. */
+static noreturn void test_reboot(void)
+{
+	struct acpi_power p;
+	if (acpi_power_regs(&p) || !p.reset_port)
+		test_fail("no FADT reset register in System I/O space");
+	pr("probe: reboot: writing 0x%x to port 0x%x\n", p.reset_value, p.reset_port);
+	outb(p.reset_port, p.reset_value);
+	test_fail("still running after the ACPI reset write");
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -43,6 +69,8 @@ static const struct test tests[] = {
 	{ "bootparams", test_bootparams },
 	{ "triple-fault", test_triple_fault },
 	{ "idle", test_idle },
+	{ "poweroff", test_poweroff },
+	{ "reboot", test_reboot },
 };
 
 static void print_boot(void)

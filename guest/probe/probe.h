@@ -132,6 +132,12 @@ extern u64 gdt[];
 
 /* acpi.c */
 int find_cpus(u8 *ids, int max, const char **source);
+struct acpi_power {
+	u16 sleep_port;   /* FADT SLEEP_CONTROL_REG (HW-reduced ACPI), 0 if absent */
+	u16 reset_port;   /* FADT RESET_REG, 0 if absent */
+	u8 reset_value;
+};
+int acpi_power_regs(struct acpi_power *p);
 
 /* tests */
 noreturn void test_smp(void);

@@ -40,3 +40,24 @@ expect teardown-clean-smp 0 "no fd or thread left behind" run_probe -v --kernel 
 expect teardown-clean-serial-file 0 "no fd or thread left behind" run_probe -v --kernel "$ELF" --cmdline "test=hello" --serial file="$TMP/c2.txt"
 expect teardown-clean-triple-fault 6 "no fd or thread left behind" run_probe -v --kernel "$ELF" --cmdline "test=triple-fault"
 expect teardown-clean-bad-payload 3 "no fd or thread left behind" run_probe -v --kernel "$TMP/initrd.img"
+# Guest power-off and reboot through the FADT registers, without the debug-exit port.
+expect guest-poweroff-acpi 0 "guest powered off \(ACPI S5\)" "$CELLVM" -v --memory size=64M --kernel "$ELF" --cmdline "test=poweroff"
+expect guest-reboot-acpi 5 "guest requested a reboot" "$CELLVM" -v --memory size=64M --kernel "$BZ" --cmdline "test=reboot"
+expect log-file-written 0 "" run_probe -v --kernel "$ELF" --cmdline "test=hello" --log-file "$TMP/cellvm.log"
+expect log-file-content 0 "teardown: no fd or thread left behind" cat "$TMP/cellvm.log"
+
+# Guest RAM from hugetlbfs-backed memfd: needs 2 MiB pages reserved on the host.
+HP=/proc/sys/vm/nr_hugepages
+if [ -w "$HP" ]; then
+	old_hp=$(cat "$HP")
+	echo $((old_hp + 40)) >"$HP"
+	if [ "$(cat "$HP")" -ge $((old_hp + 32)) ]; then
+		expect hugepages-memory 0 "test memory: PASS" run_probe --memory size=64M,hugepages=on --kernel "$ELF" --cmdline "test=memory expect_mem=64M"
+	else
+		skip hugepages-memory "the kernel could not reserve 2 MiB pages"
+	fi
+	echo "$old_hp" >"$HP"
+else
+	skip hugepages-memory "cannot reserve hugepages (not root)"
+fi
+expect hugepages-unaligned-rejected 2 "of 2 MiB with hugepages" "$CELLVM" --kernel "$ELF" --memory size=65M,hugepages=on
