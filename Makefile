@@ -51,7 +51,7 @@ deps:
 	@tools/deps.sh
 
 demo: deps all
-	$(BUILD)/cellvm --kernel $(BUILD)/guest/probe.elf --cmdline "test=hello" --cpus boot=2 --memory size=64M --debug-exit
+	$(BUILD)/cellvm --kernel $(BUILD)/guest/probe.elf --cmdline "test=smp cpus=2" --cpus boot=2 --memory size=64M --debug-exit
 
 check-unit: $(BUILD)/tests/unit/unit
 	$(BUILD)/tests/unit/unit --jobs 2
