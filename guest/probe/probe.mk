@@ -20,7 +20,7 @@ PROBE_CSRCS := $(filter-out $(PROBE_DIR)/mkbzimage.c,$(PROBE_CSRCS))
 PROBE_OBJS  := $(PROBE_OUT)/head.o $(PROBE_CSRCS:$(PROBE_DIR)/%.c=$(PROBE_OUT)/%.o)
 
 .PHONY: probe
-probe: $(BUILD)/guest/probe.elf $(BUILD)/guest/probe.bzImage
+probe: $(BUILD)/guest/probe.elf $(BUILD)/guest/probe.bzImage $(BUILD)/guest/probe-vmlinux.elf
 
 $(PROBE_OUT)/%.o: $(PROBE_DIR)/%.c
 	@mkdir -p $(dir $@)
@@ -49,3 +49,8 @@ $(PROBE_OUT)/mkbzimage: $(PROBE_DIR)/mkbzimage.c
 
 $(BUILD)/guest/probe.bzImage: $(PROBE_OUT)/mkbzimage $(PROBE_OUT)/setup.bin $(PROBE_OUT)/probe.bin $(BUILD)/guest/probe.elf
 	$(PROBE_OUT)/mkbzimage $(PROBE_OUT)/setup.bin $(BUILD)/guest/probe.elf $(PROBE_OUT)/probe.bin $@
+
+# The same probe as a plain ELF vmlinux: no PVH note, entry at the 64-bit startup_64, so
+# the VMM takes its Linux 64-bit ELF path (boot_params in RSI), as for a Linux vmlinux.
+$(BUILD)/guest/probe-vmlinux.elf: $(BUILD)/guest/probe.elf
+	$(PROBE_OBJCOPY) -R .note.Xen --set-start=$$(nm $< | awk '$$3 == "startup_64" { print "0x" $$1 }') $< $@

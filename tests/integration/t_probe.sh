@@ -8,6 +8,7 @@ expect probe-smp-1 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=1 --
 expect probe-smp-2 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=2 --cmdline "test=smp cpus=2"
 expect probe-smp-4 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=4 --cmdline "test=smp cpus=4"
 expect probe-smp-48-acpi-only 0 "test smp: PASS" run_probe --kernel "$ELF" --cpus boot=48 --cmdline "test=smp cpus=48"
+expect probe-smp-vmlinux 0 "boot linux64" run_probe --kernel "$BUILD/guest/probe-vmlinux.elf" --cpus boot=2 --cmdline "test=smp cpus=2"
 expect probe-smp-bzimage 0 "test smp: PASS" run_probe --kernel "$BZ" --cpus boot=2 --cmdline "test=smp cpus=2"
 expect probe-memory-64M 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=64M"
 MEM=512M expect probe-memory-512M 0 "test memory: PASS" run_probe --kernel "$ELF" --cmdline "test=memory expect_mem=512M"
@@ -21,6 +22,8 @@ head -c 300000 /dev/urandom >"$TMP/initrd.img"
 INITRD_SIZE=$(stat -c %s "$TMP/initrd.img")
 INITRD_SUM=$(python3 -c 'import sys; print("%x" % (sum(open(sys.argv[1],"rb").read()) & 0xffffffff))' "$TMP/initrd.img")
 expect probe-bootparams-bzimage 0 "test bootparams: PASS" run_probe --kernel "$BZ" --initramfs "$TMP/initrd.img" \
+	--cmdline "test=bootparams initrd_size=$INITRD_SIZE initrd_sum=$INITRD_SUM"
+expect probe-bootparams-vmlinux 0 "test bootparams: PASS" run_probe --kernel "$BUILD/guest/probe-vmlinux.elf" --initramfs "$TMP/initrd.img" \
 	--cmdline "test=bootparams initrd_size=$INITRD_SIZE initrd_sum=$INITRD_SUM"
 expect probe-bootparams-pvh 0 "test bootparams: PASS" run_probe --kernel "$ELF" --initramfs "$TMP/initrd.img" \
 	--cmdline "test=bootparams initrd_size=$INITRD_SIZE initrd_sum=$INITRD_SUM"
