@@ -52,3 +52,13 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 else
 	skip no-kvm-permission "needs root to run cellvm as an unprivileged user"
 fi
+# Not regular files: a FIFO must not block start-up, a device must not be read forever.
+mkfifo "$TMP/fifo"
+expect bad-kernel-fifo 3 "not a regular file" bad --kernel "$TMP/fifo"
+expect bad-initramfs-fifo 3 "initramfs .*: not a regular file" bad --kernel "$ELF" --initramfs "$TMP/fifo"
+expect bad-initramfs-dev-zero 3 "initramfs /dev/zero: not a regular file" bad --kernel "$ELF" --initramfs /dev/zero
+expect bad-kernel-dev-null 3 "kernel /dev/null: not a regular file" bad --kernel /dev/null
+: >"$TMP/empty"
+expect bad-kernel-empty 3 "kernel $TMP/empty" bad --kernel "$TMP/empty"
+long=$(head -c 70000 /dev/zero | tr '\0' 'a')
+expect bad-cmdline-too-long 3 "command line too long" bad --kernel "$ELF" --cmdline "$long"

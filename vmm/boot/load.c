@@ -37,7 +37,8 @@ int boot_file_open(struct boot_file *f, const char *what, const char *path, char
 	f->what = what;
 	f->path = path;
 	f->size = 0;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected below. */
+	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (f->fd < 0)
 		return boot_fail(err, errlen, BOOT_ERR_IO, "%s %s: %s", what, path, strerror(errno));
 	if (fstat(f->fd, &st) != 0) {
