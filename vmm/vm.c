@@ -31,22 +31,18 @@ void vm_request_stop(struct vm *vm, int exit_status, const char *reason)
 
 	pthread_mutex_lock(&vm->stop_lock);
 	if (!vm->stop_requested) {
-		vm->stop_requested = true;
 		vm->stop = (struct vm_stop){ exit_status, reason };
+		__atomic_store_n(&vm->stop_requested, true, __ATOMIC_RELEASE);
 		if (write(vm->stop_fd, &one, sizeof(one)) < 0)
 			log_error("stop eventfd: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
+/* Called by every vCPU after every exit: a lock-free read; writers hold stop_lock. */
 bool vm_stopping(struct vm *vm)
 {
-	bool stopping;
-
-	pthread_mutex_lock(&vm->stop_lock);
-	stopping = vm->stop_requested;
-	pthread_mutex_unlock(&vm->stop_lock);
-	return stopping;
+	return __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE);
 }
 
 int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level)
