@@ -2,7 +2,8 @@
 # deps.sh: installs the Debian packages cellvm builds and tests with (as root), or prints the apt-get line.
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libfdt-dev libcriterion-dev \
-qemu-system-x86 acpica-tools busybox-static cpio e2fsprogs"
+qemu-system-x86 acpica-tools busybox-static cpio e2fsprogs libhttp-parser-dev libjson-c-dev \
+python3-jsonschema python3-yaml"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
