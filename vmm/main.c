@@ -7,7 +7,7 @@
 #include "config.h"
 #include "exit_codes.h"
 #include "log.h"
-#include "vm.h"
+#include "vmm.h"
 
 static FILE *open_log(const struct vm_config *cfg)
 {
@@ -21,10 +21,29 @@ static FILE *open_log(const struct vm_config *cfg)
 	return f;
 }
 
+/* --kernel on the command line is vm.create followed by vm.boot. */
+static int run_vmm(const struct vm_config *cfg)
+{
+	struct vmm vmm;
+	char err[512] = "";
+	int status = 0;
+
+	if (vmm_init(&vmm, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		status = EXIT_VMM_ERROR;
+	} else if (vmm_vm_create(&vmm, cfg, NULL, NULL) == 0 &&
+		   vmm_vm_boot(&vmm, &status, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+	} else {
+		status = vmm_run(&vmm);
+	}
+	vmm_destroy(&vmm);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
-	struct vm vm;
 	char err[512] = "";
 	struct fd_audit fds;
 	FILE *logf;
@@ -48,12 +67,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	log_init("cellvm", (enum log_level)(LOG_WARN + (cfg.verbosity > 2 ? 2 : cfg.verbosity)), logf);
 	audit_snapshot(&fds);
-	status = vm_create(&vm, &cfg, err, sizeof(err));
-	if (status == 0)
-		status = vm_run(&vm);
-	else
-		log_error("%s", err);
-	vm_destroy(&vm);
+	status = run_vmm(&cfg);
 	if (audit_check(&fds) > 0 && status == 0)
 		status = EXIT_VMM_ERROR;
 	if (logf)

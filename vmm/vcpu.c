@@ -142,6 +142,68 @@ static void vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+/* If the VM is being paused: count this vCPU in and wait for resume (or stop). */
+static bool vcpu_pause_point(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (!__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE))
+		return false;
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	atomic_store(&v->state, VCPU_PAUSED);
+	vm->nr_paused++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->paused && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nr_paused--;
+	atomic_store(&v->state, VCPU_RUNNING);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return true;
+}
+
+static void vcpu_kick_all(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		/* immediate_exit covers a vCPU about to enter KVM_RUN; the signal one inside it. */
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+static unsigned int vcpus_running(const struct vm *vm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		n += atomic_load(&vm->vcpus[i].state) != VCPU_STOPPED && vm->vcpus[i].thread_started;
+	return n;
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->paused, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vcpu_kick_all(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nr_paused < vcpus_running(vm) && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->paused, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -152,6 +214,8 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	atomic_store(&v->state, VCPU_RUNNING);
 	while (!vm_stopping(v->vm)) {
+		if (vcpu_pause_point(v))
+			continue;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -161,7 +225,10 @@ static void *vcpu_thread(void *arg)
 		}
 		vcpu_handle_exit(v);
 	}
+	pthread_mutex_lock(&v->vm->pause_lock);
 	atomic_store(&v->state, VCPU_STOPPED);
+	pthread_cond_broadcast(&v->vm->pause_cond); /* a pending vm_pause stops waiting for us */
+	pthread_mutex_unlock(&v->vm->pause_lock);
 	if (log_get_level() >= LOG_DEBUG)
 		dump_regs_at(LOG_DEBUG, v, "stopped");
 	return NULL;
@@ -262,15 +329,13 @@ int vcpu_start_all(struct vm *vm, char *err, size_t errlen)
 
 void vcpu_stop_all(struct vm *vm)
 {
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (!v->thread_started)
-			continue;
-		/* immediate_exit covers a vCPU about to enter KVM_RUN; the signal one inside it. */
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-	}
+	if (!vm->vcpus)
+		return;
+	__atomic_store_n(&vm->halting, true, __ATOMIC_RELEASE);
+	vcpu_kick_all(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond); /* paused vCPUs wake and see halting */
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

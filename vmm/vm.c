@@ -9,7 +9,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -42,7 +41,8 @@ void vm_request_stop(struct vm *vm, int exit_status, const char *reason)
 /* Called by every vCPU after every exit: a lock-free read; writers hold stop_lock. */
 bool vm_stopping(struct vm *vm)
 {
-	return __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&vm->halting, __ATOMIC_ACQUIRE);
 }
 
 int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level)
@@ -174,24 +174,26 @@ static int load_payload(struct vm *vm, struct boot_result *br, char *err, size_t
 	return 0;
 }
 
-static int vm_init_fields(struct vm *vm, const struct vm_config *cfg)
+static int vm_init_fields(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop)
 {
 	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_fd = -1,
-			   .nr_vcpus = cfg->nr_cpus, .mem = { .fd = -1 } };
+			   .nr_vcpus = cfg->nr_cpus, .mem = { .fd = -1 }, .loop = loop };
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vm->loop = event_loop_create();
-	return vm->stop_fd >= 0 && vm->loop ? 0 : -1;
+	return vm->stop_fd >= 0 ? 0 : -1;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop, char *err,
+	      size_t errlen)
 {
 	struct boot_result br;
 	int rc;
 
-	if (vm_init_fields(vm, cfg) < 0) {
+	if (vm_init_fields(vm, cfg, loop) < 0) {
 		snprintf(err, errlen, "eventfd/epoll: %s", strerror(errno));
 		return EXIT_VMM_ERROR;
 	}
@@ -222,63 +224,36 @@ static void on_stop_request(void *opaque, uint32_t events)
 
 	if (read(vm->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("stop eventfd: %s", strerror(errno));
-	event_loop_stop(vm->loop);
+	vm->on_stop(vm->on_stop_opaque, vm);
 }
 
-struct signal_watch {
-	struct vm *vm;
-	int fd;
-};
-
-static void on_signal(void *opaque, uint32_t events)
+int vm_start(struct vm *vm, void (*on_stop)(void *opaque, struct vm *vm), void *opaque,
+	     char *err, size_t errlen)
 {
-	struct signal_watch *w = opaque;
-	struct signalfd_siginfo si;
-
-	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	log_info("received signal %u, stopping the VM", si.ssi_signo);
-	vm_request_stop(w->vm, EXIT_SIGNAL, "stopped by a signal");
-}
-
-int vm_run(struct vm *vm)
-{
-	char err[256];
-	struct signal_watch sw = { vm, -1 };
-	sigset_t set;
 	int rc;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	/* Blocked before vCPU threads exist so they inherit the mask; only signalfd sees them. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sw.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sw.fd < 0 || event_loop_add(vm->loop, sw.fd, EPOLLIN, on_signal, &sw) < 0 ||
-	    event_loop_add(vm->loop, vm->stop_fd, EPOLLIN, on_stop_request, vm) < 0) {
-		log_error("event loop set-up: %s", strerror(errno));
-		vm_request_stop(vm, EXIT_VMM_ERROR, "event loop set-up failed");
-	} else if ((rc = vcpu_start_all(vm, err, sizeof(err))) != 0) {
-		log_error("%s", err);
-		vm_request_stop(vm, rc, "vCPU start failed");
-	} else if ((rc = event_loop_run(vm->loop)) < 0) {
-		log_error("event loop: %s", strerror(-rc));
-		vm_request_stop(vm, EXIT_VMM_ERROR, "event loop failed");
+	vm->on_stop = on_stop;
+	vm->on_stop_opaque = opaque;
+	rc = event_loop_add(vm->loop, vm->stop_fd, EPOLLIN, on_stop_request, vm);
+	if (rc < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		return EXIT_VMM_ERROR;
 	}
+	vm->stop_watched = true;
+	return vcpu_start_all(vm, err, errlen);
+}
+
+void vm_halt(struct vm *vm)
+{
 	vcpu_stop_all(vm);
-	if (sw.fd >= 0) {
-		event_loop_del(vm->loop, sw.fd);
-		close(sw.fd);
-	}
-	event_loop_del(vm->loop, vm->stop_fd);
-	log_info("VM stopped: %s (exit status %d)", vm->stop.reason, vm->stop.exit_status);
-	return vm->stop.exit_status;
+	if (vm->stop_watched)
+		event_loop_del(vm->loop, vm->stop_fd);
+	vm->stop_watched = false;
 }
 
 void vm_destroy(struct vm *vm)
 {
+	vm_halt(vm);
 	vcpu_destroy_all(vm);
 	destroy_platform_devices(vm);
 	guest_mem_destroy(&vm->mem);
@@ -288,10 +263,11 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
-	event_loop_destroy(vm->loop);
 	free(vm->supported_cpuid);
 	free(vm->msr_list);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	vm->vm_fd = vm->kvm_fd = vm->stop_fd = -1;
 	vm->loop = NULL;
 	vm->supported_cpuid = NULL;

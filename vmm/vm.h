@@ -20,7 +20,7 @@ struct vm_stop {
 	const char *reason;    /* static string, for the log */
 };
 
-enum vcpu_state { VCPU_CREATED, VCPU_RUNNING, VCPU_STOPPED };
+enum vcpu_state { VCPU_CREATED, VCPU_RUNNING, VCPU_PAUSED, VCPU_STOPPED };
 
 struct vcpu {
 	struct vm *vm;
@@ -62,7 +62,16 @@ struct vm {
 	int stop_fd;           /* eventfd: a vCPU or device asks the main loop to stop */
 	pthread_mutex_t stop_lock;
 	bool stop_requested;
+	bool halting;          /* set by vm_halt: vCPU threads leave their loop */
 	struct vm_stop stop;
+	void (*on_stop)(void *opaque, struct vm *vm); /* runs in the loop's thread */
+	void *on_stop_opaque;
+	bool stop_watched;
+	/* Pause: the owner sets paused and kicks; each vCPU counts itself in and waits. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool paused;
+	unsigned int nr_paused;
 	unsigned int nr_devices;
 	const struct platform_device *devices[VM_MAX_PLATFORM_DEVICES];
 	void *device_state[VM_MAX_PLATFORM_DEVICES];
@@ -76,12 +85,19 @@ bool vm_stopping(struct vm *vm);
 int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level);
 
 
-/* Builds the whole VM from cfg. Returns 0 or an exit code (exit_codes.h) with a one-line
- * reason in err; vm_destroy() must be called either way. */
-int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
-/* Runs the vCPUs and the event loop until the guest or a signal stops the VM; returns the
- * process exit status. */
-int vm_run(struct vm *vm);
+/* Builds the whole VM from cfg, registering device fds on loop. Returns 0 or an exit code
+ * (exit_codes.h) with a one-line reason in err; vm_destroy() must be called either way. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop, char *err,
+	      size_t errlen);
+/* Starts the vCPUs. When the guest or a device stops the VM (vm_request_stop), on_stop runs
+ * in the event loop's thread; vm->stop says why. Returns 0 or an exit code. */
+int vm_start(struct vm *vm, void (*on_stop)(void *opaque, struct vm *vm), void *opaque,
+	     char *err, size_t errlen);
+/* Every vCPU out of KVM_RUN and waiting (returns once all are), or running again. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Stops and joins the vCPU threads; the VM can then only be destroyed. Idempotent. */
+void vm_halt(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 #endif
