@@ -20,7 +20,7 @@ OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS  := -std=gnu11 $(OPT) $(WARNINGS) $(HARDEN) $(SAN) -Ivmm -DCELLVM_VERSION=\"$(VERSION)\" -MMD -MP
 LDFLAGS := -pie -Wl,-z,relro,-z,now $(SAN)
-LDLIBS  := -lpthread
+LDLIBS  := -lhttp_parser -ljson-c -lpthread
 
 VMM_SRCS  := $(sort $(wildcard vmm/*.c vmm/*/*.c))
 VMM_LIB   := $(filter-out vmm/main.c,$(VMM_SRCS))

@@ -178,8 +178,21 @@ static int parse_serial(struct vm_config *cfg, const char *arg, char *err, size_
 	return 0;
 }
 
+/* Cloud Hypervisor accepts "PATH", "path=PATH" and "fd=N". */
+static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	if (!strncmp(arg, "path=", 5))
+		arg += 5;
+	if (*arg == '\0') {
+		snprintf(err, errlen, "--api-socket: expected PATH or fd=N");
+		return -1;
+	}
+	cfg->api_socket = arg;
+	return 0;
+}
+
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION };
+       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -190,6 +203,7 @@ static const struct option long_opts[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -207,6 +221,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_SERIAL: return parse_serial(cfg, arg, err, errlen);
 	case OPT_LOG_FILE: cfg->log_file = arg; return 0;
 	case OPT_DEBUG_EXIT: cfg->debug_exit = true; return 0;
+	case OPT_API_SOCKET: return parse_api_socket(cfg, arg, err, errlen);
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -250,8 +265,8 @@ int config_parse_args(struct vm_config *cfg, int argc, char **argv, char *err, s
 
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	if (!cfg->kernel) {
-		snprintf(err, errlen, "no kernel given: use --kernel PATH (see --help)");
+	if (!cfg->kernel && !cfg->api_socket) {
+		snprintf(err, errlen, "no kernel given: use --kernel PATH or --api-socket (see --help)");
 		return -1;
 	}
 	if (cfg->nr_cpus == 0 || cfg->nr_cpus > CONFIG_MAX_CPUS) {
@@ -282,6 +297,8 @@ void config_print_help(const char *prog)
 	       "  --log-file PATH        write cellvm's log there instead of stderr\n"
 	       "  -v                     more logging (repeat for debug)\n"
 	       "  --debug-exit           I/O port 0xf4: guest writes v, cellvm exits with v\n"
+	       "  --api-socket PATH|fd=N serve the Cloud Hypervisor REST API (then --kernel is\n"
+	       "                         optional: the VM can be created with vm.create)\n"
 	       "  -h, --help             this text\n"
 	       "  --version              print the version\n\n"
 	       "Exit status: 0 guest powered off, 1 cellvm error, 2 bad usage, 3 bad kernel or\n"

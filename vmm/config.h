@@ -15,6 +15,7 @@ struct vm_config {
 	const char *initramfs;
 	const char *cmdline;
 	unsigned int nr_cpus;
+	unsigned int max_cpus;  /* 0: same as nr_cpus (no CPU hotplug yet) */
 	uint64_t mem_size;
 	bool mem_hugepages;
 	enum serial_mode serial;
@@ -22,6 +23,7 @@ struct vm_config {
 	const char *log_file;
 	int verbosity;          /* number of -v */
 	bool debug_exit;
+	const char *api_socket; /* VMM-level: serve the REST API here (path or fd=N) */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };

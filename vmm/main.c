@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "audit.h"
 #include "config.h"
 #include "exit_codes.h"
@@ -22,21 +23,40 @@ static FILE *open_log(const struct vm_config *cfg)
 }
 
 /* --kernel on the command line is vm.create followed by vm.boot. */
-static int run_vmm(const struct vm_config *cfg)
+static int create_and_boot(struct vmm *vmm, const struct vm_config *cfg)
 {
-	struct vmm vmm;
 	char err[512] = "";
 	int status = 0;
+
+	if (!cfg->kernel)
+		return 0;
+	if (vmm_vm_create(vmm, cfg, NULL, NULL) == 0 &&
+	    vmm_vm_boot(vmm, &status, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return status;
+	}
+	return 0;
+}
+
+static int run_vmm(const struct vm_config *cfg)
+{
+	struct api_server *api = NULL;
+	struct vmm vmm;
+	char err[512] = "";
+	int status;
 
 	if (vmm_init(&vmm, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		status = EXIT_VMM_ERROR;
-	} else if (vmm_vm_create(&vmm, cfg, NULL, NULL) == 0 &&
-		   vmm_vm_boot(&vmm, &status, err, sizeof(err)) < 0) {
+	} else if (cfg->api_socket && !(api = api_server_start(&vmm, cfg->api_socket, err,
+								sizeof(err)))) {
 		log_error("%s", err);
-	} else {
+		status = EXIT_USAGE;
+	} else if ((status = create_and_boot(&vmm, cfg)) == 0) {
 		status = vmm_run(&vmm);
 	}
+	vmm_stop_calls(&vmm);
+	api_server_stop(api);
 	vmm_destroy(&vmm);
 	return status;
 }

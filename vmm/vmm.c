@@ -55,19 +55,32 @@ static void on_call(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&vmm->call_lock);
 }
 
-void vmm_call(struct vmm *vmm, void (*fn)(struct vmm *vmm, void *arg), void *arg)
+int vmm_call(struct vmm *vmm, void (*fn)(struct vmm *vmm, void *arg), void *arg)
 {
 	struct vmm_call c = { fn, arg, false };
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&vmm->call_lock);
-	while (vmm->call)
+	while (vmm->call && !vmm->exiting)
 		pthread_cond_wait(&vmm->call_cond, &vmm->call_lock);
-	vmm->call = &c;
-	if (write(vmm->call_fd, &one, sizeof(one)) < 0)
-		log_error("call eventfd: %s", strerror(errno));
-	while (!c.done)
+	if (!vmm->exiting) {
+		vmm->call = &c;
+		if (write(vmm->call_fd, &one, sizeof(one)) < 0)
+			log_error("call eventfd: %s", strerror(errno));
+	}
+	while (!c.done && !vmm->exiting)
 		pthread_cond_wait(&vmm->call_cond, &vmm->call_lock);
+	if (vmm->call == &c)
+		vmm->call = NULL; /* the main loop ended before running it */
+	pthread_mutex_unlock(&vmm->call_lock);
+	return c.done ? 0 : -ESHUTDOWN;
+}
+
+void vmm_stop_calls(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->call_lock);
+	vmm->exiting = true;
+	pthread_cond_broadcast(&vmm->call_cond);
 	pthread_mutex_unlock(&vmm->call_lock);
 }
 

@@ -29,6 +29,7 @@ struct vmm {
 	pthread_mutex_t call_lock;
 	pthread_cond_t call_cond;
 	struct vmm_call *call;         /* the one pending call, or NULL */
+	bool exiting;                  /* vmm_stop_calls: no more calls are run */
 	struct vm_config cfg;
 	void (*cfg_release)(void *);   /* frees what cfg's strings point into */
 	void *cfg_owner;
@@ -58,7 +59,10 @@ const char *vmm_state_name(enum vmm_vm_state state);
 int vmm_run(struct vmm *vmm);
 /* Ends vmm_run with status (main thread). */
 void vmm_exit(struct vmm *vmm, int status);
-/* From any other thread: runs fn(vmm, arg) in the main thread and waits for it. */
-void vmm_call(struct vmm *vmm, void (*fn)(struct vmm *vmm, void *arg), void *arg);
+/* From any other thread: runs fn(vmm, arg) in the main thread and waits for it. Returns 0,
+ * or -ESHUTDOWN if the VMM stopped serving calls (vmm_stop_calls) before running it. */
+int vmm_call(struct vmm *vmm, void (*fn)(struct vmm *vmm, void *arg), void *arg);
+/* Main thread, after vmm_run: pending and future vmm_call()s return -ESHUTDOWN. */
+void vmm_stop_calls(struct vmm *vmm);
 
 #endif

@@ -1,0 +1,280 @@
+/* routes.c: the /api/v1 endpoints, each run in the VMM's main thread through vmm_call. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/vmconfig.h"
+#include "exit_codes.h"
+
+#define API_PREFIX "/api/v1/"
+#define JSON_MAX_DEPTH 16
+
+typedef void (*handler_fn)(struct vmm *vmm, struct api_request *req, struct api_response *resp);
+
+struct route {
+	const char *name;
+	enum http_method method;
+	handler_fn fn;
+};
+
+void api_error(struct api_response *resp, int status, const char *fmt, ...)
+{
+	char msg[512];
+	struct json_object *o = json_object_new_object();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	resp->status = status;
+	free(resp->body);
+	resp->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void reply_json(struct api_response *resp, struct json_object *o)
+{
+	resp->status = 200;
+	resp->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/* Maps a life-cycle result: -ENOENT no VM (404), -EBUSY wrong state (405). */
+static void reply_lifecycle(struct api_response *resp, int rc, const char *what, struct vmm *vmm)
+{
+	if (rc == 0)
+		resp->status = 204;
+	else if (rc == -ENOENT)
+		api_error(resp, 404, "%s: the VM is not created", what);
+	else
+		api_error(resp, 405, "%s: not possible while the VM is %s", what,
+			  vmm_state_name(vmm->state));
+}
+
+static void h_ping(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "build_version", json_object_new_string(CELLVM_VERSION));
+	json_object_object_add(o, "version", json_object_new_string(CELLVM_VERSION));
+	json_object_object_add(o, "pid", json_object_new_int64(getpid()));
+	json_object_object_add(o, "features", json_object_new_array());
+	reply_json(resp, o);
+}
+
+static void h_vmm_shutdown(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	vmm_vm_delete(vmm);
+	vmm_exit(vmm, EXIT_POWEROFF);
+	resp->status = 204;
+}
+
+static void release_json(void *owner)
+{
+	json_object_put(owner);
+}
+
+static struct json_object *parse_body(struct api_request *req, struct api_response *resp)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	struct json_object *o;
+	enum json_tokener_error e;
+
+	if (!tok) {
+		api_error(resp, 500, "out of memory");
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	e = json_tokener_get_error(tok);
+	if (!o || e != json_tokener_success || json_tokener_get_parse_end(tok) != req->body_len) {
+		api_error(resp, 400, "malformed JSON body: %s", req->body_len == 0 ?
+			  "the body is empty" : o && e == json_tokener_success ?
+			  "trailing data after the JSON value" : e == json_tokener_continue ?
+			  "the JSON value is incomplete" : json_tokener_error_desc(e));
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static void h_create(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	struct json_object *o = parse_body(req, resp);
+	struct vm_config cfg;
+	char err[256];
+
+	if (!o)
+		return;
+	if (vmconfig_from_json(o, &cfg, err, sizeof(err)) < 0 ||
+	    config_validate(&cfg, err, sizeof(err)) < 0) {
+		api_error(resp, 400, "%s", err);
+		json_object_put(o);
+		return;
+	}
+	if (vmm_vm_create(vmm, &cfg, release_json, o) < 0) {
+		api_error(resp, 400, "vm.create: a VM is already created (vm.delete it first)");
+		json_object_put(o);
+		return;
+	}
+	resp->status = 204;
+}
+
+static void h_boot(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	char err[512];
+	int status = 0;
+	int rc = vmm_vm_boot(vmm, &status, err, sizeof(err));
+
+	if (rc == -EIO)
+		api_error(resp, 500, "vm.boot: %s", err);
+	else
+		reply_lifecycle(resp, rc, "vm.boot", vmm);
+}
+
+static void h_info(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	struct json_object *o;
+
+	if (vmm->state == VMM_VM_NONE) {
+		api_error(resp, 404, "vm.info: the VM is not created");
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "config", vmconfig_to_json(&vmm->cfg));
+	json_object_object_add(o, "state", json_object_new_string(vmm_state_name(vmm->state)));
+	json_object_object_add(o, "memory_actual_size",
+			       json_object_new_int64((int64_t)vmm->cfg.mem_size));
+	reply_json(resp, o);
+}
+
+static void h_counters(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	if (vmm->state == VMM_VM_NONE)
+		api_error(resp, 404, "vm.counters: the VM is not created");
+	else
+		reply_json(resp, json_object_new_object()); /* no device keeps counters yet */
+}
+
+static void h_shutdown(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	reply_lifecycle(resp, vmm_vm_shutdown(vmm), "vm.shutdown", vmm);
+}
+
+static void h_delete(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	reply_lifecycle(resp, vmm_vm_delete(vmm), "vm.delete", vmm);
+}
+
+static void h_pause(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	reply_lifecycle(resp, vmm_vm_pause(vmm), "vm.pause", vmm);
+}
+
+static void h_resume(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	reply_lifecycle(resp, vmm_vm_resume(vmm), "vm.resume", vmm);
+}
+
+static void h_reboot(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	int rc = vmm_vm_shutdown(vmm);
+
+	if (rc == 0) {
+		h_boot(vmm, req, resp);
+		return;
+	}
+	reply_lifecycle(resp, rc, "vm.reboot", vmm);
+}
+
+static void h_power_button(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	if (vmm->state != VMM_VM_RUNNING)
+		reply_lifecycle(resp, vmm->state == VMM_VM_NONE ? -ENOENT : -EBUSY, "vm.power-button",
+				vmm);
+	else
+		api_error(resp, 500, "vm.power-button: not supported by cellvm yet (no ACPI power "
+			  "button device)");
+}
+
+/* Endpoints of the spec whose feature has not landed: a clear 500, never a fake success. */
+static void h_not_yet(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	api_error(resp, 500, "%s: not supported by cellvm yet", req->path + strlen(API_PREFIX));
+}
+
+static const struct route routes[] = {
+	{ "vmm.ping", HTTP_GET, h_ping },
+	{ "vmm.shutdown", HTTP_PUT, h_vmm_shutdown },
+	{ "vm.create", HTTP_PUT, h_create },
+	{ "vm.boot", HTTP_PUT, h_boot },
+	{ "vm.info", HTTP_GET, h_info },
+	{ "vm.counters", HTTP_GET, h_counters },
+	{ "vm.shutdown", HTTP_PUT, h_shutdown },
+	{ "vm.delete", HTTP_PUT, h_delete },
+	{ "vm.reboot", HTTP_PUT, h_reboot },
+	{ "vm.pause", HTTP_PUT, h_pause },
+	{ "vm.resume", HTTP_PUT, h_resume },
+	{ "vm.power-button", HTTP_PUT, h_power_button },
+	{ "vm.resize", HTTP_PUT, h_not_yet },
+	{ "vm.resize-disk", HTTP_PUT, h_not_yet },
+	{ "vm.resize-zone", HTTP_PUT, h_not_yet },
+	{ "vm.add-device", HTTP_PUT, h_not_yet },
+	{ "vm.remove-device", HTTP_PUT, h_not_yet },
+	{ "vm.add-disk", HTTP_PUT, h_not_yet },
+	{ "vm.add-fs", HTTP_PUT, h_not_yet },
+	{ "vm.add-generic-vhost-user", HTTP_PUT, h_not_yet },
+	{ "vm.add-pmem", HTTP_PUT, h_not_yet },
+	{ "vm.add-net", HTTP_PUT, h_not_yet },
+	{ "vm.add-vsock", HTTP_PUT, h_not_yet },
+	{ "vm.add-vdpa", HTTP_PUT, h_not_yet },
+	{ "vm.add-user-device", HTTP_PUT, h_not_yet },
+	{ "vm.snapshot", HTTP_PUT, h_not_yet },
+	{ "vm.coredump", HTTP_PUT, h_not_yet },
+	{ "vm.nmi", HTTP_PUT, h_not_yet },
+	{ "vm.restore", HTTP_PUT, h_not_yet },
+	{ "vm.receive-migration", HTTP_PUT, h_not_yet },
+	{ "vm.send-migration", HTTP_PUT, h_not_yet },
+};
+
+struct routed_call {
+	handler_fn fn;
+	struct api_request *req;
+	struct api_response *resp;
+};
+
+static void run_in_main(struct vmm *vmm, void *arg)
+{
+	struct routed_call *c = arg;
+
+	c->fn(vmm, c->req, c->resp);
+}
+
+void api_dispatch(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	const char *name = req->path + strlen(API_PREFIX);
+	const struct route *r = NULL;
+
+	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX))) {
+		api_error(resp, 404, "unknown endpoint %s (the API lives under %s)", req->path, API_PREFIX);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !r; i++)
+		if (!strcmp(routes[i].name, name))
+			r = &routes[i];
+	if (!r) {
+		api_error(resp, 404, "unknown endpoint %s", req->path);
+	} else if (r->method != req->method) {
+		api_error(resp, 405, "%s takes %s, not %s", name, http_method_str(r->method),
+			  http_method_str(req->method));
+	} else {
+		struct routed_call c = { r->fn, req, resp };
+		if (vmm_call(vmm, run_in_main, &c) < 0)
+			api_error(resp, 503, "%s: the VMM is shutting down", name);
+	}
+}

@@ -1,0 +1,370 @@
+/* vmconfig.c: parses and prints VmConfig; every field cellvm cannot honour is rejected by name. */
+#include "api/vmconfig.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Parses one member of an object; value is never NULL. */
+struct field {
+	const char *name;
+	int (*parse)(struct json_object *value, struct vm_config *cfg, const char *path,
+		     char *err, size_t errlen);
+};
+
+static int fail(char *err, size_t errlen, const char *path, const char *why)
+{
+	snprintf(err, errlen, "%s: %s", path, why);
+	return -1;
+}
+
+static int want_type(struct json_object *v, enum json_type t, const char *path, char *err,
+		     size_t errlen)
+{
+	static const char *const names[] = { "null", "boolean", "number", "number", "object",
+					     "array", "string" };
+	char why[64];
+
+	if (json_object_is_type(v, t))
+		return 0;
+	snprintf(why, sizeof(why), "must be a %s", names[t]);
+	return fail(err, errlen, path, why);
+}
+
+/* Walks obj's members through table; unknown members are errors naming the member. */
+static int parse_object(struct json_object *obj, const struct field *table, struct vm_config *cfg,
+			const char *path, char *err, size_t errlen)
+{
+	char sub[128];
+
+	if (want_type(obj, json_type_object, path, err, errlen))
+		return -1;
+	json_object_object_foreach(obj, key, val) {
+		const struct field *f = table;
+
+		while (f->name && strcmp(f->name, key))
+			f++;
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		if (!f->name)
+			return fail(err, errlen, sub, "unknown field");
+		if (val && f->parse(val, cfg, sub, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static int get_u64(struct json_object *v, uint64_t min, uint64_t max, uint64_t *out,
+		   const char *path, char *err, size_t errlen)
+{
+	int64_t n;
+
+	if (want_type(v, json_type_int, path, err, errlen))
+		return -1;
+	n = json_object_get_int64(v);
+	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
+		char why[96];
+		snprintf(why, sizeof(why), "%lld is out of range (%llu to %llu)", (long long)n,
+			 (unsigned long long)min, (unsigned long long)max);
+		return fail(err, errlen, path, why);
+	}
+	*out = (uint64_t)n;
+	return 0;
+}
+
+/* A member cellvm accepts only at its default (false, 0, empty array, "Off"). */
+static int only_default(struct json_object *v, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	bool is_default = json_object_is_type(v, json_type_null) ||
+			  (json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v)) ||
+			  (json_object_is_type(v, json_type_int) && json_object_get_int64(v) == 0) ||
+			  (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0);
+
+	return is_default ? 0 : fail(err, errlen, path, "not supported by cellvm yet");
+}
+
+/* A member that changes nothing cellvm does (documented in docs/api.md). */
+static int ignored(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		   size_t errlen)
+{
+	return 0;
+}
+
+static int unsupported(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	return fail(err, errlen, path, "not supported by cellvm yet");
+}
+
+static int cpus_boot(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		     size_t errlen)
+{
+	uint64_t n;
+
+	if (get_u64(v, 1, CONFIG_MAX_CPUS, &n, path, err, errlen))
+		return -1;
+	cfg->nr_cpus = (unsigned int)n;
+	return 0;
+}
+
+static int cpus_max(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		    size_t errlen)
+{
+	uint64_t n;
+
+	if (get_u64(v, 1, CONFIG_MAX_CPUS, &n, path, err, errlen))
+		return -1;
+	cfg->max_cpus = (unsigned int)n;
+	return 0;
+}
+
+/* nested=true is what cellvm does (KVM's supported CPUID is passed on); false is not. */
+static int cpus_nested(struct json_object *v, struct vm_config *cfg, const char *path,
+		       char *err, size_t errlen)
+{
+	if (want_type(v, json_type_boolean, path, err, errlen))
+		return -1;
+	return json_object_get_boolean(v) ? 0 : fail(err, errlen, path, "false is not supported yet");
+}
+
+static const struct field cpus_fields[] = {
+	{ "boot_vcpus", cpus_boot },
+	{ "max_vcpus", cpus_max },
+	{ "kvm_hyperv", only_default },
+	{ "nested", cpus_nested },
+	{ "topology", unsupported },
+	{ "max_phys_bits", unsupported },
+	{ "affinity", only_default },
+	{ "features", unsupported },
+	{ "core_scheduling", unsupported },
+	{ NULL, NULL },
+};
+
+static int mem_size(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		    size_t errlen)
+{
+	return get_u64(v, 1, UINT64_C(1) << 40, &cfg->mem_size, path, err, errlen);
+}
+
+/* Guest RAM is always a shared memfd: shared=false only means nobody else maps it. */
+static int mem_bool_any(struct json_object *v, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	return want_type(v, json_type_boolean, path, err, errlen);
+}
+
+static int mem_hugepages(struct json_object *v, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen)
+{
+	if (want_type(v, json_type_boolean, path, err, errlen))
+		return -1;
+	cfg->mem_hugepages = json_object_get_boolean(v);
+	return 0;
+}
+
+static int mem_hugepage_size(struct json_object *v, struct vm_config *cfg, const char *path,
+			     char *err, size_t errlen)
+{
+	uint64_t n;
+
+	if (get_u64(v, 0, UINT64_MAX >> 1, &n, path, err, errlen))
+		return -1;
+	return n == (2u << 20) ? 0 : fail(err, errlen, path, "only 2 MiB (2097152) is supported");
+}
+
+static const struct field memory_fields[] = {
+	{ "size", mem_size },
+	{ "shared", mem_bool_any },
+	{ "hugepages", mem_hugepages },
+	{ "hugepage_size", mem_hugepage_size },
+	{ "thp", ignored },
+	{ "hotplug_method", ignored },
+	{ "hotplug_size", only_default },
+	{ "hotplugged_size", only_default },
+	{ "mergeable", only_default },
+	{ "prefault", only_default },
+	{ "reserve", only_default },
+	{ "zones", only_default },
+	{ NULL, NULL },
+};
+
+static int set_string(struct json_object *v, const char **out, const char *path, char *err,
+		      size_t errlen)
+{
+	if (want_type(v, json_type_string, path, err, errlen))
+		return -1;
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+static int payload_kernel(struct json_object *v, struct vm_config *cfg, const char *path,
+			  char *err, size_t errlen)
+{
+	return set_string(v, &cfg->kernel, path, err, errlen);
+}
+
+static int payload_initramfs(struct json_object *v, struct vm_config *cfg, const char *path,
+			     char *err, size_t errlen)
+{
+	return set_string(v, &cfg->initramfs, path, err, errlen);
+}
+
+static int payload_cmdline(struct json_object *v, struct vm_config *cfg, const char *path,
+			   char *err, size_t errlen)
+{
+	return set_string(v, &cfg->cmdline, path, err, errlen);
+}
+
+static const struct field payload_fields[] = {
+	{ "kernel", payload_kernel },
+	{ "initramfs", payload_initramfs },
+	{ "cmdline", payload_cmdline },
+	{ "firmware", unsupported },
+	{ "igvm", unsupported },
+	{ "host_data", unsupported },
+	{ NULL, NULL },
+};
+
+/* SerialConfig: Tty (cellvm's stdio), File, Off or Null. */
+static int parse_serial(struct json_object *v, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	struct json_object *mode, *file;
+	const char *m;
+
+	if (want_type(v, json_type_object, path, err, errlen))
+		return -1;
+	json_object_object_foreach(v, key, val) {
+		(void)val;
+		if (strcmp(key, "mode") && strcmp(key, "file"))
+			return fail(err, errlen, path, "only mode and file are supported");
+	}
+	if (!json_object_object_get_ex(v, "mode", &mode) || !json_object_is_type(mode, json_type_string))
+		return fail(err, errlen, path, "mode (a string) is required");
+	m = json_object_get_string(mode);
+	if (!strcmp(m, "Tty")) {
+		cfg->serial = SERIAL_STDIO;
+	} else if (!strcmp(m, "Off") || !strcmp(m, "Null")) {
+		cfg->serial = SERIAL_OFF;
+	} else if (!strcmp(m, "File")) {
+		if (!json_object_object_get_ex(v, "file", &file) ||
+		    !json_object_is_type(file, json_type_string))
+			return fail(err, errlen, path, "mode File needs file (a string)");
+		cfg->serial = SERIAL_FILE;
+		cfg->serial_path = json_object_get_string(file);
+	} else {
+		return fail(err, errlen, path, "mode must be Tty, File, Off or Null");
+	}
+	return 0;
+}
+
+/* ConsoleConfig is virtio-console, which cellvm does not have yet: only Off or Null. */
+static int parse_console(struct json_object *v, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen)
+{
+	struct json_object *mode;
+	const char *m;
+
+	if (want_type(v, json_type_object, path, err, errlen))
+		return -1;
+	if (!json_object_object_get_ex(v, "mode", &mode) || !json_object_is_type(mode, json_type_string))
+		return fail(err, errlen, path, "mode (a string) is required");
+	m = json_object_get_string(mode);
+	if (strcmp(m, "Off") && strcmp(m, "Null"))
+		return fail(err, errlen, path, "only Off or Null (virtio-console is not supported yet; "
+			    "use serial)");
+	return 0;
+}
+
+static int parse_cpus(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		      size_t errlen)
+{
+	return parse_object(v, cpus_fields, cfg, path, err, errlen);
+}
+
+static int parse_memory(struct json_object *v, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	return parse_object(v, memory_fields, cfg, path, err, errlen);
+}
+
+static int parse_payload(struct json_object *v, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen)
+{
+	return parse_object(v, payload_fields, cfg, path, err, errlen);
+}
+
+static const struct field vmconfig_fields[] = {
+	{ "cpus", parse_cpus },
+	{ "memory", parse_memory },
+	{ "payload", parse_payload },
+	{ "serial", parse_serial },
+	{ "console", parse_console },
+	{ "debug_console", parse_console },
+	{ "disks", only_default },
+	{ "net", only_default },
+	{ "fs", only_default },
+	{ "pmem", only_default },
+	{ "devices", only_default },
+	{ "user_devices", only_default },
+	{ "vdpa", only_default },
+	{ "generic_vhost_user", only_default },
+	{ "numa", only_default },
+	{ "pci_segments", only_default },
+	{ "rate_limit_groups", only_default },
+	{ "landlock_rules", only_default },
+	{ "iommu", only_default },
+	{ "watchdog", only_default },
+	{ "pvpanic", only_default },
+	{ "landlock_enable", only_default },
+	{ "rng", unsupported },
+	{ "balloon", unsupported },
+	{ "vsock", unsupported },
+	{ "tpm", unsupported },
+	{ "rtc", unsupported },
+	{ "platform", unsupported },
+	{ NULL, NULL },
+};
+
+int vmconfig_from_json(struct json_object *obj, struct vm_config *cfg, char *err, size_t errlen)
+{
+	*cfg = (struct vm_config){ .nr_cpus = 1, .mem_size = 512ULL << 20, .serial = SERIAL_OFF };
+	if (parse_object(obj, vmconfig_fields, cfg, "VmConfig", err, errlen))
+		return -1;
+	if (!cfg->kernel)
+		return fail(err, errlen, "VmConfig.payload.kernel", "required (firmware boot is not "
+			    "supported)");
+	if (cfg->max_cpus && cfg->max_cpus != cfg->nr_cpus)
+		return fail(err, errlen, "VmConfig.cpus.max_vcpus", "must equal boot_vcpus (CPU "
+			    "hotplug is not supported yet)");
+	return 0;
+}
+
+struct json_object *vmconfig_to_json(const struct vm_config *cfg)
+{
+	static const char *const serial_modes[] = { "Tty", "File", "Off" };
+	struct json_object *o = json_object_new_object(), *cpus = json_object_new_object();
+	struct json_object *mem = json_object_new_object(), *pl = json_object_new_object();
+	struct json_object *ser = json_object_new_object(), *con = json_object_new_object();
+
+	json_object_object_add(cpus, "boot_vcpus", json_object_new_int(cfg->nr_cpus));
+	json_object_object_add(cpus, "max_vcpus", json_object_new_int(cfg->nr_cpus));
+	json_object_object_add(mem, "size", json_object_new_int64((int64_t)cfg->mem_size));
+	json_object_object_add(mem, "shared", json_object_new_boolean(1));
+	json_object_object_add(mem, "hugepages", json_object_new_boolean(cfg->mem_hugepages));
+	json_object_object_add(pl, "kernel", json_object_new_string(cfg->kernel ? cfg->kernel : ""));
+	if (cfg->initramfs)
+		json_object_object_add(pl, "initramfs", json_object_new_string(cfg->initramfs));
+	if (cfg->cmdline)
+		json_object_object_add(pl, "cmdline", json_object_new_string(cfg->cmdline));
+	json_object_object_add(ser, "mode", json_object_new_string(serial_modes[cfg->serial]));
+	if (cfg->serial == SERIAL_FILE)
+		json_object_object_add(ser, "file", json_object_new_string(cfg->serial_path));
+	json_object_object_add(con, "mode", json_object_new_string("Off"));
+	json_object_object_add(o, "cpus", cpus);
+	json_object_object_add(o, "memory", mem);
+	json_object_object_add(o, "payload", pl);
+	json_object_object_add(o, "serial", ser);
+	json_object_object_add(o, "console", con);
+	return o;
+}

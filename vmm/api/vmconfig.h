@@ -1,0 +1,17 @@
+/* vmconfig.h: Cloud Hypervisor's VmConfig JSON to and from struct vm_config. */
+#ifndef CELLVM_API_VMCONFIG_H
+#define CELLVM_API_VMCONFIG_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* Fills cfg from a VmConfig object. cfg's strings point into obj, which the caller keeps
+ * alive. Returns 0, or -1 with a one-line reason naming the field in err. */
+int vmconfig_from_json(struct json_object *obj, struct vm_config *cfg, char *err, size_t errlen);
+
+/* A new VmConfig object describing cfg (caller puts it). */
+struct json_object *vmconfig_to_json(const struct vm_config *cfg);
+
+#endif
