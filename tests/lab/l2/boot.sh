@@ -1,0 +1,14 @@
+# boot.sh: L2 test: init runs, sees LAB_CPUS CPUs and a MemTotal fitting LAB_MEM MiB, modules (cloud kernel) loaded.
+cpus=$(grep -c '^processor' /proc/cpuinfo)
+mem=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+want=$((LAB_MEM * 1024))
+why=""
+[ "$cpus" = "$LAB_CPUS" ] || why="$why cpus=$cpus, expected $LAB_CPUS;"
+# The kernel keeps some RAM for itself: accept 75% to 100% of the configured size.
+[ "$mem" -gt $((want * 3 / 4)) ] && [ "$mem" -le "$want" ] || why="$why MemTotal=$mem kB for $LAB_MEM MiB;"
+[ -z "$LAB_MODFAIL" ] || why="$why insmod failed:$LAB_MODFAIL;"
+if [ -z "$why" ]; then
+	echo "L2-RESULT: boot PASS cpus=$cpus MemTotal=${mem}kB modules=$(wc -l </proc/modules 2>/dev/null || echo 0)"
+else
+	echo "L2-RESULT: boot FAIL$why"
+fi
