@@ -28,7 +28,7 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-asan bench clean
+.PHONY: all deps demo check check-unit check-integration check-api check-asan bench clean
 all: $(BUILD)/cellvm probe
 
 $(BUILD)/%.o: %.c
@@ -61,11 +61,16 @@ check-unit: $(BUILD)/tests/unit/unit
 check-integration: all
 	BUILD=$(BUILD) tests/integration/run.sh
 
+SPEC ?= ../shared/api/cloud-hypervisor.yaml
+check-api: all
+	@if [ -f $(SPEC) ]; then /usr/bin/python3 tests/api/conformance.py $(BUILD)/cellvm $(abspath $(BUILD)/guest/probe.elf) $(SPEC); \
+	else echo "SKIP check-api: the API spec $(SPEC) is not beside this checkout"; fi
+
 check: deps
-	$(MAKE) check-unit check-integration
+	$(MAKE) check-unit check-integration check-api
 
 check-asan: deps
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api
 
 $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""conformance.py: drives cellvm's REST API like Kata does and validates every body against the spec.
+
+Uses Debian's python3-jsonschema and python3-yaml on ../shared/api/cloud-hypervisor.yaml.
+Usage: tests/api/conformance.py CELLVM PROBE_ELF SPEC_YAML
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import jsonschema
+import yaml
+
+CELLVM, PROBE, SPEC_PATH = sys.argv[1:4]
+SPEC = yaml.safe_load(open(SPEC_PATH))
+RESOLVER = jsonschema.RefResolver.from_schema(SPEC)
+FAILS = []
+
+
+def check(name, cond, detail=""):
+    print(("PASS " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
+    if not cond:
+        FAILS.append(name)
+
+
+def validate(schema_name, obj):
+    """Validates obj against #/components/schemas/schema_name; returns an error or None."""
+    try:
+        jsonschema.Draft4Validator({"$ref": "#/components/schemas/" + schema_name},
+                                   resolver=RESOLVER).validate(obj)
+        return None
+    except jsonschema.ValidationError as e:
+        return e.message
+
+
+class Client:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(path)
+        self.buf = b""
+
+    def request(self, method, endpoint, body=None, raw_body=None, fds=None):
+        data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
+        head = f"{method} /api/v1/{endpoint} HTTP/1.1\r\nHost: localhost\r\n"
+        if data or method == "PUT":
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        msg = (head + "\r\n").encode() + data
+        if fds:
+            socket.send_fds(self.s, [msg], fds)
+        else:
+            self.s.sendall(msg)
+        return self.read_response()
+
+    def read_response(self):
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:]}
+        n = int(hdrs.get("content-length", "0"))
+        while len(self.buf) < n:
+            self.buf += self.s.recv(65536)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, (json.loads(body) if body else None)
+
+
+def documented(endpoint, method, status):
+    responses = SPEC["paths"]["/" + endpoint][method.lower()]["responses"]
+    return status in responses or str(status) in responses
+
+
+def expect(c, name, method, endpoint, status, schema=None, body=None, must_be_documented=True):
+    """One request; checks the status, that it is documented, and the body's schema."""
+    if body is not None and endpoint == "vm.create":
+        err = validate("VmConfig", body)
+        check(name + " (request matches VmConfig)", err is None, str(err))
+    got, resp = c.request(method, endpoint, body)
+    check(name, got == status, f"status {got}, expected {status}, body {resp}")
+    if must_be_documented:
+        check(name + " (status documented)", documented(endpoint, method, got), f"{got} not in spec")
+    if schema:
+        err = validate(schema, resp)
+        check(name + f" (body matches {schema})", err is None, str(err))
+    if got >= 400:
+        check(name + " (JSON error body)", isinstance(resp, dict) and "error" in resp, str(resp))
+    return resp
+
+
+def vm_config(tmp):
+    return {"payload": {"kernel": PROBE, "cmdline": "test=idle"},
+            "cpus": {"boot_vcpus": 2, "max_vcpus": 2},
+            "memory": {"size": 64 << 20, "shared": True},
+            "serial": {"mode": "File", "file": os.path.join(tmp, "serial.txt")},
+            "console": {"mode": "Off"}}
+
+
+def session(sock, tmp):
+    c = Client(sock)
+    expect(c, "ping", "GET", "vmm.ping", 200, "VmmPingResponse")
+    expect(c, "info before create", "GET", "vm.info", 404)
+    expect(c, "boot before create", "PUT", "vm.boot", 404)
+    expect(c, "create", "PUT", "vm.create", 204, body=vm_config(tmp))
+    expect(c, "create after create", "PUT", "vm.create", 400, body=vm_config(tmp), must_be_documented=False)
+    info = expect(c, "info created", "GET", "vm.info", 200, "VmInfo")
+    check("state Created", info and info.get("state") == "Created", str(info))
+    expect(c, "boot", "PUT", "vm.boot", 204)
+    wait_for_guest(tmp)
+    info = expect(c, "info running", "GET", "vm.info", 200, "VmInfo")
+    check("state Running", info and info.get("state") == "Running", str(info))
+    check("info echoes the config", info and info["config"]["cpus"]["boot_vcpus"] == 2, str(info))
+    expect(c, "pause", "PUT", "vm.pause", 204)
+    info = expect(c, "info paused", "GET", "vm.info", 200, "VmInfo")
+    check("state Paused", info and info.get("state") == "Paused", str(info))
+    expect(c, "pause while paused", "PUT", "vm.pause", 405)
+    expect(c, "resume", "PUT", "vm.resume", 204)
+    expect(c, "resume while running", "PUT", "vm.resume", 405)
+    expect(c, "counters", "GET", "vm.counters", 200, "VmCounters")
+    expect(c, "add-disk not built yet", "PUT", "vm.add-disk", 500)
+    expect(c, "power-button not built yet", "PUT", "vm.power-button", 500, must_be_documented=False)
+    expect(c, "reboot", "PUT", "vm.reboot", 204)
+    expect(c, "shutdown", "PUT", "vm.shutdown", 204)
+    info = expect(c, "info shut down", "GET", "vm.info", 200, "VmInfo")
+    check("state Shutdown", info and info.get("state") == "Shutdown", str(info))
+    expect(c, "shutdown while shut down", "PUT", "vm.shutdown", 405)
+    expect(c, "delete", "PUT", "vm.delete", 204)
+    expect(c, "info after delete", "GET", "vm.info", 404)
+    return c
+
+
+def wait_for_guest(tmp):
+    path, serial = os.path.join(tmp, "serial.txt"), ""
+    for _ in range(250):
+        serial = open(path).read() if os.path.exists(path) else ""
+        if "probe: idle" in serial:
+            break
+        time.sleep(0.02)
+    check("guest runs (serial file)", "probe: idle" in serial, serial[-200:])
+
+
+def bad_requests(sock, tmp):
+    c = Client(sock)
+    _, r = c.request("PUT", "vm.create", raw_body=b'{"payload": {"kernel": ')
+    check("malformed JSON is 400", r and "malformed JSON" in r.get("error", ""), str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "cpus": {"boot_vcpus": "two", "max_vcpus": 2}})
+    check("wrong type is 400 naming the field", st == 400 and "boot_vcpus" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "memory": {"size": -5}})
+    check("negative size is 400 naming the field", st == 400 and "memory.size" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "frobnicate": 1})
+    check("unknown field is 400 naming it", st == 400 and "frobnicate" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "disks": [{"path": "/x"}]})
+    check("unsupported field is 400 naming it", st == 400 and "disks" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "cpus": {"boot_vcpus": 0, "max_vcpus": 0}})
+    check("zero vCPUs is 400", st == 400 and "boot_vcpus" in r["error"], str(r))
+    st, r = Client(sock).request("GET", "vm.create")
+    check("wrong method is 405", st == 405, str(r))
+    st, r = Client(sock).request("GET", "vm.frobnicate")
+    check("unknown endpoint is 404", st == 404, str(r))
+    st, r = Client(sock).request("PUT", "vm.create", raw_body=b"x" * (70 * 1024))
+    check("body over the limit is 413", st == 413, str(r))
+    st, r = Client(sock).request("PUT", "vm.create", raw_body=b"")
+    check("empty body is 400", st == 400, str(r))
+    staller = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    staller.connect(sock)
+    staller.sendall(b"PUT /api/v1/vm.create HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+    t0 = time.time()
+    st, _ = Client(sock).request("GET", "vmm.ping")
+    check("half a request does not block others", st == 200 and time.time() - t0 < 2, f"{st}")
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.connect(sock)
+    raw.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+    check("garbage gets 400", raw.recv(4096).startswith(b"HTTP/1.1 400"), "")
+    r1, w1 = os.pipe()
+    st, r = Client(sock).request("PUT", "vm.add-net", {"fds": [3]}, fds=[r1, w1])
+    os.close(r1)
+    os.close(w1)
+    check("fds passed with SCM_RIGHTS are answered", st == 500 and "add-net" in r["error"], str(r))
+    staller.close()
+
+
+def usage(pid):
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    rss = int(open(f"/proc/{pid}/statm").read().split()[1]) * 4
+    return fds, rss
+
+
+def thousand(sock, pid, tmp):
+    c = Client(sock)
+    for _ in range(50):
+        c.request("GET", "vmm.ping")
+    fds0, rss0 = usage(pid)
+    for i in range(1000):
+        if i % 10 == 0:
+            Client(sock).request("GET", "vmm.ping")  # new connections too
+        c.request("PUT", "vm.create", vm_config(tmp))
+        c.request("GET", "vm.info")
+        c.request("PUT", "vm.delete")
+    fds1, rss1 = usage(pid)
+    check("1000 requests: no fd growth", fds1 <= fds0, f"{fds0} -> {fds1}")
+    check("1000 requests: no memory growth", rss1 - rss0 < 1024, f"{rss0} KiB -> {rss1} KiB")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="cellvm-api.")
+    sock = os.path.join(tmp, "api.sock")
+    proc = subprocess.Popen([CELLVM, "--api-socket", sock, "-v"], stderr=subprocess.PIPE, text=True)
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.02)
+    try:
+        c = session(sock, tmp)
+        bad_requests(sock, tmp)
+        thousand(sock, proc.pid, tmp)
+        expect(c, "vmm.shutdown", "PUT", "vmm.shutdown", 204)
+        rc = proc.wait(timeout=10)
+        err = proc.stderr.read()
+        check("VMM exits 0 after vmm.shutdown", rc == 0, f"rc {rc}")
+        check("VMM left no fd or thread", "no fd or thread left behind" in err, err[-500:])
+        check("socket removed", not os.path.exists(sock), sock)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    print(f"api conformance: {len(FAILS)} failed" + (": " + ", ".join(FAILS) if FAILS else ""))
+    sys.exit(1 if FAILS else 0)
+
+
+if __name__ == "__main__":
+    main()
