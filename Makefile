@@ -29,7 +29,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps demo check check-unit check-integration check-api check-asan bench clean
-all: $(BUILD)/cellvm probe
+all: $(BUILD)/cellvm $(BUILD)/cellvm-remote probe
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -41,6 +41,9 @@ $(BUILD)/libvmm.a: $(VMM_OBJS)
 
 $(BUILD)/cellvm: $(BUILD)/vmm/main.o $(BUILD)/libvmm.a
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/vmm/main.o -Wl,--whole-archive $(BUILD)/libvmm.a -Wl,--no-whole-archive $(LDLIBS)
+
+$(BUILD)/cellvm-remote: $(BUILD)/tools/remote/cellvm-remote.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/unit/unit: $(UNIT_OBJS) $(BUILD)/libvmm.a
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) -Wl,--whole-archive $(BUILD)/libvmm.a -Wl,--no-whole-archive -lcriterion $(LDLIBS)

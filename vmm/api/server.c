@@ -431,7 +431,6 @@ static int server_setup(struct api_server *srv, const char *spec, char *err, siz
 		return -1;
 	}
 	for (int i = 0; i < API_MAX_CONNS; i++) {
-		srv->conns[i] = (struct conn){ .srv = srv, .fd = -1 };
 		srv->conns[i].body = malloc(API_MAX_BODY + 1);
 		if (!srv->conns[i].body) {
 			snprintf(err, errlen, "api: out of memory");
@@ -451,6 +450,8 @@ struct api_server *api_server_start(struct vmm *vmm, const char *spec, char *err
 		return NULL;
 	}
 	*srv = (struct api_server){ .vmm = vmm, .listen_fd = -1, .epfd = -1, .stop_fd = -1 };
+	for (int i = 0; i < API_MAX_CONNS; i++)
+		srv->conns[i] = (struct conn){ .srv = srv, .fd = -1 }; /* before anything can fail */
 	srv->settings = (http_parser_settings){ .on_url = on_url, .on_body = on_body,
 		.on_headers_complete = on_headers_complete, .on_message_complete = on_message_complete };
 	if (server_setup(srv, spec, err, errlen) == 0) {

@@ -1,0 +1,179 @@
+/* cellvm-remote.c: a small client for cellvm's REST API, like Cloud Hypervisor's ch-remote. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Exit statuses: 0 the request succeeded (2xx), 1 the VMM answered an error, 2 bad usage,
+ * 3 cannot reach the VMM. */
+enum { RC_OK = 0, RC_HTTP = 1, RC_USAGE = 2, RC_CONNECT = 3 };
+
+struct command {
+	const char *name;
+	const char *method;
+	const char *endpoint;
+	int (*body)(int argc, char **argv, char *out, size_t outlen); /* NULL: no body */
+};
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "cellvm-remote: %s (see --help)\n", msg);
+	return -1;
+}
+
+/* add-disk path=FILE[,readonly=on]: DiskConfig. */
+static int body_add_disk(int argc, char **argv, char *out, size_t outlen)
+{
+	char path[1024] = "";
+	int readonly = 0;
+
+	if (argc < 1)
+		return usage_error("add-disk needs path=FILE");
+	for (char *tok = strtok(argv[0], ","); tok; tok = strtok(NULL, ",")) {
+		if (!strncmp(tok, "path=", 5) && strlen(tok + 5) < sizeof(path) && !strpbrk(tok + 5, "\"\\"))
+			strcpy(path, tok + 5);
+		else if (!strcmp(tok, "readonly=on"))
+			readonly = 1;
+		else
+			return usage_error("add-disk: expected path=FILE[,readonly=on]");
+	}
+	if (!*path)
+		return usage_error("add-disk needs path=FILE");
+	snprintf(out, outlen, "{\"path\":\"%s\",\"readonly\":%s}", path, readonly ? "true" : "false");
+	return 0;
+}
+
+/* resize cpus=N or memory=BYTES: VmResize. */
+static int body_resize(int argc, char **argv, char *out, size_t outlen)
+{
+	char *end;
+	unsigned long long n;
+
+	if (argc < 1 || (strncmp(argv[0], "cpus=", 5) && strncmp(argv[0], "memory=", 7)))
+		return usage_error("resize needs cpus=N or memory=BYTES");
+	n = strtoull(strchr(argv[0], '=') + 1, &end, 10);
+	if (*end || end == strchr(argv[0], '=') + 1)
+		return usage_error("resize: not a number");
+	snprintf(out, outlen, "{\"%s\":%llu}", argv[0][0] == 'c' ? "desired_vcpus" : "desired_ram", n);
+	return 0;
+}
+
+/* create FILE: a VmConfig JSON file, sent as is. */
+static int body_file(int argc, char **argv, char *out, size_t outlen)
+{
+	FILE *f;
+	size_t n;
+
+	if (argc < 1)
+		return usage_error("create needs a VmConfig JSON file");
+	f = fopen(argv[0], "re");
+	if (!f) {
+		fprintf(stderr, "cellvm-remote: %s: %s\n", argv[0], strerror(errno));
+		return -1;
+	}
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return n == outlen - 1 ? usage_error("create: file too large") : 0;
+}
+
+static const struct command commands[] = {
+	{ "ping", "GET", "vmm.ping", NULL },
+	{ "info", "GET", "vm.info", NULL },
+	{ "counters", "GET", "vm.counters", NULL },
+	{ "create", "PUT", "vm.create", body_file },
+	{ "boot", "PUT", "vm.boot", NULL },
+	{ "pause", "PUT", "vm.pause", NULL },
+	{ "resume", "PUT", "vm.resume", NULL },
+	{ "reboot", "PUT", "vm.reboot", NULL },
+	{ "shutdown", "PUT", "vm.shutdown", NULL },
+	{ "delete", "PUT", "vm.delete", NULL },
+	{ "power-button", "PUT", "vm.power-button", NULL },
+	{ "shutdown-vmm", "PUT", "vmm.shutdown", NULL },
+	{ "add-disk", "PUT", "vm.add-disk", body_add_disk },
+	{ "resize", "PUT", "vm.resize", body_resize },
+};
+
+static int connect_api(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -1;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Sends one request (Connection: close) and reads the whole answer into resp. */
+static int exchange(int fd, const struct command *c, const char *body, char *resp, size_t resplen)
+{
+	char head[512];
+	size_t blen = body ? strlen(body) : 0, got = 0;
+	int n = snprintf(head, sizeof(head), "%s /api/v1/%s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Connection: close\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			 c->method, c->endpoint, blen);
+	ssize_t r;
+
+	if (write(fd, head, (size_t)n) != n || (blen && write(fd, body, blen) != (ssize_t)blen))
+		return -1;
+	while (got < resplen - 1 && (r = read(fd, resp + got, resplen - 1 - got)) > 0)
+		got += (size_t)r;
+	resp[got] = '\0';
+	return got ? 0 : -1;
+}
+
+static void print_help(void)
+{
+	printf("Usage: cellvm-remote --api-socket PATH COMMAND [ARG]\n"
+	       "Commands: ping, info, counters, create VMCONFIG.json, boot, pause, resume, reboot,\n"
+	       "          shutdown, delete, power-button, shutdown-vmm, add-disk path=FILE[,readonly=on],\n"
+	       "          resize cpus=N|memory=BYTES\n"
+	       "Prints the response body. Exit status: 0 success, 1 the VMM answered an error,\n"
+	       "2 bad usage, 3 cannot reach the VMM.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static char body[64 * 1024], resp[256 * 1024];
+	const struct command *c = NULL;
+	int fd, status;
+	char *payload;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		print_help();
+		return RC_OK;
+	}
+	if (argc < 4 || strcmp(argv[1], "--api-socket"))
+		return usage_error("expected --api-socket PATH COMMAND"), RC_USAGE;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, argv[3]))
+			c = &commands[i];
+	if (!c) {
+		fprintf(stderr, "cellvm-remote: unknown command '%s' (see --help)\n", argv[3]);
+		return RC_USAGE;
+	}
+	if (c->body && c->body(argc - 4, argv + 4, body, sizeof(body)) < 0)
+		return RC_USAGE;
+	fd = connect_api(argv[2]);
+	if (fd < 0 || exchange(fd, c, c->body ? body : NULL, resp, sizeof(resp)) < 0 ||
+	    sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
+		fprintf(stderr, "cellvm-remote: cannot reach cellvm at %s: %s\n", argv[2], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return RC_CONNECT;
+	}
+	close(fd);
+	payload = strstr(resp, "\r\n\r\n");
+	if (payload && payload[4])
+		printf("%s\n", payload + 4);
+	return status >= 200 && status < 300 ? RC_OK : RC_HTTP;
+}
