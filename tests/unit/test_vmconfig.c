@@ -1,0 +1,155 @@
+/* test_vmconfig.c: VmConfig JSON to struct vm_config: accepted values and named rejections. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "api/vmconfig.h"
+
+static int parse(const char *json, struct vm_config *cfg, char *err, struct json_object **keep)
+{
+	*keep = json_tokener_parse(json);
+	cr_assert_not_null(*keep, "test JSON must parse");
+	return vmconfig_from_json(*keep, cfg, err, 256);
+}
+
+Test(vmconfig, full_config_fills_struct)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\",\"cmdline\":\"c\",\"initramfs\":\"/i\"},"
+		       "\"cpus\":{\"boot_vcpus\":4,\"max_vcpus\":4},\"memory\":{\"size\":1073741824,"
+		       "\"hugepages\":true,\"shared\":true},\"serial\":{\"mode\":\"File\",\"file\":\"/s\"},"
+		       "\"console\":{\"mode\":\"Off\"}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(cfg.kernel, "/k");
+	cr_assert_str_eq(cfg.cmdline, "c");
+	cr_assert_str_eq(cfg.initramfs, "/i");
+	cr_assert_eq(cfg.nr_cpus, 4);
+	cr_assert_eq(cfg.mem_size, 1ULL << 30);
+	cr_assert(cfg.mem_hugepages);
+	cr_assert_eq(cfg.serial, SERIAL_FILE);
+	cr_assert_str_eq(cfg.serial_path, "/s");
+	json_object_put(o);
+}
+
+Test(vmconfig, kernel_is_required)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "VmConfig.payload.kernel"), "%s", err);
+	json_object_put(o);
+}
+
+Test(vmconfig, unknown_field_named)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":4096,\"bogus\":1}}",
+		       &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "VmConfig.memory.bogus: unknown field");
+	json_object_put(o);
+}
+
+Test(vmconfig, non_empty_disks_rejected_by_name)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"}]}", &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "VmConfig.disks: not supported by cellvm yet");
+	json_object_put(o);
+}
+
+Test(vmconfig, defaults_accepted)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[],\"iommu\":false,"
+		       "\"memory\":{\"size\":4096,\"mergeable\":false,\"thp\":true}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	json_object_put(o);
+}
+
+Test(vmconfig, wrong_type_named)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":\"2\",\"max_vcpus\":2}}",
+		       &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "VmConfig.cpus.boot_vcpus: must be a number");
+	json_object_put(o);
+}
+
+Test(vmconfig, max_vcpus_above_boot_rejected)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":4}}",
+		       &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "max_vcpus"), "%s", err);
+	json_object_put(o);
+}
+
+Test(vmconfig, negative_size_rejected)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":-1}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "VmConfig.memory.size: -1 is out of range"), "%s", err);
+	json_object_put(o);
+}
+
+Test(vmconfig, console_tty_rejected)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"Tty\"}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "VmConfig.console"), "%s", err);
+	json_object_put(o);
+}
+
+Test(vmconfig, round_trip_to_json)
+{
+	struct vm_config cfg = { .kernel = "/k", .cmdline = "c", .nr_cpus = 2, .mem_size = 1 << 20,
+				 .serial = SERIAL_OFF };
+	struct json_object *o = vmconfig_to_json(&cfg), *v;
+
+	cr_assert(json_object_object_get_ex(o, "cpus", &v));
+	cr_assert_eq(json_object_get_int(json_object_object_get(v, "boot_vcpus")), 2);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(
+		json_object_object_get(o, "serial"), "mode")), "Off");
+	json_object_put(o);
+}
