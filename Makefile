@@ -73,7 +73,7 @@ check: deps
 	$(MAKE) check-unit check-integration check-api
 
 check-asan: deps
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api
+	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api
 
 $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)

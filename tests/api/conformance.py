@@ -205,7 +205,13 @@ def thousand(sock, pid, tmp):
         c.request("PUT", "vm.delete")
     fds1, rss1 = usage(pid)
     check("1000 requests: no fd growth", fds1 <= fds0, f"{fds0} -> {fds1}")
-    check("1000 requests: no memory growth", rss1 - rss0 < 1024, f"{rss0} KiB -> {rss1} KiB")
+    if os.environ.get("CELLVM_SANITIZED"):
+        # ASan's allocator keeps freed memory (quarantine, caches): RSS says nothing there.
+        # LeakSanitizer checks at exit instead, and a leak makes the exit status non-zero.
+        print(f"SKIP 1000 requests: no memory growth: RSS is not meaningful under ASan "
+              f"({rss0} KiB -> {rss1} KiB); LeakSanitizer checks at exit", flush=True)
+    else:
+        check("1000 requests: no memory growth", rss1 - rss0 < 1024, f"{rss0} KiB -> {rss1} KiB")
 
 
 def main():
