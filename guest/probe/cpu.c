@@ -54,6 +54,15 @@ static void set_gate(int v, u64 a, u8 attr)
 	idt[v] = (struct idt_gate){ (u16)a, SEL_CODE64, 0, attr, (u16)(a >> 16), (u32)(a >> 32), 0 };
 }
 
+static void (*irq_handlers[256])(int vector);
+
+/* Installs an interrupt gate for vector (32..254) that calls fn, then sends the LAPIC EOI. */
+void irq_register(int vector, void (*fn)(int vector))
+{
+	irq_handlers[vector] = fn;
+	set_gate(vector, (u64)isr_stubs + 16 * (u64)vector, 0x8e);
+}
+
 static void idt_init(void)
 {
 	/* Only the vectors the probe can see: CPU exceptions, the timer and the spurious
@@ -102,7 +111,9 @@ void isr_dispatch(struct frame *f)
 		fatal_exception(f);
 	if (f->vector == SPURIOUS_VECTOR)
 		return;
-	if (f->vector == TIMER_VECTOR)
+	if (irq_handlers[f->vector])
+		irq_handlers[f->vector]((int)f->vector);
+	else if (f->vector == TIMER_VECTOR)
 		timer_ticks++;
 	else
 		pr("probe: unexpected interrupt vector %lu\n", f->vector);

@@ -71,6 +71,11 @@ static const struct test tests[] = {
 	{ "idle", test_idle },
 	{ "poweroff", test_poweroff },
 	{ "reboot", test_reboot },
+	{ "blk-rw", test_blk_rw },
+	{ "blk-flush", test_blk_flush },
+	{ "blk-id", test_blk_id },
+	{ "blk-ro", test_blk_ro },
+	{ "blk-mq", test_blk_mq },
 };
 
 static void print_boot(void)

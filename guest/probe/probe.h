@@ -26,6 +26,21 @@ static inline u8 inb(u16 port)
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u16 inw(u16 port)
+{
+	u16 v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u32 inl(u16 port)
+{
+	u32 v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline u64 rdtsc(void)
 {
@@ -57,6 +72,10 @@ static inline void *phys(u64 a)
 }
 static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)addr; }
 static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)addr = v; }
+static inline u8 mmio_read8(u64 addr) { return *(volatile u8 *)addr; }
+static inline void mmio_write8(u64 addr, u8 v) { *(volatile u8 *)addr = v; }
+static inline u16 mmio_read16(u64 addr) { return *(volatile u16 *)addr; }
+static inline void mmio_write16(u64 addr, u16 v) { *(volatile u16 *)addr = v; }
 static inline u32 lapic_read(u32 reg) { return mmio_read32(LAPIC_BASE + reg); }
 static inline void lapic_write(u32 reg, u32 v) { mmio_write32(LAPIC_BASE + reg, v); }
 
@@ -121,6 +140,7 @@ u64 tsc_hz(void);
 void delay_us(u64 us);
 void run_user(void (*fn)(void *), void *arg);
 void lapic_eoi(void);
+void irq_register(int vector, void (*fn)(int vector));
 extern volatile u64 timer_ticks;
 
 /* head.S */
@@ -139,11 +159,47 @@ struct acpi_power {
 };
 int acpi_power_regs(struct acpi_power *p);
 
+/* pci.c */
+#define PCI_MAX_DEVS 64
+struct pci_dev {
+	u8 bus, dev, fn, hdr;
+	u16 vendor, device;
+	u32 class;		/* class << 16 | subclass << 8 | prog-if */
+	u64 bar[6], bar_size[6];
+	u8 bar_io[6], bar_64[6];
+	u8 bars_done;
+};
+struct pci_msix {
+	u8 cap;
+	u16 nvec;
+	u64 table, pba;
+};
+u32 pci_read32(const struct pci_dev *d, u32 off);
+u16 pci_read16(const struct pci_dev *d, u32 off);
+u8 pci_read8(const struct pci_dev *d, u32 off);
+void pci_write32(const struct pci_dev *d, u32 off, u32 v);
+void pci_write16(const struct pci_dev *d, u32 off, u16 v);
+void pci_write8(const struct pci_dev *d, u32 off, u8 v);
+int pci_scan(struct pci_dev *out, int max);
+u8 pci_find_cap(const struct pci_dev *d, u8 id, u8 start);
+void pci_setup_bars(struct pci_dev *d);
+void map_uncached(u64 addr, u64 size);
+int pci_msix_enable(struct pci_dev *d, struct pci_msix *m);
+void pci_msix_set(const struct pci_msix *m, u16 entry, u8 vector, u8 apic_id);
+void pci_msix_unmask_function(const struct pci_dev *d, const struct pci_msix *m);
+u64 heap_alloc(u64 size, u64 align);
+u64 heap_free_bytes(void);
+
 /* tests */
 noreturn void test_smp(void);
 noreturn void test_memory(void);
 noreturn void test_timer(void);
 noreturn void test_bootparams(void);
 void ap_main(void);
+noreturn void test_blk_rw(void);
+noreturn void test_blk_flush(void);
+noreturn void test_blk_id(void);
+noreturn void test_blk_ro(void);
+noreturn void test_blk_mq(void);
 
 #endif
