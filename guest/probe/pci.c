@@ -20,6 +20,13 @@
 #define BAR_WINDOW_END 0xe0000000ULL
 static u64 bar_next = BAR_WINDOW_START;
 
+/* pci_assign=all: ignore firmware-assigned memory BARs and place them all in the window. */
+static int assign_all(void)
+{
+	char v[16];
+	return cmdline_get("pci_assign", v, sizeof(v)) && !strcmp(v, "all");
+}
+
 static u32 cfg_addr(const struct pci_dev *d, u32 off)
 {
 	return 0x80000000u | ((u32)d->bus << 16) | ((u32)d->dev << 11) | ((u32)d->fn << 8) | (off & 0xfc);
@@ -147,6 +154,11 @@ void pci_setup_bars(struct pci_dev *d)
 		d->bar_size[i] = (mlo & ~0xfu) ? ~mask + 1 : 0;
 		if (d->bar_size[i]) {
 			const char *how = "firmware";
+			if (addr && assign_all()) {
+				pr("probe: pci 00:%02x.%x BAR%d: ignoring firmware address 0x%lx (pci_assign=all)\n",
+				   d->dev, d->fn, i, addr);
+				addr = 0;
+			}
 			if (!addr) {
 				u64 size = d->bar_size[i];
 				u64 a = (bar_next + size - 1) & ~(size - 1);
