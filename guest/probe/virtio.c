@@ -109,6 +109,7 @@ static int virtio_parse_caps(struct vdev *v)
 		case CAP_NOTIFY:
 			v->notify = a;
 			v->notify_mult = mult;
+			v->notify_len = length;
 			pr("probe: virtio notify_off_multiplier %u\n", mult);
 			break;
 		case CAP_ISR: v->isr = a; break;
@@ -245,6 +246,9 @@ static void queue_setup(struct vdev *v, int i)
 		test_fail("queue %d: device did not accept MSI-X entry %d (reads 0x%x)", i, i + 1, got);
 	q->notify_off = mmio_read16(c + CC_Q_NOFF);
 	q->notify_addr = v->notify + (u64)q->notify_off * v->notify_mult;
+	if ((u64)q->notify_off * v->notify_mult + 2 > v->notify_len)
+		test_fail("queue %d: notify_off %u * multiplier %u + 2 is beyond the notify capability's length 0x%x",
+			  i, q->notify_off, v->notify_mult, v->notify_len);
 	mmio_write16(c + CC_Q_ENABLE, 1);
 	if (mmio_read16(c + CC_Q_ENABLE) != 1)
 		test_fail("queue %d: queue_enable did not stick", i);

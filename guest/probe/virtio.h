@@ -52,7 +52,7 @@ struct vdev {
 	struct pci_dev pci;
 	struct pci_msix msix;
 	u64 common, notify, isr, device;
-	u32 notify_mult, device_len;
+	u32 notify_mult, notify_len, device_len;
 	u64 offered, features;
 	u16 num_queues;		/* what common config reports */
 	int nq;			/* queues set up */
