@@ -13,18 +13,47 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 		return -ENOSPC;
 	for (unsigned int i = 0; i < bus->nr; i++) {
 		const struct bus_range *r = &bus->ranges[i];
-		if (base < r->base + r->len && r->base < base + len)
+		if (!r->disabled && base < r->base + r->len && r->base < base + len)
 			return -EEXIST;
 	}
-	bus->ranges[bus->nr++] = (struct bus_range){ base, len, ops, opaque, name };
+	bus->ranges[bus->nr] = (struct bus_range){ base, false, len, ops, opaque, name };
+	__atomic_store_n(&bus->nr, bus->nr + 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int bus_register_movable(struct bus *bus, uint64_t len, const struct bus_ops *ops, void *opaque,
+			 const char *name)
+{
+	if (len == 0)
+		return -EINVAL;
+	if (bus->nr >= BUS_MAX_RANGES)
+		return -ENOSPC;
+	bus->ranges[bus->nr] = (struct bus_range){ 0, true, len, ops, opaque, name };
+	__atomic_store_n(&bus->nr, bus->nr + 1, __ATOMIC_RELEASE);
+	return (int)bus->nr - 1;
+}
+
+void bus_move(struct bus *bus, int index, uint64_t base, bool enabled)
+{
+	struct bus_range *r = &bus->ranges[index];
+
+	__atomic_store_n(&r->disabled, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->base, base, __ATOMIC_RELEASE);
+	if (enabled && base + r->len > base)
+		__atomic_store_n(&r->disabled, false, __ATOMIC_RELEASE);
 }
 
 static const struct bus_range *bus_find(const struct bus *bus, uint64_t addr, uint32_t len)
 {
-	for (unsigned int i = 0; i < bus->nr; i++) {
+	unsigned int nr = __atomic_load_n(&bus->nr, __ATOMIC_ACQUIRE);
+
+	for (unsigned int i = 0; i < nr; i++) {
 		const struct bus_range *r = &bus->ranges[i];
-		if (addr >= r->base && addr - r->base < r->len && len <= r->len - (addr - r->base))
+		uint64_t base = __atomic_load_n(&r->base, __ATOMIC_ACQUIRE);
+
+		if (__atomic_load_n(&r->disabled, __ATOMIC_ACQUIRE))
+			continue;
+		if (addr >= base && addr - base < r->len && len <= r->len - (addr - base))
 			return r;
 	}
 	return NULL;
@@ -52,3 +81,4 @@ int bus_write(const struct bus *bus, uint64_t addr, const uint8_t *data, uint32_
 		r->ops->write(r->opaque, addr - r->base, data, len);
 	return 0;
 }
+

@@ -2,6 +2,7 @@
 #ifndef CELLVM_BUS_H
 #define CELLVM_BUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BUS_MAX_RANGES 32
@@ -13,7 +14,8 @@ struct bus_ops {
 };
 
 struct bus_range {
-	uint64_t base;
+	uint64_t base;           /* atomic for movable ranges */
+	bool disabled;           /* atomic; movable ranges only */
 	uint64_t len;
 	const struct bus_ops *ops;
 	void *opaque;
@@ -30,6 +32,13 @@ struct bus {
 /* Returns 0, -EEXIST if it overlaps an existing range, -ENOSPC if full, -EINVAL if empty. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops,
 		 void *opaque, const char *name) __attribute__((warn_unused_result));
+
+/* A range whose base the guest moves (a PCI BAR): registered disabled, returns its index or
+ * -ENOSPC. bus_move() may run while vCPUs dispatch: readers load base and enabled
+ * atomically, and a device must bounds-check offsets anyway. */
+int bus_register_movable(struct bus *bus, uint64_t len, const struct bus_ops *ops, void *opaque,
+			 const char *name) __attribute__((warn_unused_result));
+void bus_move(struct bus *bus, int index, uint64_t base, bool enabled);
 
 /* Dispatches an access; returns 0, or -ENOENT if no device claims addr (reads then
  * return all ones, as on real hardware with nothing decoding the address). */

@@ -161,6 +161,83 @@ static int parse_subopts(struct vm_config *cfg, const char *flag, const char *ar
 	return 0;
 }
 
+static int parse_queues(const char *v, unsigned int *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || n < 1 || n > 16)
+		return -1;
+	*out = (unsigned int)n;
+	return 0;
+}
+
+/* One key=value of --disk; d's strings point into the caller's copy of the argument. */
+static int disk_key(struct disk_config *d, const char *k, const char *v, char *err, size_t errlen)
+{
+	bool b = false;
+
+	if (!strcmp(k, "path")) d->path = v;
+	else if (!strcmp(k, "socket")) d->socket = v;
+	else if (!strcmp(k, "serial")) d->serial = v;
+	else if (!strcmp(k, "id")) return 0;
+	else if (!strcmp(k, "num_queues")) {
+		if (parse_queues(v, &d->num_queues) == 0)
+			return 0;
+		snprintf(err, errlen, "--disk: num_queues must be 1 to 16, not '%s'", v);
+		return -1;
+	} else if (parse_onoff(v, &b) == 0 && !strcmp(k, "readonly")) d->readonly = b;
+	else if (parse_onoff(v, &b) == 0 && !strcmp(k, "direct")) d->direct = b;
+	else if (parse_onoff(v, &b) == 0 && !strcmp(k, "vhost_user")) d->vhost_user = b;
+	else {
+		snprintf(err, errlen, "--disk: unknown or unsupported option '%s=%s'", k, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_disk(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct disk_config *d = &cfg->disks[cfg->nr_disks];
+	char *copy, *save = NULL;
+
+	if (cfg->nr_disks == CONFIG_MAX_DISKS) {
+		snprintf(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (!copy) {
+		snprintf(err, errlen, "--disk: out of memory");
+		return -1;
+	}
+	cfg->disk_args[cfg->nr_disks++] = copy;
+	*d = (struct disk_config){ .num_queues = 1 };
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq) {
+			snprintf(err, errlen, "--disk: expected key=value, got '%s'", tok);
+			return -1;
+		}
+		*eq = '\0';
+		if (disk_key(d, tok, eq + 1, err, errlen))
+			return -1;
+	}
+	if (d->vhost_user ? !d->socket : !d->path) {
+		snprintf(err, errlen, "--disk: %s", d->vhost_user ? "vhost_user=true needs socket=PATH"
+								  : "path=FILE is required");
+		return -1;
+	}
+	return 0;
+}
+
+void config_free(struct vm_config *cfg)
+{
+	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
+		free(cfg->disk_args[i]);
+		cfg->disk_args[i] = NULL;
+	}
+}
+
 static int parse_serial(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
 {
 	if (!strcmp(arg, "stdio") || !strcmp(arg, "tty")) {
@@ -192,7 +269,7 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET };
+       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -204,6 +281,7 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -222,6 +300,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_LOG_FILE: cfg->log_file = arg; return 0;
 	case OPT_DEBUG_EXIT: cfg->debug_exit = true; return 0;
 	case OPT_API_SOCKET: return parse_api_socket(cfg, arg, err, errlen);
+	case OPT_DISK: return parse_disk(cfg, arg, err, errlen);
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -297,6 +376,10 @@ void config_print_help(const char *prog)
 	       "  --log-file PATH        write cellvm's log there instead of stderr\n"
 	       "  -v                     more logging (repeat for debug)\n"
 	       "  --debug-exit           I/O port 0xf4: guest writes v, cellvm exits with v\n"
+	       "  --disk path=FILE[,readonly=on][,direct=on][,num_queues=N][,serial=S]\n"
+	       "                         a virtio-blk disk served by a cellvm-blk process\n"
+	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
+	       "                         a virtio-blk disk served by an external vhost-user backend\n"
 	       "  --api-socket PATH|fd=N serve the Cloud Hypervisor REST API (then --kernel is\n"
 	       "                         optional: the VM can be created with vm.create)\n"
 	       "  -h, --help             this text\n"

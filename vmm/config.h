@@ -10,6 +10,17 @@
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_OFF };
 
+#define CONFIG_MAX_DISKS 8
+
+/* --disk: a file served by a spawned cellvm-blk, or an external vhost-user-blk socket. */
+struct disk_config {
+	const char *path;
+	const char *socket;     /* vhost_user=true: the backend's socket */
+	const char *serial;
+	bool readonly, direct, vhost_user;
+	unsigned int num_queues;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -24,6 +35,9 @@ struct vm_config {
 	int verbosity;          /* number of -v */
 	bool debug_exit;
 	const char *api_socket; /* VMM-level: serve the REST API here (path or fd=N) */
+	unsigned int nr_disks;
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	char *disk_args[CONFIG_MAX_DISKS]; /* copies the disk strings point into (config_free) */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
@@ -39,5 +53,7 @@ int config_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_r
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 void config_print_help(const char *prog);
+/* Frees what config_parse_args allocated (the --disk argument copies). */
+void config_free(struct vm_config *cfg);
 
 #endif

@@ -25,11 +25,16 @@
 /* The 32-bit MMIO gap: RAM stops at 3 GiB and resumes at 4 GiB. */
 #define LAYOUT_MMIO_GAP_START  (3ULL * GiB)
 #define LAYOUT_MMIO_GAP_END    (4ULL * GiB)
+#define LAYOUT_PCI_MMIO_START  0xc0000000ULL /* 32-bit BAR window, 512 MiB */
+#define LAYOUT_PCI_MMIO_END    0xe0000000ULL
+#define LAYOUT_PCI_ECAM        0xe0000000ULL /* PCIe ECAM for bus 0 only (1 MiB), in MCFG */
+#define LAYOUT_PCI_ECAM_SIZE   0x100000ULL
 #define LAYOUT_IOAPIC_BASE     0xfec00000ULL
 #define LAYOUT_LAPIC_BASE      0xfee00000ULL
 
 /* I/O ports. */
 #define PORT_COM1              0x3f8
+#define PORT_PCI_CONFIG        0xcf8 /* CONFIG_ADDRESS at 0xcf8, CONFIG_DATA at 0xcfc-0xcff */
 #define PORT_DEBUG_EXIT        0xf4
 #define PORT_I8042_COMMAND     0x64
 #define PORT_RESET_CF9         0xcf9

@@ -92,5 +92,6 @@ int main(int argc, char **argv)
 		status = EXIT_VMM_ERROR;
 	if (logf)
 		fclose(logf);
+	config_free(&cfg);
 	return status;
 }

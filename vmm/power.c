@@ -26,9 +26,10 @@ static void acpi_reset_write(void *opaque, uint64_t off, const uint8_t *d, uint3
 		vm_request_stop(opaque, EXIT_REBOOT, "guest requested a reboot (ACPI reset register)");
 }
 
-static void cf9_write(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
+/* 0xCF9 sits inside the PCI CONFIG_ADDRESS dword: pci.c forwards byte writes here. */
+void power_reset_control(void *opaque, uint8_t value)
 {
-	if (d[0] & CF9_RESET_CPU)
+	if (value & CF9_RESET_CPU)
 		vm_request_stop(opaque, EXIT_REBOOT, "guest requested a reboot (port 0xcf9)");
 }
 
@@ -46,7 +47,6 @@ static void zero_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
 
 static const struct bus_ops acpi_sleep_ops = { .read = zero_read, .write = acpi_sleep_write };
 static const struct bus_ops acpi_reset_ops = { .read = zero_read, .write = acpi_reset_write };
-static const struct bus_ops cf9_ops = { .read = zero_read, .write = cf9_write };
 /* No keyboard controller: status reads float high (all ones), only the reset command acts. */
 static const struct bus_ops i8042_ops = { .read = NULL, .write = i8042_write };
 
@@ -58,8 +58,6 @@ static int power_create(struct vm *vm, void **state)
 	rc = bus_register(&vm->pio, PORT_ACPI_SLEEP_CTL, 1, &acpi_sleep_ops, vm, "acpi-sleep");
 	if (rc == 0)
 		rc = bus_register(&vm->pio, PORT_ACPI_RESET, 1, &acpi_reset_ops, vm, "acpi-reset");
-	if (rc == 0)
-		rc = bus_register(&vm->pio, PORT_RESET_CF9, 1, &cf9_ops, vm, "reset-cf9");
 	if (rc == 0)
 		rc = bus_register(&vm->pio, PORT_I8042_COMMAND, 1, &i8042_ops, vm, "i8042");
 	return rc;

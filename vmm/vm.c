@@ -14,6 +14,7 @@
 #include "acpi.h"
 #include "boot/boot.h"
 #include "cpu_boot.h"
+#include "disk.h"
 #include "exit_codes.h"
 #include "kvm.h"
 #include "layout.h"
@@ -88,6 +89,35 @@ static void destroy_platform_devices(struct vm *vm)
 			vm->devices[i]->destroy(vm->device_state[i]);
 		vm->device_state[i] = NULL;
 	}
+}
+
+static int create_pci(struct vm *vm, char *err, size_t errlen)
+{
+	irq_routing_init(&vm->irq, vm->vm_fd);
+	vm->irq_ready = true;
+	if (pci_bus_init(&vm->pci, &vm->pio, &vm->mmio) < 0) {
+		snprintf(err, errlen, "PCI host bridge set-up failed");
+		return EXIT_VMM_ERROR;
+	}
+	vm->pci.reset_control = power_reset_control;
+	vm->pci.reset_opaque = vm;
+	return 0;
+}
+
+static int create_disks(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
+		const struct disk_config *d = &vm->cfg->disks[i];
+
+		vm->disks[i] = disk_create(vm, d, i);
+		if (!vm->disks[i]) {
+			snprintf(err, errlen, "--disk %s: the device could not be created (see above)",
+				 d->vhost_user ? d->socket : d->path);
+			return EXIT_USAGE;
+		}
+		vm->nr_disks++;
+	}
+	return 0;
 }
 
 static struct machine_desc machine_desc(const struct vm *vm)
@@ -207,11 +237,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	if (!rc)
 		rc = kvm_create_irqchip(vm, err, errlen);
 	if (!rc)
+		rc = create_pci(vm, err, errlen);
+	if (!rc)
 		rc = write_firmware_tables(vm, err, errlen);
 	if (!rc)
 		rc = load_payload(vm, &br, err, errlen);
 	if (!rc)
 		rc = create_platform_devices(vm, err, errlen);
+	if (!rc)
+		rc = create_disks(vm, err, errlen);
 	if (!rc)
 		rc = vcpu_create_all(vm, &br, err, errlen);
 	return rc;
@@ -255,7 +289,12 @@ void vm_destroy(struct vm *vm)
 {
 	vm_halt(vm);
 	vcpu_destroy_all(vm);
+	while (vm->nr_disks > 0)
+		disk_destroy(vm->disks[--vm->nr_disks]);
 	destroy_platform_devices(vm);
+	if (vm->irq_ready)
+		irq_routing_destroy(&vm->irq);
+	vm->irq_ready = false;
 	guest_mem_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -10,6 +10,10 @@
 #include "bus.h"
 #include "config.h"
 #include "guest_mem.h"
+#include "irq.h"
+#include "pci.h"
+
+struct virtio_pci;
 
 struct vm;
 struct event_loop;
@@ -72,6 +76,11 @@ struct vm {
 	pthread_cond_t pause_cond;
 	bool paused;
 	unsigned int nr_paused;
+	struct irq_routing irq;
+	bool irq_ready;
+	struct pci_bus pci;
+	unsigned int nr_disks;
+	struct virtio_pci *disks[CONFIG_MAX_DISKS];
 	unsigned int nr_devices;
 	const struct platform_device *devices[VM_MAX_PLATFORM_DEVICES];
 	void *device_state[VM_MAX_PLATFORM_DEVICES];
@@ -80,6 +89,9 @@ struct vm {
 /* Records why the VM stops (first caller wins) and wakes the main loop. Thread-safe. */
 void vm_request_stop(struct vm *vm, int exit_status, const char *reason);
 bool vm_stopping(struct vm *vm);
+
+/* power.c: reset control register (0xCF9) writes, forwarded by the PCI host bridge. */
+void power_reset_control(void *opaque, uint8_t value);
 
 /* Asserts (level 1) or deasserts (0) an interrupt line of the in-kernel irqchip. */
 int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level);

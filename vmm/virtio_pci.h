@@ -1,0 +1,61 @@
+/* virtio_pci.h: a virtio 1.x PCI device whose queues are served by a vhost-user backend. */
+#ifndef CELLVM_VIRTIO_PCI_H
+#define CELLVM_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pci.h"
+#include "vhost_user.h"
+
+#define VPCI_MAX_QUEUES  16
+#define VPCI_MAX_VECTORS (VPCI_MAX_QUEUES + 1)
+#define VPCI_NO_VECTOR   0xffff
+
+struct vm;
+
+struct vpci_queue {
+	uint16_t size, max_size, msix_vector;
+	bool enabled;
+	uint64_t desc, driver, device;     /* guest-physical ring addresses */
+	int kick_fd;                       /* ioeventfd on the notify address */
+	int idle_call_fd;                  /* call fd when the queue has no vector */
+};
+
+struct vpci_vector {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+	int gsi;
+	int fd;                            /* irqfd: the backend's call fd */
+};
+
+struct virtio_pci {
+	struct vm *vm;
+	struct pci_device pci;
+	char name[32];
+	pthread_mutex_t lock;              /* transport state: vCPU threads and the main loop */
+	uint16_t device_type;
+	uint64_t device_features, driver_features;
+	uint32_t dfselect, gfselect;
+	uint16_t msix_config, queue_select;
+	uint8_t status, isr, config_generation;
+	unsigned int nr_queues, nr_vectors;
+	struct vpci_queue q[VPCI_MAX_QUEUES];
+	struct vpci_vector vec[VPCI_MAX_VECTORS];
+	uint64_t notify_base;              /* where the ioeventfds are registered, 0: none */
+	uint8_t config[VHU_CONFIG_MAX];
+	uint32_t config_len;
+	struct vhost_user vhu;
+	bool active, broken;
+	pid_t backend_pid;                 /* a backend cellvm spawned, or 0 */
+};
+
+/* Creates the device on the VM's PCI bus, backed by the connected vhost-user backend in
+ * vhu_fd (taken over) or at socket_path. Returns NULL with a log line on failure. */
+struct virtio_pci *virtio_pci_create(struct vm *vm, uint16_t device_type, const char *name,
+				     int vhu_fd, const char *socket_path, unsigned int nr_queues,
+				     uint32_t config_len);
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+#endif
