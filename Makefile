@@ -28,8 +28,8 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-api check-asan bench clean
-all: $(BUILD)/cellvm $(BUILD)/cellvm-remote probe
+.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost bench clean
+all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk probe
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -50,6 +50,19 @@ $(BUILD)/tests/unit/unit: $(UNIT_OBJS) $(BUILD)/libvmm.a
 
 include guest/probe/probe.mk
 
+# Device backends: one binary per device over devices/lib (vhost-user, virtqueues).
+DEVLIB_SRCS := $(sort $(wildcard devices/lib/*.c))
+BLK_SRCS    := $(sort $(wildcard devices/blk/*.c))
+BLK_OBJS    := $(BLK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o
+VHOST_TEST_SRCS := $(sort $(wildcard tests/vhost/*.c))
+
+$(BUILD)/cellvm-blk: $(BLK_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -luring
+
+$(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+
 deps:
 	@tools/deps.sh
 
@@ -61,6 +74,9 @@ check-unit: $(BUILD)/tests/unit/unit
 	CC=$(CC) tests/unit/acpi_iasl.sh 1
 	CC=$(CC) tests/unit/acpi_iasl.sh 64
 
+check-vhost: $(BUILD)/cellvm-blk $(BUILD)/tests/vhost/frontend
+	BUILD=$(BUILD) tests/vhost/run.sh
+
 check-integration: all
 	BUILD=$(BUILD) tests/integration/run.sh
 
@@ -70,10 +86,10 @@ check-api: all
 	else echo "SKIP check-api: the API spec $(SPEC) is not beside this checkout"; fi
 
 check: deps
-	$(MAKE) check-unit check-integration check-api
+	$(MAKE) check-unit check-integration check-api check-vhost
 
 check-asan: deps
-	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api
+	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost
 
 $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)

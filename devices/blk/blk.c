@@ -1,0 +1,547 @@
+/* blk.c: virtio-blk request handling over vhost-user queues, asynchronous through io_uring. */
+#define _GNU_SOURCE
+#include "blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SECTOR 512ull
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define T_DISCARD 11
+#define T_WRITE_ZEROES 13
+#define S_OK 0
+#define S_IOERR 1
+#define S_UNSUPP 2
+
+#define F_SIZE_MAX 1
+#define F_SEG_MAX 2
+#define F_RO 5
+#define F_BLK_SIZE 6
+#define F_FLUSH 9
+#define F_MQ 12
+#define F_DISCARD 13
+#define F_WRITE_ZEROES 14
+
+#define SIZE_MAX_BYTES (1u << 20)
+#define SEG_MAX        (VIRTQ_IOV_MAX - 2)
+#define MAX_RANGE_SEGS 32
+#define MAX_RANGE_SECTORS (1u << 22)
+#define URING_ENTRIES  1024
+
+_Static_assert(sizeof(struct blk_config) == 72, "virtio-blk config layout");
+
+struct blk_hdr { uint32_t type, ioprio; uint64_t sector; };
+struct blk_range { uint64_t sector; uint32_t num_sectors, flags; };
+
+struct blk_req {
+	struct blk_dev *dev;
+	struct blk_req *next_free;
+	unsigned q;
+	int pending;             /* io_uring operations not yet completed */
+	uint8_t status;
+	bool discard;
+	uint8_t *status_hva;
+	uint64_t expect;         /* bytes a read or write must transfer */
+	uint32_t used_len;
+	struct virtq_elem elem;
+	struct iovec data[VIRTQ_IOV_MAX];
+	unsigned ndata;
+};
+
+static void blk_get_config(void *opaque, uint32_t off, uint8_t *buf, uint32_t len)
+{
+	struct blk_dev *dev = opaque;
+
+	memcpy(buf, (const uint8_t *)&dev->cfg + off, len);
+}
+
+static int blk_set_config(void *opaque, uint32_t off, const uint8_t *buf, uint32_t len,
+			  uint32_t flags)
+{
+	/* writeback is writable only with VIRTIO_BLK_F_CONFIG_WCE, which is not offered. */
+	return -EPERM;
+}
+
+static void blk_quiesce(void *opaque, int q);
+
+static void blk_kick_changed(void *opaque, unsigned q, int old_fd, int new_fd)
+{
+	struct blk_dev *dev = opaque;
+
+	if (dev->watch)
+		dev->watch(dev->loop, q, old_fd, new_fd);
+}
+
+static const struct vu_device_ops blk_ops = {
+	.get_config = blk_get_config,
+	.set_config = blk_set_config,
+	.kick_changed = blk_kick_changed,
+	.quiesce = blk_quiesce,
+};
+
+static int disk_size(int fd, uint64_t *bytes)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, bytes) < 0 ? -errno : 0;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*bytes = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void fill_config(struct blk_dev *dev, unsigned num_queues)
+{
+	dev->cfg = (struct blk_config){
+		.capacity = dev->sectors, .size_max = SIZE_MAX_BYTES, .seg_max = SEG_MAX,
+		.blk_size = SECTOR, .num_queues = (uint16_t)num_queues,
+		.max_discard_sectors = MAX_RANGE_SECTORS, .max_discard_seg = MAX_RANGE_SEGS,
+		.discard_sector_alignment = 8,
+		.max_write_zeroes_sectors = MAX_RANGE_SECTORS, .max_write_zeroes_seg = MAX_RANGE_SEGS,
+		.write_zeroes_may_unmap = 1,
+	};
+}
+
+int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
+{
+	uint64_t bytes = 0;
+	int rc;
+
+	*dev = (struct blk_dev){ .fd = -1, .ring_efd = -1, .readonly = o->readonly };
+	*what = "open";
+	dev->fd = open(o->path, (o->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+				(o->direct ? O_DIRECT : 0));
+	if (dev->fd < 0)
+		return -errno;
+	*what = "size";
+	rc = disk_size(dev->fd, &bytes);
+	if (rc)
+		return rc;
+	if (bytes % SECTOR)
+		log_warn("%s: size %llu is not a multiple of 512; the tail is not visible",
+			 o->path, (unsigned long long)bytes);
+	dev->sectors = bytes / SECTOR;
+	strncpy(dev->serial, o->serial ? o->serial : "", BLK_SERIAL_LEN); /* NUL-padded, not terminated */
+	fill_config(dev, o->num_queues);
+	*what = "io_uring";
+	rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, 0);
+	if (rc)
+		return rc;
+	dev->ring_ok = true;
+	dev->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->ring_efd < 0)
+		return -errno;
+	return io_uring_register_eventfd(&dev->ring, dev->ring_efd);
+}
+
+int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
+{
+	uint64_t f = (1ull << VU_F_VERSION_1) | (1ull << VU_F_RING_EVENT_IDX) |
+		     (1ull << VU_F_RING_INDIRECT_DESC) | (1ull << F_SEG_MAX) |
+		     (1ull << F_SIZE_MAX) | (1ull << F_BLK_SIZE) | (1ull << F_FLUSH) |
+		     (1ull << F_MQ) | (1ull << F_DISCARD) | (1ull << F_WRITE_ZEROES);
+	struct vu_dev_params p = {
+		.sock = sock, .num_queues = dev->cfg.num_queues, .config_len = sizeof(dev->cfg),
+		.ops = &blk_ops, .opaque = dev,
+		.features = f | (dev->readonly ? 1ull << F_RO : 0),
+	};
+
+	dev->watch = watch;
+	dev->loop = loop;
+	return vu_dev_init(&dev->vu, &p);
+}
+
+/* ---- request pool and helpers ---- */
+
+static int queue_pool(struct blk_dev *dev, unsigned q)
+{
+	struct blk_queue *bq = &dev->queues[q];
+	unsigned num = dev->vu.queues[q].vq.num;
+
+	if (bq->nreqs == num)
+		return 0;
+	if (virtq_inflight(&dev->vu.queues[q].vq) && bq->reqs)
+		return -EBUSY; /* resized under our feet: wait until the old requests finish */
+	free(bq->reqs);
+	bq->free = NULL;
+	bq->nreqs = 0;
+	bq->reqs = calloc(num, sizeof(*bq->reqs));
+	if (!bq->reqs)
+		return -ENOMEM;
+	bq->nreqs = num;
+	for (unsigned i = 0; i < num; i++) {
+		bq->reqs[i] = (struct blk_req){ .dev = dev, .q = q, .next_free = bq->free };
+		bq->free = &bq->reqs[i];
+	}
+	return 0;
+}
+
+/* Copies len bytes starting skip bytes into the iovec; returns how many were copied. */
+static size_t iov_read(const struct iovec *iov, unsigned n, size_t skip, void *dst, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t l = iov[i].iov_len, take;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		take = l - skip < len - done ? l - skip : len - done;
+		memcpy((uint8_t *)dst + done, (uint8_t *)iov[i].iov_base + skip, take);
+		done += take;
+		skip = 0;
+	}
+	return done;
+}
+
+/* r->data = the len bytes of iov after skip. */
+static void iov_slice(struct blk_req *r, const struct iovec *iov, unsigned n, size_t skip,
+		      size_t len)
+{
+	r->ndata = 0;
+	for (unsigned i = 0; i < n && len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		r->data[r->ndata++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
+		len -= l;
+		skip = 0;
+	}
+}
+
+static void bad_request(struct blk_dev *dev, unsigned q, const char *why, unsigned long long v)
+{
+	uint64_t n = ++dev->queues[q].bad_requests;
+
+	/* Guest-triggered: log the 1st, 2nd, 4th, 8th... so a flood cannot fill the log. */
+	if ((n & (n - 1)) == 0)
+		log_warn("queue %u: bad request (%s: %llu); %llu so far", q, why, v,
+			 (unsigned long long)n);
+}
+
+static void req_finish(struct blk_req *r, uint8_t status)
+{
+	struct blk_dev *dev = r->dev;
+	struct blk_queue *bq = &dev->queues[r->q];
+
+	if (r->status_hva)
+		__atomic_store_n(r->status_hva, status, __ATOMIC_RELAXED);
+	if (virtq_push(&dev->vu.queues[r->q].vq, r->elem.head, status ? 1 : r->used_len) == 0)
+		bq->notify = true;
+	r->next_free = bq->free;
+	bq->free = r;
+}
+
+static struct io_uring_sqe *get_sqe(struct blk_dev *dev)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&dev->ring);
+
+	if (!sqe && io_uring_submit(&dev->ring) >= 0)
+		sqe = io_uring_get_sqe(&dev->ring);
+	return sqe;
+}
+
+/* ---- request types ---- */
+
+static bool range_ok(const struct blk_dev *dev, uint64_t sector, uint64_t count)
+{
+	return sector <= dev->sectors && count <= dev->sectors - sector;
+}
+
+static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct blk_hdr *h, bool write)
+{
+	const struct virtq_elem *e = &r->elem;
+	uint64_t len = write ? e->out_len - sizeof(*h) : e->in_len - 1;
+	struct io_uring_sqe *sqe;
+
+	if (write && dev->readonly)
+		return S_IOERR;
+	if (len % SECTOR || len > (uint64_t)SEG_MAX * SIZE_MAX_BYTES ||
+	    !range_ok(dev, h->sector, len / SECTOR)) {
+		bad_request(dev, r->q, "bad sector range or length, sector", h->sector);
+		return S_IOERR;
+	}
+	if (len == 0)
+		return S_OK;
+	if (write)
+		iov_slice(r, e->iov, e->out_num, sizeof(*h), len);
+	else
+		iov_slice(r, e->iov + e->out_num, e->in_num, 0, len);
+	sqe = get_sqe(dev);
+	if (!sqe)
+		return S_IOERR;
+	if (write)
+		io_uring_prep_writev(sqe, dev->fd, r->data, r->ndata, h->sector * SECTOR);
+	else
+		io_uring_prep_readv(sqe, dev->fd, r->data, r->ndata, h->sector * SECTOR);
+	io_uring_sqe_set_data(sqe, r);
+	r->expect = len;
+	r->used_len = (uint32_t)((write ? 0 : len) + 1);
+	r->pending = 1;
+	return -1;
+}
+
+static int do_flush(struct blk_dev *dev, struct blk_req *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(dev);
+
+	if (!sqe)
+		return S_IOERR;
+	io_uring_prep_fsync(sqe, dev->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, r);
+	r->expect = 0;
+	r->pending = 1;
+	return -1;
+}
+
+static int do_get_id(struct blk_dev *dev, struct blk_req *r)
+{
+	uint64_t len = r->elem.in_len - 1;
+	size_t n = len < BLK_SERIAL_LEN ? (size_t)len : BLK_SERIAL_LEN;
+
+	iov_slice(r, r->elem.iov + r->elem.out_num, r->elem.in_num, 0, n);
+	for (unsigned i = 0, off = 0; i < r->ndata; off += r->data[i].iov_len, i++)
+		memcpy(r->data[i].iov_base, dev->serial + off, r->data[i].iov_len);
+	r->used_len = (uint32_t)n + 1;
+	return S_OK;
+}
+
+static int check_ranges(struct blk_dev *dev, struct blk_req *r, const struct blk_range *s,
+			unsigned n, bool discard)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (s[i].flags & ~1u)
+			return S_UNSUPP; /* reserved flags */
+		if (discard && s[i].flags)
+			return S_UNSUPP; /* the spec: unmap is not a discard flag */
+		if (s[i].num_sectors > MAX_RANGE_SECTORS ||
+		    !range_ok(dev, s[i].sector, s[i].num_sectors)) {
+			bad_request(dev, r->q, "discard/write-zeroes range, sector", s[i].sector);
+			return S_IOERR;
+		}
+	}
+	return S_OK;
+}
+
+static int do_ranges(struct blk_dev *dev, struct blk_req *r, bool discard)
+{
+	struct blk_range segs[MAX_RANGE_SEGS];
+	uint64_t len = r->elem.out_len - sizeof(struct blk_hdr);
+	unsigned n = (unsigned)(len / sizeof(segs[0]));
+	int st;
+
+	if (dev->readonly)
+		return S_IOERR;
+	if (len == 0 || len % sizeof(segs[0]) || len > sizeof(segs)) {
+		bad_request(dev, r->q, "discard/write-zeroes payload bytes", len);
+		return S_IOERR;
+	}
+	iov_read(r->elem.iov, r->elem.out_num, sizeof(struct blk_hdr), segs, len); /* copied once */
+	st = check_ranges(dev, r, segs, n, discard);
+	if (st != S_OK)
+		return st;
+	r->discard = discard;
+	r->expect = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int mode = FALLOC_FL_KEEP_SIZE |
+			   (discard || segs[i].flags ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+		struct io_uring_sqe *sqe = get_sqe(dev);
+
+		if (!sqe)
+			return r->pending ? (r->status = S_IOERR, -1) : S_IOERR;
+		io_uring_prep_fallocate(sqe, dev->fd, mode, (off_t)(segs[i].sector * SECTOR),
+					(off_t)((uint64_t)segs[i].num_sectors * SECTOR));
+		io_uring_sqe_set_data(sqe, r);
+		r->pending++;
+	}
+	return r->pending ? -1 : S_OK;
+}
+
+static int req_dispatch(struct blk_dev *dev, struct blk_req *r, const struct blk_hdr *h)
+{
+	switch (h->type) {
+	case T_IN:
+		return do_rw(dev, r, h, false);
+	case T_OUT:
+		return do_rw(dev, r, h, true);
+	case T_FLUSH:
+		return do_flush(dev, r);
+	case T_GET_ID:
+		return do_get_id(dev, r);
+	case T_DISCARD:
+		return do_ranges(dev, r, true);
+	case T_WRITE_ZEROES:
+		return do_ranges(dev, r, false);
+	default:
+		bad_request(dev, r->q, "unknown request type", h->type);
+		return S_UNSUPP;
+	}
+}
+
+/* Starts one popped request; it completes now or when its io_uring operations do. */
+static void req_start(struct blk_dev *dev, struct blk_req *r)
+{
+	const struct virtq_elem *e = &r->elem;
+	const struct iovec *last = &e->iov[e->out_num + e->in_num - 1];
+	struct blk_hdr h;
+	int st;
+
+	r->pending = 0;
+	r->status = S_OK;
+	r->status_hva = NULL;
+	r->discard = false;
+	r->used_len = 1;
+	if (e->in_num == 0) {
+		/* Nowhere to put a status: the chain is not a request at all. */
+		virtq_mark_broken(&dev->vu.queues[r->q].vq, "request without a status byte, head",
+				  e->head);
+		req_finish(r, S_IOERR); /* no status written; the push is refused */
+		return;
+	}
+	r->status_hva = (uint8_t *)last->iov_base + last->iov_len - 1;
+	if (e->out_len < sizeof(h)) {
+		bad_request(dev, r->q, "request header bytes (need 16)", e->out_len);
+		req_finish(r, S_IOERR);
+		return;
+	}
+	iov_read(e->iov, e->out_num, 0, &h, sizeof(h)); /* copied once, then validated */
+	st = req_dispatch(dev, r, &h);
+	if (st >= 0)
+		req_finish(r, (uint8_t)st);
+}
+
+void blk_process(struct blk_dev *dev, unsigned q)
+{
+	struct blk_queue *bq = &dev->queues[q];
+	struct virtq *vq = &dev->vu.queues[q].vq;
+	int rc = 0;
+
+	if (!vu_queue_ready(&dev->vu, q) || queue_pool(dev, q))
+		return;
+	for (;;) {
+		while (bq->free && (rc = virtq_pop(vq, &dev->vu.mem, &bq->free->elem)) == 1) {
+			struct blk_req *r = bq->free;
+
+			bq->free = r->next_free;
+			req_start(dev, r);
+		}
+		if (!bq->free || rc < 0)
+			break; /* resumes when a request completes */
+		virtq_arm_kick(vq);
+		if (!virtq_avail_pending(vq))
+			break;
+	}
+	if (io_uring_submit(&dev->ring) < 0)
+		log_error("io_uring submit failed");
+	if (bq->notify) {
+		bq->notify = false;
+		vu_queue_notify(&dev->vu, q);
+	}
+}
+
+static void reap(struct blk_dev *dev)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&dev->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&dev->ring, cqe);
+		if (!r)
+			continue;
+		if (r->expect ? (uint64_t)res != r->expect : res < 0) {
+			/* A discard is a hint: a file system without hole punching still succeeds. */
+			if (!(r->discard && res == -EOPNOTSUPP)) {
+				r->status = S_IOERR;
+				bad_request(dev, r->q, "I/O failed, errno", (unsigned long long)-res);
+			}
+		}
+		if (--r->pending == 0)
+			req_finish(r, r->status);
+	}
+}
+
+static void notify_all(struct blk_dev *dev)
+{
+	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
+		if (dev->queues[q].notify) {
+			dev->queues[q].notify = false;
+			vu_queue_notify(&dev->vu, q);
+		}
+	}
+}
+
+void blk_complete(struct blk_dev *dev)
+{
+	uint64_t v;
+
+	if (read(dev->ring_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("io_uring eventfd read: %m");
+	reap(dev);
+	notify_all(dev);
+	for (unsigned q = 0; q < dev->vu.num_queues; q++)
+		blk_process(dev, q);
+}
+
+static unsigned busy(struct blk_dev *dev, int q)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < dev->vu.num_queues; i++)
+		if (q < 0 || (unsigned)q == i)
+			n += virtq_inflight(&dev->vu.queues[i].vq);
+	return n;
+}
+
+static void blk_quiesce(void *opaque, int q)
+{
+	struct blk_dev *dev = opaque;
+
+	while (busy(dev, q)) {
+		if (io_uring_submit_and_wait(&dev->ring, 1) < 0) {
+			log_error("io_uring wait failed while draining queue %d", q);
+			break;
+		}
+		reap(dev);
+	}
+	notify_all(dev);
+}
+
+void blk_close(struct blk_dev *dev)
+{
+	if (dev->ring_ok) {
+		blk_quiesce(dev, -1);
+		io_uring_queue_exit(&dev->ring);
+	}
+	vu_dev_cleanup(&dev->vu);
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
+		free(dev->queues[q].reqs);
+	if (dev->ring_efd >= 0)
+		close(dev->ring_efd);
+	if (dev->fd >= 0)
+		close(dev->fd);
+}

@@ -1,0 +1,79 @@
+/* blk.h: the virtio-blk device behind cellvm-blk: requests, config space, io_uring. */
+#ifndef CELLVM_BLK_H
+#define CELLVM_BLK_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../lib/vhost_user.h"
+
+#define BLK_SERIAL_LEN 20
+
+struct blk_opts {
+	const char *path;
+	const char *serial;
+	bool readonly;
+	bool direct;
+	unsigned num_queues;
+};
+
+struct blk_config {
+	uint64_t capacity;
+	uint32_t size_max;
+	uint32_t seg_max;
+	uint16_t cylinders;
+	uint8_t heads, sectors;
+	uint32_t blk_size;
+	uint8_t physical_block_exp, alignment_offset;
+	uint16_t min_io_size;
+	uint32_t opt_io_size;
+	uint8_t writeback, unused0;
+	uint16_t num_queues;
+	uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+	uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+	uint8_t write_zeroes_may_unmap, unused1[3];
+	uint32_t max_secure_erase_sectors, max_secure_erase_seg, secure_erase_sector_alignment;
+} __attribute__((packed));
+
+struct blk_req;
+
+struct blk_queue {
+	struct blk_req *reqs;     /* one per ring slot, allocated when the queue first runs */
+	struct blk_req *free;
+	unsigned nreqs;
+	bool notify;              /* something was pushed since the last call signal */
+	uint64_t bad_requests;
+};
+
+/* How the owner of the event loop hears that a queue's kick fd changed. */
+typedef void blk_watch_fn(void *loop, unsigned q, int old_fd, int new_fd);
+
+struct blk_dev {
+	int fd;
+	bool readonly;
+	uint64_t sectors;
+	char serial[BLK_SERIAL_LEN];
+	struct blk_config cfg;
+	struct io_uring ring;
+	bool ring_ok;
+	int ring_efd;             /* signalled by io_uring on completions */
+	struct vu_dev vu;
+	struct blk_queue queues[VU_MAX_QUEUES];
+	blk_watch_fn *watch;
+	void *loop;
+};
+
+/* Opens the disk, sets up io_uring and the config space. -errno; *what names the step. */
+int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
+	__attribute__((warn_unused_result));
+/* Starts serving the vhost-user connection on sock. */
+int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
+	__attribute__((warn_unused_result));
+/* Pops and submits everything available on queue q (if it is ready). */
+void blk_process(struct blk_dev *dev, unsigned q);
+/* Reaps io_uring completions, pushes finished requests, signals queues. */
+void blk_complete(struct blk_dev *dev);
+void blk_close(struct blk_dev *dev);
+
+#endif

@@ -1,0 +1,356 @@
+/* main.c: cellvm-blk, a vhost-user-blk backend process: options, socket, and the epoll loop. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "blk.h"
+#include "log.h"
+
+enum exit_status {
+	EXIT_DISCONNECTED = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DISK = 3,
+	EXIT_SOCKET = 4, EXIT_PROTOCOL = 5, EXIT_SIGNAL = 8,
+};
+
+enum tag { TAG_SIGNAL = 1, TAG_SOCK, TAG_URING, TAG_KICK };
+
+struct config {
+	struct blk_opts blk;
+	const char *socket_path;
+	int socket_fd;
+	bool verbose;
+};
+
+struct loop {
+	int epfd;
+	int sigfd;
+	int sock;
+	struct blk_dev dev;
+};
+
+static const char usage_text[] =
+	"usage: cellvm-blk (--socket PATH | --socket-fd N) --path FILE [options]\n"
+	"  --socket PATH       listen on this Unix socket and serve one frontend\n"
+	"  --socket-fd N       use an inherited socket, listening or already connected\n"
+	"  --path FILE         disk image or block device\n"
+	"  --readonly          refuse writes, discard and write-zeroes (VIRTIO_BLK_F_RO)\n"
+	"  --direct            open the disk with O_DIRECT\n"
+	"  --num-queues N      request queues, 1 to 16 (default 1)\n"
+	"  --serial STR        GET_ID serial, at most 20 bytes\n"
+	"  --verbose           log vhost-user progress\n"
+	"exit status: 0 the frontend disconnected; 1 run-time failure; 2 bad usage;\n"
+	"  3 the disk cannot be opened or sized; 4 the socket cannot be set up;\n"
+	"  5 the frontend broke the vhost-user protocol; 8 stopped by SIGTERM/SIGINT/SIGHUP\n";
+
+static const struct option long_opts[] = {
+	{ "socket", required_argument, NULL, 's' }, { "socket-fd", required_argument, NULL, 'f' },
+	{ "path", required_argument, NULL, 'p' }, { "readonly", no_argument, NULL, 'r' },
+	{ "direct", no_argument, NULL, 'd' }, { "num-queues", required_argument, NULL, 'q' },
+	{ "serial", required_argument, NULL, 'S' }, { "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+};
+
+static int parse_uint(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_opt(struct config *c, int opt, const char *arg)
+{
+	long v;
+
+	switch (opt) {
+	case 's': c->socket_path = arg; return 0;
+	case 'p': c->blk.path = arg; return 0;
+	case 'r': c->blk.readonly = true; return 0;
+	case 'd': c->blk.direct = true; return 0;
+	case 'v': c->verbose = true; return 0;
+	case 'S':
+		if (strlen(arg) > BLK_SERIAL_LEN)
+			return log_error("--serial: at most %d bytes", BLK_SERIAL_LEN), -EINVAL;
+		c->blk.serial = arg;
+		return 0;
+	case 'f':
+		if (parse_uint(arg, 0, 1 << 20, &v))
+			return log_error("--socket-fd: not a file descriptor number: %s", arg), -EINVAL;
+		c->socket_fd = (int)v;
+		return 0;
+	case 'q':
+		if (parse_uint(arg, 1, VU_MAX_QUEUES, &v))
+			return log_error("--num-queues: 1 to %d, not %s", VU_MAX_QUEUES, arg), -EINVAL;
+		c->blk.num_queues = (unsigned)v;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* 0: run; 1: --help printed; -EINVAL: bad usage (already reported). */
+static int parse_args(struct config *c, int argc, char **argv)
+{
+	int opt;
+
+	*c = (struct config){ .socket_fd = -1, .blk.num_queues = 1 };
+	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		if (opt == 'h')
+			return fputs(usage_text, stdout), 1;
+		if (opt == '?' || parse_opt(c, opt, optarg))
+			return -EINVAL;
+	}
+	if (optind < argc)
+		return log_error("unexpected argument: %s", argv[optind]), -EINVAL;
+	if (!c->blk.path)
+		return log_error("--path FILE is required"), -EINVAL;
+	if (!c->socket_path == (c->socket_fd < 0))
+		return log_error("exactly one of --socket PATH and --socket-fd N is required"),
+		       -EINVAL;
+	return 0;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error("--socket %s: path too long", path), -ENAMETOOLONG;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return log_error("--socket %s: exists and is not a socket", path), -EEXIST;
+		unlink(path); /* a stale socket from an earlier run */
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int err = errno;
+
+		log_error("--socket %s: %s", path, strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* Waits for one frontend on a listening socket; a signal ends the wait. */
+static int accept_one(struct loop *l, int lfd)
+{
+	struct epoll_event ev[2];
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, lfd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = TAG_SOCK }) < 0)
+		return -errno;
+	for (;;) {
+		int n = epoll_wait(l->epfd, ev, 2, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u64 == TAG_SIGNAL)
+				return -EINTR;
+		break;
+	}
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, lfd, NULL);
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* The connected socket, from --socket or --socket-fd (listening or connected). */
+static int connect_frontend(struct loop *l, const struct config *c)
+{
+	int lfd = c->socket_fd, listening = 0, fd;
+	socklen_t len = sizeof(listening);
+
+	if (c->socket_path) {
+		lfd = listen_on(c->socket_path);
+		if (lfd < 0)
+			return lfd;
+		listening = 1;
+	} else if (getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) {
+		int err = errno;
+
+		return log_error("--socket-fd %d: not a socket: %s", lfd, strerror(err)), -err;
+	}
+	if (!listening)
+		return lfd;
+	log_info("waiting for a frontend");
+	fd = accept_one(l, lfd);
+	close(lfd);
+	if (fd < 0 && fd != -EINTR)
+		log_error("accept: %s", strerror(-fd));
+	return fd;
+}
+
+static void watch_kick(void *loopp, unsigned q, int old_fd, int new_fd)
+{
+	struct loop *l = loopp;
+
+	if (old_fd >= 0)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, old_fd, NULL);
+	/* Non-blocking: a stale readiness report must not block the loop in read(). */
+	if (new_fd >= 0)
+		fcntl(new_fd, F_SETFL, fcntl(new_fd, F_GETFL) | O_NONBLOCK);
+	if (new_fd >= 0 &&
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, new_fd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = TAG_KICK + q }) < 0)
+		log_error("queue %u: cannot watch the kick fd: %m", q);
+}
+
+static int watch(struct loop *l, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int on_socket(struct loop *l)
+{
+	int rc = vu_dispatch(&l->dev.vu);
+
+	if (rc == -ECONNRESET) {
+		log_info("frontend disconnected");
+		return EXIT_DISCONNECTED;
+	}
+	if (rc == -EPROTO) {
+		log_error("frontend broke the vhost-user protocol; closing the connection");
+		return EXIT_PROTOCOL;
+	}
+	if (rc < 0) {
+		log_error("vhost-user socket: %s", strerror(-rc));
+		return EXIT_RUNTIME;
+	}
+	/* A message may have started or enabled a queue with buffers already posted. */
+	for (unsigned q = 0; q < l->dev.vu.num_queues; q++)
+		blk_process(&l->dev, q);
+	return -1;
+}
+
+/* -1: keep going; otherwise the exit status. */
+static int on_event(struct loop *l, uint64_t tag)
+{
+	uint64_t v;
+
+	if (tag == TAG_SIGNAL) {
+		struct signalfd_siginfo si;
+
+		if (read(l->sigfd, &si, sizeof(si)) == sizeof(si))
+			log_info("stopping on signal %u", si.ssi_signo);
+		return EXIT_SIGNAL;
+	}
+	if (tag == TAG_SOCK)
+		return on_socket(l);
+	if (tag == TAG_URING) {
+		blk_complete(&l->dev);
+		return -1;
+	}
+	if (tag >= TAG_KICK && tag < TAG_KICK + l->dev.vu.num_queues) {
+		unsigned q = (unsigned)(tag - TAG_KICK);
+		int fd = l->dev.vu.queues[q].kick_fd;
+
+		if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			log_warn("queue %u: kick read: %m", q);
+		blk_process(&l->dev, q);
+	}
+	return -1;
+}
+
+static int run(struct loop *l)
+{
+	struct epoll_event ev[32];
+
+	if (watch(l, l->sock, TAG_SOCK) || watch(l, l->dev.ring_efd, TAG_URING))
+		return log_error("epoll: %m"), EXIT_RUNTIME;
+	for (;;) {
+		int n = epoll_wait(l->epfd, ev, 32, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_error("epoll_wait: %m"), EXIT_RUNTIME;
+		for (int i = 0; i < n; i++) {
+			int st = on_event(l, ev[i].data.u64);
+
+			if (st >= 0)
+				return st;
+		}
+	}
+}
+
+static int setup_loop(struct loop *l)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	l->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->sigfd < 0 || l->epfd < 0)
+		return -errno;
+	return watch(l, l->sigfd, TAG_SIGNAL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct loop l = { .epfd = -1, .sigfd = -1, .sock = -1 };
+	struct config c;
+	const char *what;
+	int rc, st;
+
+	log_init("blk", LOG_WARN, NULL);
+	rc = parse_args(&c, argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : (fputs(usage_text, stderr), EXIT_USAGE);
+	if (c.verbose)
+		log_init("blk", LOG_INFO, NULL);
+	rc = blk_open(&l.dev, &c.blk, &what);
+	if (rc) {
+		log_error("%s: %s: %s", c.blk.path, what, strerror(-rc));
+		blk_close(&l.dev);
+		return strcmp(what, "io_uring") ? EXIT_DISK : EXIT_RUNTIME;
+	}
+	if (setup_loop(&l))
+		return log_error("event loop setup: %m"), EXIT_RUNTIME;
+	l.sock = connect_frontend(&l, &c);
+	if (l.sock < 0) {
+		blk_close(&l.dev);
+		return l.sock == -EINTR ? EXIT_SIGNAL : EXIT_SOCKET;
+	}
+	if (blk_attach(&l.dev, l.sock, watch_kick, &l))
+		return log_error("vhost-user setup failed"), EXIT_RUNTIME;
+	log_info("serving %s (%llu sectors%s) with %u queue(s)", c.blk.path,
+		 (unsigned long long)l.dev.sectors, c.blk.readonly ? ", read-only" : "",
+		 c.blk.num_queues);
+	st = run(&l);
+	blk_close(&l.dev);
+	close(l.sock);
+	if (c.socket_path)
+		unlink(c.socket_path);
+	return st;
+}
