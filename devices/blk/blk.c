@@ -537,7 +537,8 @@ void blk_close(struct blk_dev *dev)
 		blk_quiesce(dev, -1);
 		io_uring_queue_exit(&dev->ring);
 	}
-	vu_dev_cleanup(&dev->vu);
+	if (dev->vu.ops) /* attached */
+		vu_dev_cleanup(&dev->vu);
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
 		free(dev->queues[q].reqs);
 	if (dev->ring_efd >= 0)
