@@ -2,13 +2,18 @@
 #include "virtio_pci.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "vm.h"
 
 /* BAR 0 layout. */
@@ -377,6 +382,65 @@ static void on_cfg_written(struct pci_device *dev, unsigned int off, unsigned in
 static const struct pci_device_ops pci_ops = { .cfg_written = on_cfg_written,
 					       .bar_mapped = on_bar_mapped };
 
+/* ---- backend failure ---- */
+
+#define ISR_CONFIG 0x02
+
+/* Tells the driver the device failed: NEEDS_RESET plus a configuration-change interrupt. */
+static void mark_broken(struct virtio_pci *vp)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vp->lock);
+	vp->broken = true;
+	vp->active = false;
+	vp->status |= STATUS_NEEDS_RESET;
+	vp->isr |= ISR_CONFIG;
+	vp->config_generation++;
+	if (vp->msix_config < vp->nr_vectors &&
+	    write(vp->vec[vp->msix_config].fd, &one, sizeof(one)) < 0)
+		log_debug("%s: config interrupt: %s", vp->name, strerror(errno));
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void describe_exit(pid_t pid, char *out, size_t len)
+{
+	int status;
+
+	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
+		snprintf(out, len, "closed its socket");
+	else if (WIFSIGNALED(status))
+		snprintf(out, len, "pid %d was killed by signal %d (%s)", (int)pid, WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, len, "pid %d exited with status %d", (int)pid, WEXITSTATUS(status));
+}
+
+/* The main loop saw the backend's socket hang up: the device fails, the VM goes on. */
+static void on_backend_hangup(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	char why[128];
+
+	event_loop_del(vp->vm->loop, vp->vhu.fd);
+	vp->watched = false;
+	describe_exit(vp->backend_pid, why, sizeof(why));
+	if (vp->backend_pid > 0 && strncmp(why, "pid", 3) == 0)
+		vp->backend_pid = 0; /* reaped */
+	log_error("%s: device backend %s; the device is marked as needing reset, the VM continues",
+		  vp->name, why);
+	mark_broken(vp);
+}
+
+/* Only hang-ups are watched: replies are read synchronously by the thread that asked. */
+static int watch_backend(struct virtio_pci *vp)
+{
+	int rc = event_loop_add(vp->vm->loop, vp->vhu.fd, EPOLLRDHUP, on_backend_hangup, vp);
+
+	vp->watched = rc == 0;
+	return rc;
+}
+
 /* ---- creation ---- */
 
 static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32_t len,
@@ -488,7 +552,8 @@ struct virtio_pci *virtio_pci_create(struct vm *vm, uint16_t device_type, const 
 	vp->pci.ops = &pci_ops;
 	vp->pci.name = vp->name;
 	if (connect_backend(vp, vhu_fd, socket_path) < 0 || create_fds(vp) < 0 || add_caps(vp) < 0 ||
-	    pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 || pci_bus_add(&vm->pci, &vp->pci) < 0) {
+	    pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 || pci_bus_add(&vm->pci, &vp->pci) < 0 ||
+	    watch_backend(vp) < 0) {
 		log_error("%s: cannot create the virtio-pci device", name);
 		virtio_pci_destroy(vp);
 		return NULL;
@@ -502,6 +567,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		return;
 	if (vp->notify_base)
 		set_ioeventfds(vp, vp->notify_base, false);
+	if (vp->watched)
+		event_loop_del(vp->vm->loop, vp->vhu.fd);
 	vhu_close(&vp->vhu);
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		if (vp->q[i].kick_fd >= 0)

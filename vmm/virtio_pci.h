@@ -48,6 +48,7 @@ struct virtio_pci {
 	uint32_t config_len;
 	struct vhost_user vhu;
 	bool active, broken;
+	bool watched;                      /* the backend socket is in the event loop */
 	pid_t backend_pid;                 /* a backend cellvm spawned, or 0 */
 };
 

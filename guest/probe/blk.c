@@ -394,3 +394,22 @@ noreturn void test_blk_mq(void)
 	whole_disk("blk-mq");
 	blk_pass();
 }
+
+/* The host kills the device's backend while the probe waits: the device must report
+   DEVICE_NEEDS_RESET (0x40) in its status, as virtio says a failed device does. */
+noreturn void test_blk_backend_death(void)
+{
+	blk_open(0, 1);
+	u64 buf = heap_alloc(SECTOR, 4096);
+	one_req(T_IN, 0, buf, SECTOR);
+	check_status(reqp, 1, S_OK);
+	pr("probe: blk: device working; waiting for it to fail (kill its backend now)\n");
+	u64 deadline = rdtsc() + 20 * tsc_hz();
+	while (!(virtio_status(&v) & 0x40)) {
+		if (rdtsc() > deadline)
+			test_fail("status never showed DEVICE_NEEDS_RESET (status 0x%x)", virtio_status(&v));
+		__asm__ volatile("sti; hlt; cli");
+	}
+	pr("probe: blk: device status 0x%x: DEVICE_NEEDS_RESET\n", virtio_status(&v));
+	blk_pass();
+}

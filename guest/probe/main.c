@@ -76,6 +76,7 @@ static const struct test tests[] = {
 	{ "blk-id", test_blk_id },
 	{ "blk-ro", test_blk_ro },
 	{ "blk-mq", test_blk_mq },
+	{ "blk-backend-death", test_blk_backend_death },
 };
 
 static void print_boot(void)

@@ -55,3 +55,24 @@ if [ -x "$BUILD/cellvm-blk" ]; then
 else
 	skip cellvm-blk "build/cellvm-blk is not built"
 fi
+
+# A device process dies: cellvm names it and why, the guest sees DEVICE_NEEDS_RESET, the VM
+# runs on (the probe then passes and exits through the debug port).
+backend_death() {
+	local img="$TMP/death.img" out="$TMP/death.console"
+	truncate -s 8M "$img"
+	"$CELLVM" --kernel "$ELF" --memory size=64M --debug-exit --cmdline test=blk-backend-death \
+		--disk "path=$img" -v >"$out" 2>&1 &
+	local p=$!
+	for _ in $(seq 200); do grep -q "waiting for it to fail" "$out" && break; sleep 0.05; done
+	pkill -9 -P "$p" -f cellvm-blk
+	wait "$p"
+	local rc=$?
+	cat "$out"
+	return $rc
+}
+export -f backend_death
+if [ -x "$BUILD/cellvm-blk" ]; then
+	expect cellvm-blk-backend-death 0 "killed by signal 9.*VM continues" backend_death
+	expect cellvm-blk-backend-death-guest-sees 0 "DEVICE_NEEDS_RESET" cat "$TMP/death.console"
+fi
