@@ -28,7 +28,7 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost bench clean
+.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-linux bench clean
 all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk probe
 
 $(BUILD)/%.o: %.c
@@ -85,8 +85,12 @@ check-api: all
 	@if [ -f $(SPEC) ]; then /usr/bin/python3 tests/api/conformance.py $(BUILD)/cellvm $(abspath $(BUILD)/guest/probe.elf) $(SPEC); \
 	else echo "SKIP check-api: the API spec $(SPEC) is not beside this checkout"; fi
 
+# The nested lab (tests/lab/run, docs/testing.md): real Linux guests under cellvm inside a TCG L1.
+check-linux: all
+	BUILD=$(BUILD) tests/lab/run
+
 check: deps
-	$(MAKE) check-unit check-integration check-api check-vhost
+	$(MAKE) check-unit check-integration check-api check-vhost check-linux
 
 check-asan: deps
 	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost

@@ -3,7 +3,8 @@
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libfdt-dev libcriterion-dev \
 qemu-system-x86 acpica-tools busybox-static cpio e2fsprogs libhttp-parser-dev libjson-c-dev \
-python3-jsonschema python3-yaml liburing-dev"
+python3-jsonschema python3-yaml liburing-dev \
+kmod linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
