@@ -59,7 +59,7 @@ void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long det
 	if (vq->broken)
 		return;
 	vq->broken = true;
-	log_error("queue %u broken: %s (%llu); no further requests are processed on it",
+	log_error("queue %u broken: %s %#llx; no further requests are processed on it",
 		  vq->index, why, detail);
 }
 

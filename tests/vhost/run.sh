@@ -1,0 +1,129 @@
+#!/bin/sh
+# run.sh: the vhost-user-blk tests: functional tests against qemu-storage-daemon and cellvm-blk, malicious-driver and kill -9 tests against cellvm-blk.
+set -u
+BUILD=${BUILD:-build}
+FE=$BUILD/tests/vhost/frontend
+BLK=$BUILD/cellvm-blk
+SERIAL=cellvm-serial-0001
+T=$(mktemp -d /tmp/cellvm-vhost.XXXXXX)
+PID=
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"' EXIT
+pass=0 fail=0 skip=0
+
+note() { # rc name [why]
+	case $1 in
+	0) pass=$((pass + 1)); echo "PASS $2" ;;
+	77) skip=$((skip + 1)); echo "SKIP $2${3:+: $3}" ;;
+	*) fail=$((fail + 1)); echo "FAIL $2${3:+: $3}"; [ -f "$T/log" ] && sed 's/^/    | /' "$T/log" | tail -n 8 ;;
+	esac
+}
+
+fresh_image() {
+	rm -f "$T/img"
+	truncate -s "${1:-16M}" "$T/img"
+}
+
+wait_socket() {
+	i=0
+	while [ ! -S "$T/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -S "$T/sock" ]
+}
+
+start_blk() { # extra cellvm-blk options
+	rm -f "$T/sock"
+	"$BLK" --socket "$T/sock" --path "$T/img" --serial "$SERIAL" "$@" 2>"$T/log" &
+	PID=$!
+	wait_socket
+}
+
+start_qsd() { # writable=on|off
+	rm -f "$T/sock"
+	qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$T/img" \
+		--export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$T/sock,writable=$1,num-queues=4" \
+		>"$T/log" 2>&1 &
+	PID=$!
+	wait_socket
+}
+
+# Waits for the backend to exit by itself; ST = its status (124 if it had to be killed).
+reap() {
+	i=0
+	while kill -0 "$PID" 2>/dev/null && [ $i -lt 100 ]; do
+		[ "$(awk '{print $3}' /proc/$PID/stat 2>/dev/null)" = Z ] && break
+		sleep 0.05; i=$((i + 1))
+	done
+	if [ $i -ge 100 ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; ST=124
+	else wait "$PID"; ST=$?; fi
+	PID=
+}
+
+stop_qsd() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
+
+fe() { "$FE" -s "$T/sock" -i "$T/img" "$@" >"$T/out" 2>&1; r=$?; cat "$T/out" | grep -v '^PASS' ; return $r; }
+
+functional() { # backend: qsd | blk
+	for t in rw flush getid zeroes mq mq4 ro; do
+		fresh_image
+		w=on; [ $t = ro ] && w=off
+		if [ "$1" = qsd ]; then
+			start_qsd $w || { note 1 "$1 $t" "no socket"; stop_qsd; continue; }
+			fe -t $t; r=$?; stop_qsd
+		else
+			ro=; [ $t = ro ] && ro=--readonly
+			start_blk --num-queues 4 $ro || { note 1 "$1 $t" "no socket"; continue; }
+			fe -t $t -S "$SERIAL"; r=$?
+			reap; [ $r -eq 0 ] && [ "$ST" != 0 ] && r=1 && echo "    exit status $ST"
+		fi
+		note $r "$1 $t"
+	done
+}
+
+# malicious test, expected exit status, expected log line
+malicious() {
+	fresh_image 4M
+	printf 'keep' | dd of="$T/img" bs=1 seek=1000 conv=notrunc 2>/dev/null
+	sum=$(md5sum <"$T/img")
+	start_blk --num-queues 2 || { note 1 "blk $1" "no socket"; return; }
+	fe -t "$1"; r=$?
+	reap
+	why=
+	[ "$ST" = "$2" ] || why="exit status $ST, want $2"
+	grep -q "$3" "$T/log" || why="${why:+$why; }log lacks '$3'"
+	[ "$(md5sum <"$T/img")" = "$sum" ] || why="${why:+$why; }disk image changed"
+	[ -z "$why" ] || r=1
+	note $r "blk $1" "$why"
+}
+
+if command -v qemu-storage-daemon >/dev/null; then functional qsd
+else note 77 "qsd functional tests" "qemu-storage-daemon not installed"; fi
+functional blk
+
+while IFS=: read -r t why; do
+	malicious "$t" 0 "queue 0 broken: $why"
+done <<'LIST'
+m-loop:descriptor chain loops
+m-long:chain has more buffers than the iovec holds
+m-big-indirect:bad indirect descriptor
+m-oob:buffer outside guest memory
+m-end:buffer outside guest memory
+m-wrap:buffer outside guest memory
+m-avail:avail idx more than the queue size ahead
+m-head:avail ring head out of range
+m-nested:nested indirect descriptor
+m-direction:device-readable descriptor after a writable one
+m-nostatus:request without a status byte
+LIST
+malicious m-header 0 "bad request"
+malicious m-range 0 "bad request"
+malicious m-config 0 "config write"
+for t in m-msg-size m-msg-huge m-msg-memtable; do
+	malicious $t 5 "broke the vhost-user protocol"
+done
+
+fresh_image
+start_blk && fe -t persist -p "$PID"; r=$?
+wait "$PID" 2>/dev/null; PID=
+note $r "blk persist (kill -9 after flush)"
+
+echo "vhost: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
