@@ -1,17 +1,21 @@
-/* acpi.c: builds the guest's ACPI tables (RSDP, XSDT, HW-reduced FADT, hand-encoded AML DSDT, MADT). */
+/* acpi.c: builds the guest's ACPI tables (RSDP, XSDT, HW-reduced FADT, AML DSDT, MADT, MCFG). */
 #include "acpi.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "aml.h"
+
 /*
- * Written from the ACPI 6.3 specification (chapter 5). All multi-byte fields are
- * little-endian; cellvm only runs on x86-64 hosts, so native stores are used.
+ * Written from the ACPI 6.3 specification (chapter 5) and the PCI Firmware Specification 3.2
+ * (MCFG, 4.1.2; the host bridge's ACPI objects, chapter 4). All multi-byte fields are little-endian;
+ * cellvm only runs on x86-64 hosts, so native stores are used.
  *
  * Buffer layout, each piece 16-byte aligned, gaps zero-filled:
- *   RSDP (36) | XSDT (36 + 2*8) | FADT (276) | DSDT (36 + AML) | MADT (44 + 8n + 12 + 10 + 6)
- * The XSDT lists the FADT and the MADT; the DSDT is reached through FADT.X_DSDT.
+ *   RSDP (36) | XSDT (36 + 3*8) | FADT (276) | DSDT (36 + AML) | MADT (44 + 8n + 12 + 10 + 6)
+ *   | MCFG (44 + 16)
+ * The XSDT lists the FADT, the MADT and the MCFG; the DSDT is reached through FADT.X_DSDT.
  */
 
 #define ACPI_OEM_ID           "CELLVM"
@@ -20,6 +24,9 @@
 #define ACPI_CREATOR_REVISION 1
 #define ACPI_ALIGN            16
 #define ACPI_MAX_CPUS         254   /* xAPIC IDs 0..253; 255 is broadcast, 254 the I/O APIC */
+#define PCI_TYPE1_PORT        0xcf8 /* CONFIG_ADDRESS/CONFIG_DATA, 0xcf8-0xcff (PCI 3.0, 3.2.2.3.2) */
+#define PCI_TYPE1_PORT_LEN    8
+#define PCI_ECAM_BUS_SIZE     (1u << 20)  /* 32 devices * 8 functions * 4 KiB */
 
 /* ---- Table layouts ---------------------------------------------------------------- */
 
@@ -138,6 +145,23 @@ struct madt_lapic_nmi {         /* type 4 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT Local APIC NMI is 6 bytes");
 
+/* PCI Express memory-mapped configuration space table (PCI Firmware 3.2, 4.1.2). */
+struct acpi_mcfg {
+	struct acpi_header hdr;
+	uint64_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG header is 44 bytes");
+
+struct mcfg_allocation {        /* one per PCI segment group / bus range */
+	uint64_t base;              /* ECAM address of bus 0 of the segment (even if start_bus > 0) */
+	uint16_t segment;
+	uint8_t start_bus;
+	uint8_t end_bus;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct mcfg_allocation) == 16, "MCFG allocation is 16 bytes");
+
+#define MCFG_REVISION         1
 #define MADT_REVISION         5
 #define MADT_PCAT_COMPAT      1u
 #define MADT_LAPIC_ENABLED    1u
@@ -206,207 +230,6 @@ static uint32_t gpa32(uint64_t gpa)
 	return gpa > UINT32_MAX ? 0 : (uint32_t)gpa;
 }
 
-/* ---- AML encoder (ACPI 6.3, chapter 20) --------------------------------------------- */
-
-struct aml {
-	uint8_t *p;
-	size_t cap;
-	size_t len;
-	bool overflow;
-};
-
-#define AML_ZERO_OP      0x00
-#define AML_ONE_OP       0x01
-#define AML_NAME_OP      0x08
-#define AML_BYTE_PREFIX  0x0a
-#define AML_WORD_PREFIX  0x0b
-#define AML_DWORD_PREFIX 0x0c
-#define AML_QWORD_PREFIX 0x0e
-#define AML_SCOPE_OP     0x10
-#define AML_BUFFER_OP    0x11
-#define AML_PACKAGE_OP   0x12
-#define AML_EXT_OP       0x5b
-#define AML_DEVICE_OP    0x82   /* after AML_EXT_OP */
-
-static void aml_bytes(struct aml *a, const void *src, size_t n)
-{
-	if (a->overflow || n > a->cap - a->len) {
-		a->overflow = true;
-		return;
-	}
-	memcpy(a->p + a->len, src, n);
-	a->len += n;
-}
-
-static void aml_byte(struct aml *a, uint8_t b)
-{
-	aml_bytes(a, &b, 1);
-}
-
-/* A NameString given literally: "_S5_", "COM1", "\\_SB_" (4-character segments). */
-static void aml_namestring(struct aml *a, const char *name)
-{
-	aml_bytes(a, name, strlen(name));
-}
-
-/* Integer as ZeroOp, OneOp or the smallest Byte/Word/DWord/QWord constant. */
-static void aml_integer(struct aml *a, uint64_t v)
-{
-	uint8_t prefix;
-	size_t n;
-
-	if (v <= 1) {
-		aml_byte(a, v ? AML_ONE_OP : AML_ZERO_OP);
-		return;
-	}
-	if (v <= UINT8_MAX) {
-		prefix = AML_BYTE_PREFIX;
-		n = 1;
-	} else if (v <= UINT16_MAX) {
-		prefix = AML_WORD_PREFIX;
-		n = 2;
-	} else if (v <= UINT32_MAX) {
-		prefix = AML_DWORD_PREFIX;
-		n = 4;
-	} else {
-		prefix = AML_QWORD_PREFIX;
-		n = 8;
-	}
-	aml_byte(a, prefix);
-	aml_bytes(a, &v, n);    /* little-endian host */
-}
-
-/* Starts a PkgLength-prefixed body; returns where the body begins. */
-static size_t aml_pkg_begin(struct aml *a)
-{
-	return a->len;
-}
-
-/* Inserts the PkgLength (which counts itself and the body) in front of the body started at
- * start, using the shortest of the 1..4-byte encodings (ACPI 6.3, 20.2.4). */
-static void aml_pkg_end(struct aml *a, size_t start)
-{
-	size_t body = a->len - start, n, total;
-	uint8_t enc[4];
-
-	if (a->overflow)
-		return;
-	n = body + 1 < 0x40 ? 1 : body + 2 < 0x1000 ? 2 : body + 3 < 0x100000 ? 3 : 4;
-	total = body + n;
-	if (total >= 0x10000000 || n > a->cap - a->len) {
-		a->overflow = true;
-		return;
-	}
-	enc[0] = n == 1 ? (uint8_t)total : (uint8_t)(((n - 1) << 6) | (total & 0x0f));
-	for (size_t i = 1; i < n; i++)
-		enc[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
-	memmove(a->p + start + n, a->p + start, body);
-	memcpy(a->p + start, enc, n);
-	a->len += n;
-}
-
-/* Name (name, ...): the caller appends the data object. */
-static void aml_name(struct aml *a, const char *name)
-{
-	aml_byte(a, AML_NAME_OP);
-	aml_namestring(a, name);
-}
-
-/* Package (nr_elems) { ... }: returns the start for aml_pkg_end. */
-static size_t aml_package_begin(struct aml *a, uint8_t nr_elems)
-{
-	size_t start;
-
-	aml_byte(a, AML_PACKAGE_OP);
-	start = aml_pkg_begin(a);
-	aml_byte(a, nr_elems);
-	return start;
-}
-
-/* Scope (name) { ... } */
-static size_t aml_scope_begin(struct aml *a, const char *name)
-{
-	size_t start;
-
-	aml_byte(a, AML_SCOPE_OP);
-	start = aml_pkg_begin(a);
-	aml_namestring(a, name);
-	return start;
-}
-
-/* Device (name) { ... } */
-static size_t aml_device_begin(struct aml *a, const char *name)
-{
-	size_t start;
-
-	aml_byte(a, AML_EXT_OP);
-	aml_byte(a, AML_DEVICE_OP);
-	start = aml_pkg_begin(a);
-	aml_namestring(a, name);
-	return start;
-}
-
-/* Buffer () { bytes } */
-static void aml_buffer(struct aml *a, const uint8_t *bytes, size_t n)
-{
-	size_t start;
-
-	aml_byte(a, AML_BUFFER_OP);
-	start = aml_pkg_begin(a);
-	aml_integer(a, n);
-	aml_bytes(a, bytes, n);
-	aml_pkg_end(a, start);
-}
-
-/* EisaId ("PNP0501"): three letters in 5 bits each, then four hex digits, stored as a
- * big-endian 32-bit value (so PNP0501 is the DWord 0x0105D041). */
-static void aml_eisaid(struct aml *a, const char id[7])
-{
-	static const char hex[] = "0123456789ABCDEF";
-	uint32_t v = (uint32_t)((id[0] - 0x40) & 0x1f) << 26 | (uint32_t)((id[1] - 0x40) & 0x1f) << 21 |
-		     (uint32_t)((id[2] - 0x40) & 0x1f) << 16;
-
-	for (int i = 3; i < 7; i++)
-		v |= (uint32_t)(strchr(hex, id[i]) - hex) << (4 * (6 - i));
-	aml_integer(a, __builtin_bswap32(v));
-}
-
-/* ---- Resource descriptors (ACPI 6.3, 6.4) ------------------------------------------- */
-
-struct res_template {
-	uint8_t b[32];
-	size_t n;
-};
-
-/* IO (Decode16, min, max, align, len): small item 0x08, length 7. */
-static void res_io16(struct res_template *r, uint16_t min, uint16_t max, uint8_t align, uint8_t len)
-{
-	const uint8_t d[8] = { 0x47, 0x01, (uint8_t)min, (uint8_t)(min >> 8),
-			       (uint8_t)max, (uint8_t)(max >> 8), align, len };
-
-	memcpy(r->b + r->n, d, sizeof(d));
-	r->n += sizeof(d);
-}
-
-/* IRQNoFlags () { irq }: small item 0x04, length 2 (16-bit IRQ mask). */
-static void res_irq_noflags(struct res_template *r, unsigned int irq)
-{
-	uint16_t mask = (uint16_t)(1u << irq);
-	const uint8_t d[3] = { 0x22, (uint8_t)mask, (uint8_t)(mask >> 8) };
-
-	memcpy(r->b + r->n, d, sizeof(d));
-	r->n += sizeof(d);
-}
-
-/* End tag, checksum 0 ("treat as valid"). */
-static void res_end(struct res_template *r)
-{
-	const uint8_t d[2] = { 0x79, 0x00 };
-
-	memcpy(r->b + r->n, d, sizeof(d));
-	r->n += sizeof(d);
-}
-
 /* ---- DSDT ---------------------------------------------------------------------------- */
 
 /* Device (COM1) { _HID EisaId("PNP0501"), _UID 0, _CRS { IO 0x3F8/8, IRQNoFlags {4} } } */
@@ -417,13 +240,62 @@ static void dsdt_com1(struct aml *a)
 
 	aml_name(a, "_HID");
 	aml_eisaid(a, "PNP0501");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
+	aml_name_integer(a, "_UID", 0);
 	res_io16(&crs, 0x3f8, 0x3f8, 0, 8);
 	res_irq_noflags(&crs, 4);
 	res_end(&crs);
-	aml_name(a, "_CRS");
-	aml_buffer(a, crs.b, crs.n);
+	aml_name_resources(a, "_CRS", &crs);
+	aml_pkg_end(a, dev);
+}
+
+/* Bytes of ECAM for buses 0..last_bus of a segment. */
+static uint64_t ecam_size(const struct machine_desc *m)
+{
+	return ((uint64_t)m->pci_last_bus + 1) * PCI_ECAM_BUS_SIZE;
+}
+
+/*
+ * Device (PCI0): the PCI Express host bridge of segment 0, buses 0..pci_last_bus
+ * (PCI Firmware 3.2, chapter 4; ACPI 6.3, 6.1 and 6.2). _CRS lists the bus numbers, the
+ * type-1 configuration ports it consumes, and the windows it forwards: all I/O ports
+ * but 0xcf8-0xcff, and the 32-bit BAR window. Devices use MSI-X only, so no _PRT.
+ */
+static void dsdt_pci0(struct aml *a, const struct machine_desc *m)
+{
+	struct res_template crs = { .n = 0 };
+	size_t dev = aml_device_begin(a, "PCI0");
+
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");     /* PCI Express root bridge */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");     /* PCI root bridge, for OSes without PCIe support */
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_BBN", 0);
+	aml_name_integer(a, "_UID", 0);
+	res_word_bus(&crs, 0, m->pci_last_bus);
+	res_io16(&crs, PCI_TYPE1_PORT, PCI_TYPE1_PORT, 1, PCI_TYPE1_PORT_LEN);
+	res_word_io(&crs, 0x0000, PCI_TYPE1_PORT - 1);
+	res_word_io(&crs, PCI_TYPE1_PORT + PCI_TYPE1_PORT_LEN, 0xffff);
+	res_dword_mem(&crs, (uint32_t)m->pci_mmio_start, (uint32_t)(m->pci_mmio_end - 1));
+	res_end(&crs);
+	aml_name_resources(a, "_CRS", &crs);
+	aml_pkg_end(a, dev);
+}
+
+/* Device (MB00): motherboard resources (PNP0C02) reserving the ECAM window. The MCFG alone
+ * reserves nothing, and Linux uses the MCFG's ECAM only once it finds that range among
+ * the _CRS of PNP0C01/PNP0C02 devices (or reserved in the e820 map). */
+static void dsdt_mb00(struct aml *a, const struct machine_desc *m)
+{
+	struct res_template crs = { .n = 0 };
+	size_t dev = aml_device_begin(a, "MB00");
+
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name_integer(a, "_UID", 0);
+	res_mem32_fixed(&crs, (uint32_t)m->pci_ecam_base, (uint32_t)ecam_size(m));
+	res_end(&crs);
+	aml_name_resources(a, "_CRS", &crs);
 	aml_pkg_end(a, dev);
 }
 
@@ -450,7 +322,7 @@ static void dsdt_s5(struct aml *a)
 }
 
 /* Writes the DSDT at the end of o; returns its offset or -ENOSPC. */
-static long build_dsdt(struct acpi_out *o)
+static long build_dsdt(struct acpi_out *o, const struct machine_desc *m)
 {
 	struct acpi_header h;
 	struct aml a;
@@ -463,6 +335,8 @@ static long build_dsdt(struct acpi_out *o)
 	dsdt_s5(&a);
 	sb = aml_scope_begin(&a, "\\_SB_");
 	dsdt_com1(&a);
+	dsdt_pci0(&a, m);
+	dsdt_mb00(&a, m);
 	aml_pkg_end(&a, sb);
 	if (a.overflow)
 		return -ENOSPC;
@@ -521,6 +395,26 @@ static long build_madt(struct acpi_out *o, const struct machine_desc *m)
 	return off;
 }
 
+/* ---- MCFG ---------------------------------------------------------------------------- */
+
+/* One allocation: segment 0, buses 0..pci_last_bus at pci_ecam_base. */
+static long build_mcfg(struct acpi_out *o, const struct machine_desc *m)
+{
+	struct acpi_mcfg mcfg;
+	const struct mcfg_allocation alloc = { .base = m->pci_ecam_base, .segment = 0, .start_bus = 0,
+					       .end_bus = m->pci_last_bus };
+	long off = out_alloc(o, sizeof(mcfg) + sizeof(alloc));
+
+	if (off < 0)
+		return off;
+	memset(&mcfg, 0, sizeof(mcfg));
+	acpi_header_init(&mcfg.hdr, "MCFG", sizeof(mcfg) + sizeof(alloc), MCFG_REVISION);
+	memcpy(o->buf + off, &mcfg, sizeof(mcfg));
+	memcpy(o->buf + off + sizeof(mcfg), &alloc, sizeof(alloc));
+	acpi_table_seal(o, (size_t)off);
+	return off;
+}
+
 /* ---- FADT, XSDT, RSDP ---------------------------------------------------------------- */
 
 static struct acpi_gas gas_io8(uint16_t port)
@@ -549,7 +443,7 @@ static void build_fadt(struct acpi_out *o, size_t off, uint64_t dsdt_gpa, const 
 	acpi_table_seal(o, off);
 }
 
-#define XSDT_ENTRIES 2
+#define XSDT_ENTRIES 3   /* FADT, MADT, MCFG */
 
 static void build_xsdt(struct acpi_out *o, size_t off, const uint64_t entries[XSDT_ENTRIES])
 {
@@ -577,19 +471,36 @@ static void build_rsdp(struct acpi_out *o, size_t off, uint64_t xsdt_gpa)
 	memcpy(o->buf + off, &r, sizeof(r));
 }
 
+/* ECAM for buses 0..n needs (n + 1) MiB aligned to that size rounded up to a power of two
+ * (PCIe Base 4.0, 7.2.2); it must lie below 4 GiB to fit a Memory32Fixed descriptor. */
+static bool ecam_ok(const struct machine_desc *m)
+{
+	uint64_t align = PCI_ECAM_BUS_SIZE;
+
+	while (align < ecam_size(m))
+		align <<= 1;
+	return m->pci_ecam_base && m->pci_ecam_base % align == 0 &&
+	       m->pci_ecam_base + ecam_size(m) <= (1ULL << 32);
+}
+
 static int acpi_check_args(const uint8_t *buf, const struct machine_desc *m)
 {
 	if (!buf || !m || m->nr_cpus == 0 || m->nr_cpus > ACPI_MAX_CPUS)
 		return -EINVAL;
 	if (m->lapic_base > UINT32_MAX || m->ioapic_base > UINT32_MAX)
 		return -EINVAL;     /* the MADT holds 32-bit APIC addresses */
+	if (!ecam_ok(m))
+		return -EINVAL;
+	/* The BAR window must fit a DWordMemory descriptor. */
+	if (m->pci_mmio_start >= m->pci_mmio_end || m->pci_mmio_end > (1ULL << 32))
+		return -EINVAL;
 	return 0;
 }
 
 long acpi_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct machine_desc *m)
 {
 	struct acpi_out o = { .buf = buf, .cap = buf_len, .used = 0 };
-	long rsdp, xsdt, fadt, dsdt, madt;
+	long rsdp, xsdt, fadt, dsdt, madt, mcfg;
 	uint64_t entries[XSDT_ENTRIES];
 	int err = acpi_check_args(buf, m);
 
@@ -600,15 +511,19 @@ long acpi_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct mac
 	fadt = out_alloc(&o, sizeof(struct acpi_fadt));
 	if (rsdp < 0 || xsdt < 0 || fadt < 0)
 		return -ENOSPC;
-	dsdt = build_dsdt(&o);
+	dsdt = build_dsdt(&o, m);
 	if (dsdt < 0)
 		return dsdt;
 	madt = build_madt(&o, m);
 	if (madt < 0)
 		return madt;
+	mcfg = build_mcfg(&o, m);
+	if (mcfg < 0)
+		return mcfg;
 	build_fadt(&o, (size_t)fadt, buf_gpa + (uint64_t)dsdt, m);
 	entries[0] = buf_gpa + (uint64_t)fadt;
 	entries[1] = buf_gpa + (uint64_t)madt;
+	entries[2] = buf_gpa + (uint64_t)mcfg;
 	build_xsdt(&o, (size_t)xsdt, entries);
 	build_rsdp(&o, (size_t)rsdp, buf_gpa + (uint64_t)xsdt);
 	return (long)o.used;

@@ -1,4 +1,4 @@
-/* acpi.h: the ACPI tables (RSDP, XSDT, FADT, DSDT, MADT) and the MP table cellvm gives a guest. */
+/* acpi.h: the ACPI tables (RSDP, XSDT, FADT, DSDT, MADT, MCFG) and the MP table cellvm gives a guest. */
 #ifndef CELLVM_ACPI_H
 #define CELLVM_ACPI_H
 
@@ -12,12 +12,18 @@ struct machine_desc {
 	uint16_t sleep_ctl_port;     /* FADT sleep control/status register (I/O) */
 	uint16_t reset_port;         /* FADT reset register (I/O) */
 	uint8_t reset_value;
+	/* PCI segment 0 (one host bridge, \_SB.PCI0; type-1 config ports at 0xcf8-0xcff). */
+	uint64_t pci_ecam_base;      /* LAYOUT_PCI_ECAM: ECAM of buses 0..pci_last_bus (MCFG) */
+	uint8_t pci_last_bus;        /* 0: bus 0 only, so the ECAM window is 1 MiB */
+	uint64_t pci_mmio_start;     /* LAYOUT_PCI_MMIO_START: 32-bit BAR window, [start, end) */
+	uint64_t pci_mmio_end;       /* LAYOUT_PCI_MMIO_END */
 };
 
-/* Writes RSDP, XSDT, FADT (HW-reduced), DSDT (with \_S5 and COM1) and MADT into the buffer
- * buf, which the guest sees at guest-physical buf_gpa, of size buf_len. Returns the number
- * of bytes used or -ENOSPC/-EINVAL. The RSDP is at buf_gpa (first in the buffer, 16-byte
- * aligned, so a BIOS-area scan finds it). */
+/* Writes RSDP, XSDT, FADT (HW-reduced), DSDT (\_S5, COM1, the PCI host bridge PCI0 and the
+ * motherboard resources MB00 reserving the ECAM), MADT and MCFG into the buffer buf, which
+ * the guest sees at guest-physical buf_gpa, of size buf_len. Returns the number of bytes
+ * used, -ENOSPC, or -EINVAL (bad CPU count, APIC/ECAM/BAR window addresses). The RSDP is at
+ * buf_gpa (first in the buffer, 16-byte aligned, so a BIOS-area scan finds it). */
 long acpi_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct machine_desc *m)
 	__attribute__((warn_unused_result));
 

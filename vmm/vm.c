@@ -129,6 +129,10 @@ static struct machine_desc machine_desc(const struct vm *vm)
 		.sleep_ctl_port = PORT_ACPI_SLEEP_CTL,
 		.reset_port = PORT_ACPI_RESET,
 		.reset_value = ACPI_RESET_VALUE,
+		.pci_ecam_base = LAYOUT_PCI_ECAM,
+		.pci_last_bus = (uint8_t)(LAYOUT_PCI_ECAM_SIZE / MiB - 1),
+		.pci_mmio_start = LAYOUT_PCI_MMIO_START,
+		.pci_mmio_end = LAYOUT_PCI_MMIO_END,
 	};
 }
 

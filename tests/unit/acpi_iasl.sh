@@ -3,7 +3,9 @@
 #
 # Usage: tests/unit/acpi_iasl.sh [nr_cpus]   (run from the repository root; needs acpica-tools)
 # Exit status 0 when every table disassembles without errors or checksum complaints, the DSDT
-# shows \_S5 and PNP0501, recompiles cleanly, and acpiexec evaluates \_S5 to 5 and COM1._CRS.
+# shows \_S5, PNP0501, the PCI host bridge PCI0 (PNP0A08, its _CRS windows) and the ECAM
+# reservation MB00 (PNP0C02), recompiles cleanly, the MCFG shows one allocation for the ECAM,
+# and acpiexec evaluates \_S5 to 5, COM1._CRS, PCI0._HID/_CRS and MB00._CRS.
 set -euo pipefail
 
 CC=${CC:-gcc}
@@ -40,25 +42,28 @@ int main(int argc, char **argv)
 {
 	struct machine_desc m = { .nr_cpus = (unsigned)atoi(argv[1]), .ioapic_base = LAYOUT_IOAPIC_BASE,
 		.lapic_base = LAYOUT_LAPIC_BASE, .sleep_ctl_port = PORT_ACPI_SLEEP_CTL,
-		.reset_port = PORT_ACPI_RESET, .reset_value = ACPI_RESET_VALUE };
+		.reset_port = PORT_ACPI_RESET, .reset_value = ACPI_RESET_VALUE,
+		.pci_ecam_base = LAYOUT_PCI_ECAM, .pci_last_bus = 0,
+		.pci_mmio_start = LAYOUT_PCI_MMIO_START, .pci_mmio_end = LAYOUT_PCI_MMIO_END };
 	long n = acpi_build(buf, LAYOUT_BIOS_START, sizeof(buf), &m);
-	uint64_t xsdt, e[2], dsdt;
+	uint64_t xsdt, e[3], dsdt;
 
 	if (argc != 2 || n < 0)
 		return 1;
 	memcpy(&xsdt, buf + 24, 8);
-	memcpy(e, at(xsdt) + 36, 16);
+	memcpy(e, at(xsdt) + 36, sizeof(e));
 	memcpy(&dsdt, at(e[0]) + 140, 8);
 	put("rsdp.dat", buf, 36);
 	put("xsdt.dat", at(xsdt), len32(at(xsdt)));
 	put("facp.dat", at(e[0]), len32(at(e[0])));
 	put("apic.dat", at(e[1]), len32(at(e[1])));
+	put("mcfg.dat", at(e[2]), len32(at(e[2])));
 	put("dsdt.dat", at(dsdt), len32(at(dsdt)));
 	printf("acpi_build: %ld bytes\n", n);
 	return 0;
 }
 EOF
-"$CC" -std=gnu11 -Wall -Wextra -Werror -I"$ROOT/vmm" "$WORK/dump.c" "$ROOT/vmm/acpi.c" -o "$WORK/dump"
+"$CC" -std=gnu11 -Wall -Wextra -Werror -I"$ROOT/vmm" "$WORK/dump.c" "$ROOT/vmm/acpi.c" "$ROOT/vmm/aml.c" -o "$WORK/dump"
 cd "$WORK"
 ./dump "$NR_CPUS" || fail "acpi_build failed for $NR_CPUS CPUs"
 
@@ -79,7 +84,7 @@ RSDP
 iasl rsdp-ref.asl >rsdp-ref.log 2>&1 || { cat rsdp-ref.log; fail "iasl cannot compile the reference RSDP"; }
 cmp rsdp.dat rsdp-ref.aml || fail "RSDP differs from iasl's (checksums or fields)"
 
-for t in xsdt facp apic dsdt; do
+for t in xsdt facp apic mcfg dsdt; do
 	iasl -d "$t.dat" >"$t.log" 2>&1 || { cat "$t.log"; fail "iasl -d $t.dat failed"; }
 	[ -s "$t.dsl" ] || fail "iasl produced no $t.dsl"
 	if grep -Eiq 'error|warning|incorrect|invalid' "$t.log" "$t.dsl"; then
@@ -90,7 +95,7 @@ done
 
 # Each data table must compile back from its disassembly to the same bytes, apart from
 # the checksum and the creator ID/revision, which iasl replaces with its own.
-for t in xsdt facp apic; do
+for t in xsdt facp apic mcfg; do
 	cp "$t.dsl" "re_$t.dsl"
 	iasl "re_$t.dsl" >"re_$t.log" 2>&1 || { cat "re_$t.log"; fail "$t does not recompile"; }
 	cmp -n 9 "$t.dat" "re_$t.aml" && cmp -i 10 -n 18 "$t.dat" "re_$t.aml" && cmp -i 36 "$t.dat" "re_$t.aml" \
@@ -101,6 +106,34 @@ grep -q 'Name (_S5, Package (0x04)' dsdt.dsl || fail "DSDT has no _S5 package"
 grep -q 'EisaId ("PNP0501")' dsdt.dsl || fail "DSDT has no PNP0501 device"
 grep -q 'IRQNoFlags' dsdt.dsl || fail "DSDT COM1 has no IRQNoFlags"
 
+# The MCFG: one allocation, the ECAM of segment 0, buses 0-0.
+want() { grep -Eq "$1" "$2" || { grep -A40 "$3" "$2" >&2; fail "$4"; }; }
+want 'Base Address : 00000000E0000000' mcfg.dsl 'Base Address' "MCFG base is not the ECAM (0xE0000000)"
+want 'Segment Group Number : 0000' mcfg.dsl 'Segment' "MCFG segment is not 0"
+want 'Start Bus Number : 00' mcfg.dsl 'Start Bus' "MCFG start bus is not 0"
+want 'End Bus Number : 00' mcfg.dsl 'End Bus' "MCFG end bus is not 0"
+[ "$(grep -c 'Base Address :' mcfg.dsl)" = 1 ] || fail "MCFG does not have exactly one allocation"
+
+# \_SB.PCI0: the PCIe host bridge and its _CRS, as iasl prints them. A descriptor spans
+# several commented lines: drop the comments and join each device's lines before matching.
+flat() { awk "/Device \\($1\\)/{on=1} on{print} on&&/^        }/{exit}" dsdt.dsl |
+	sed -e 's,//.*,,' -e 's,/\*[^*]*\*/,,g' | tr -s ' \n\t' '   ' | sed -e 's/ \([,)]\)/\1/g'; }
+crs=$(flat PCI0)
+grep -q 'Device (PCI0)' dsdt.dsl || fail "DSDT has no PCI0"
+for w in 'Name (_HID, EisaId ("PNP0A08"))' 'Name (_CID, EisaId ("PNP0A03"))' 'Name (_SEG, Zero)' \
+	 'Name (_BBN, Zero)' 'Name (_UID, Zero)' \
+	 'WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, 0x0000, 0x0000, 0x0000, 0x0001,' \
+	 'IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08,' \
+	 'WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8,' \
+	 'WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0x0000, 0x0D00, 0xFFFF, 0x0000, 0xF300,' \
+	 'DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x00000000, 0xC0000000, 0xDFFFFFFF, 0x00000000, 0x20000000,'; do
+	case "$crs" in *"$w"*) ;; *) echo "$crs" >&2; fail "PCI0 lacks: $w" ;; esac
+done
+mb=$(flat MB00)
+for w in 'Name (_HID, EisaId ("PNP0C02"))' 'Memory32Fixed (ReadWrite, 0xE0000000, 0x00100000,'; do
+	case "$mb" in *"$w"*) ;; *) echo "$mb" >&2; fail "MB00 lacks: $w" ;; esac
+done
+
 # The disassembled DSDT must compile back without errors or warnings.
 iasl -vw 3133 -we dsdt.dsl >dsdt-compile.log 2>&1 || { cat dsdt-compile.log; fail "DSDT does not recompile"; }
 grep -Eq 'Compilation successful\. +0 Errors, +0 Warnings' dsdt-compile.log \
@@ -108,14 +141,31 @@ grep -Eq 'Compilation successful\. +0 Errors, +0 Warnings' dsdt-compile.log \
 
 # Load the namespace in the ACPICA interpreter and evaluate the objects Linux uses.
 if command -v acpiexec >/dev/null; then
-	acpiexec -b 'evaluate \_S5; evaluate \_SB.COM1._HID; evaluate \_SB.COM1._CRS' \
-		dsdt.dat facp.dat apic.dat >exec.log 2>&1 || { cat exec.log; fail "acpiexec failed"; }
+	acpiexec -b 'evaluate \_S5; evaluate \_SB.COM1._HID; evaluate \_SB.COM1._CRS;
+		evaluate \_SB.PCI0._HID; evaluate \_SB.PCI0._CID; evaluate \_SB.PCI0._CRS; evaluate \_SB.MB00._CRS' \
+		dsdt.dat facp.dat apic.dat mcfg.dat >exec.log 2>&1 || { cat exec.log; fail "acpiexec failed"; }
 	grep -q '0000000000000005' exec.log || { cat exec.log; fail "\\_S5 does not evaluate to SLP_TYP 5"; }
 	grep -q '0105D041' exec.log || { cat exec.log; fail "COM1._HID is not PNP0501"; }
+	grep -q '080AD041' exec.log || { cat exec.log; fail "PCI0._HID is not PNP0A08"; }
+	grep -q '030AD041' exec.log || { cat exec.log; fail "PCI0._CID is not PNP0A03"; }
+	# The bytes of a returned buffer, from acpiexec's hex dump ("0000: 88 0D ... // text").
+	evalbuf() { OBJ="Evaluating $1" awk '$0 == ENVIRON["OBJ"] {on=1; next} on && /^Evaluating/ {exit}
+		on && /[0-9A-F][0-9A-F][0-9A-F][0-9A-F]: / {
+			sub(/.*[0-9A-F][0-9A-F][0-9A-F][0-9A-F]: /, ""); sub(/ *\/\/.*/, ""); print }' exec.log |
+		tr -s ' \n' '  ' | sed 's/ *$//'; }
+	pci_crs="88 0D 00 02 0C 00 00 00 00 00 00 00 00 00 01 00"            # WordBusNumber 0-0
+	pci_crs+=" 47 01 F8 0C F8 0C 01 08"                                  # IO 0xCF8/8
+	pci_crs+=" 88 0D 00 01 0C 03 00 00 00 00 F7 0C 00 00 F8 0C"          # WordIO 0-0xCF7
+	pci_crs+=" 88 0D 00 01 0C 03 00 00 00 0D FF FF 00 00 00 F3"          # WordIO 0xD00-0xFFFF
+	pci_crs+=" 87 17 00 00 0C 01 00 00 00 00 00 00 00 C0 FF FF FF DF 00 00 00 00 00 00 00 20"
+	pci_crs+=" 79 00"                                                    # DWordMemory, EndTag
+	[ "$(evalbuf '\_SB.PCI0._CRS')" = "$pci_crs" ] || { cat exec.log; fail "PCI0._CRS evaluates to other bytes"; }
+	[ "$(evalbuf '\_SB.MB00._CRS')" = "86 09 00 01 00 00 00 E0 00 00 10 00 79 00" ] \
+		|| { cat exec.log; fail "MB00._CRS does not reserve the ECAM"; }
 	if grep -Eq 'AE_[A-Z_]+' exec.log && grep -Ev 'AE_OK|AE_CTRL' exec.log | grep -Eq 'AE_[A-Z_]+'; then
 		grep -E 'AE_[A-Z_]+' exec.log >&2
 		fail "acpiexec reported an exception"
 	fi
 fi
 
-echo "acpi_iasl: OK ($NR_CPUS CPUs: RSDP matches iasl's; XSDT, FACP, APIC, DSDT disassemble cleanly; _S5 and PNP0501 present)"
+echo "acpi_iasl: OK ($NR_CPUS CPUs: RSDP matches iasl's; XSDT, FACP, APIC, MCFG, DSDT disassemble cleanly; _S5, PNP0501, PCI0 (PNP0A08, _CRS), MB00 (ECAM) and MCFG (0xE0000000, buses 0-0) present)"
