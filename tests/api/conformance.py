@@ -19,6 +19,7 @@ CELLVM, PROBE, SPEC_PATH = sys.argv[1:4]
 SPEC = yaml.safe_load(open(SPEC_PATH))
 RESOLVER = jsonschema.RefResolver.from_schema(SPEC)
 FAILS = []
+PID = [0]
 
 
 def check(name, cond, detail=""):
@@ -100,7 +101,16 @@ def vm_config(tmp):
             "cpus": {"boot_vcpus": 2, "max_vcpus": 2},
             "memory": {"size": 64 << 20, "shared": True},
             "serial": {"mode": "File", "file": os.path.join(tmp, "serial.txt")},
-            "console": {"mode": "Off"}}
+            "console": {"mode": "Off"},
+            "disks": [{"path": os.path.join(tmp, "disk.img"), "num_queues": 1, "readonly": False,
+                       "serial": "api-disk", "id": "disk0"}]}
+
+
+def children(pid):
+    try:
+        return open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return []
 
 
 def session(sock, tmp):
@@ -114,6 +124,9 @@ def session(sock, tmp):
     check("state Created", info and info.get("state") == "Created", str(info))
     expect(c, "boot", "PUT", "vm.boot", 204)
     wait_for_guest(tmp)
+    check("boot spawned the disk's device process", len(children(PID[0])) == 1, str(children(PID[0])))
+    info = expect(c, "info with a disk", "GET", "vm.info", 200, "VmInfo")
+    check("info lists the disk", info and info["config"].get("disks", [{}])[0].get("serial") == "api-disk", str(info))
     info = expect(c, "info running", "GET", "vm.info", 200, "VmInfo")
     check("state Running", info and info.get("state") == "Running", str(info))
     check("info echoes the config", info and info["config"]["cpus"]["boot_vcpus"] == 2, str(info))
@@ -128,6 +141,7 @@ def session(sock, tmp):
     expect(c, "power-button not built yet", "PUT", "vm.power-button", 500, must_be_documented=False)
     expect(c, "reboot", "PUT", "vm.reboot", 204)
     expect(c, "shutdown", "PUT", "vm.shutdown", 204)
+    check("shutdown reaped the device process", children(PID[0]) == [], str(children(PID[0])))
     info = expect(c, "info shut down", "GET", "vm.info", 200, "VmInfo")
     check("state Shutdown", info and info.get("state") == "Shutdown", str(info))
     expect(c, "shutdown while shut down", "PUT", "vm.shutdown", 405)
@@ -156,8 +170,10 @@ def bad_requests(sock, tmp):
     check("negative size is 400 naming the field", st == 400 and "memory.size" in r["error"], str(r))
     st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "frobnicate": 1})
     check("unknown field is 400 naming it", st == 400 and "frobnicate" in r["error"], str(r))
-    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "disks": [{"path": "/x"}]})
-    check("unsupported field is 400 naming it", st == 400 and "disks" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "net": [{"tap": "t0"}]})
+    check("unsupported field is 400 naming it", st == 400 and "VmConfig.net" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "disks": [{"readonly": True}]})
+    check("disk without path is 400 naming it", st == 400 and "disks[0]" in r["error"], str(r))
     st, r = Client(sock).request("PUT", "vm.create", {"payload": {"kernel": PROBE}, "cpus": {"boot_vcpus": 0, "max_vcpus": 0}})
     check("zero vCPUs is 400", st == 400 and "boot_vcpus" in r["error"], str(r))
     st, r = Client(sock).request("GET", "vm.create")
@@ -217,7 +233,10 @@ def thousand(sock, pid, tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="cellvm-api.")
     sock = os.path.join(tmp, "api.sock")
+    with open(os.path.join(tmp, "disk.img"), "wb") as f:
+        f.truncate(8 << 20)
     proc = subprocess.Popen([CELLVM, "--api-socket", sock, "-v"], stderr=subprocess.PIPE, text=True)
+    PID[0] = proc.pid
     for _ in range(100):
         if os.path.exists(sock):
             break

@@ -61,16 +61,49 @@ Test(vmconfig, unknown_field_named)
 	json_object_put(o);
 }
 
-Test(vmconfig, non_empty_disks_rejected_by_name)
+Test(vmconfig, non_empty_net_rejected_by_name)
 {
 	struct vm_config cfg;
 	struct json_object *o;
 	char err[256];
 
-	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"}]}", &cfg, err, &o);
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t\"}]}", &cfg, err, &o);
 
 	cr_assert_eq(rc, -1);
-	cr_assert_str_eq(err, "VmConfig.disks: not supported by cellvm yet");
+	cr_assert_str_eq(err, "VmConfig.net: not supported by cellvm yet");
+	json_object_put(o);
+}
+
+Test(vmconfig, disks_fill_disk_configs)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"readonly\":true,"
+		       "\"num_queues\":2},{\"vhost_user\":true,\"vhost_socket\":\"/s\"}]}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(cfg.nr_disks, 2);
+	cr_assert_str_eq(cfg.disks[0].path, "/d");
+	cr_assert(cfg.disks[0].readonly);
+	cr_assert_eq(cfg.disks[0].num_queues, 2);
+	cr_assert(cfg.disks[1].vhost_user);
+	cr_assert_str_eq(cfg.disks[1].socket, "/s");
+	json_object_put(o);
+}
+
+Test(vmconfig, disk_rate_limiter_rejected_by_name)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"rate_limit_group\":\"g\"}]}",
+		       &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(err, "VmConfig.disks[0].rate_limit_group: not supported by cellvm yet");
 	json_object_put(o);
 }
 

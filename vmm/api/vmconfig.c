@@ -225,6 +225,140 @@ static const struct field payload_fields[] = {
 	{ NULL, NULL },
 };
 
+/* ---- DiskConfig: the disk being parsed is cfg->disks[cfg->nr_disks] ---- */
+
+static struct disk_config *cur_disk(struct vm_config *cfg)
+{
+	return &cfg->disks[cfg->nr_disks];
+}
+
+static int disk_path(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		     size_t errlen)
+{
+	return set_string(v, &cur_disk(cfg)->path, path, err, errlen);
+}
+
+static int disk_socket(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	return set_string(v, &cur_disk(cfg)->socket, path, err, errlen);
+}
+
+static int disk_serial(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	return set_string(v, &cur_disk(cfg)->serial, path, err, errlen);
+}
+
+static int get_bool(struct json_object *v, bool *out, const char *path, char *err, size_t errlen)
+{
+	if (want_type(v, json_type_boolean, path, err, errlen))
+		return -1;
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static int disk_readonly(struct json_object *v, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen)
+{
+	return get_bool(v, &cur_disk(cfg)->readonly, path, err, errlen);
+}
+
+static int disk_direct(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	return get_bool(v, &cur_disk(cfg)->direct, path, err, errlen);
+}
+
+static int disk_vhost_user(struct json_object *v, struct vm_config *cfg, const char *path,
+			   char *err, size_t errlen)
+{
+	return get_bool(v, &cur_disk(cfg)->vhost_user, path, err, errlen);
+}
+
+static int disk_queues(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	uint64_t n;
+
+	if (get_u64(v, 1, 16, &n, path, err, errlen))
+		return -1;
+	cur_disk(cfg)->num_queues = (unsigned int)n;
+	return 0;
+}
+
+/* queue_size is the largest ring the device offers; cellvm offers 256 for every queue. */
+static int disk_queue_size(struct json_object *v, struct vm_config *cfg, const char *path,
+			   char *err, size_t errlen)
+{
+	uint64_t n;
+
+	return get_u64(v, 1, 256, &n, path, err, errlen);
+}
+
+static int disk_image_type(struct json_object *v, struct vm_config *cfg, const char *path,
+			   char *err, size_t errlen)
+{
+	if (want_type(v, json_type_string, path, err, errlen))
+		return -1;
+	return strcmp(json_object_get_string(v), "Raw") ? fail(err, errlen, path, "only Raw") : 0;
+}
+
+static int disk_sparse(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	bool b;
+
+	return get_bool(v, &b, path, err, errlen);
+}
+
+static const struct field disk_fields[] = {
+	{ "path", disk_path },
+	{ "readonly", disk_readonly },
+	{ "direct", disk_direct },
+	{ "num_queues", disk_queues },
+	{ "queue_size", disk_queue_size },
+	{ "vhost_user", disk_vhost_user },
+	{ "vhost_socket", disk_socket },
+	{ "serial", disk_serial },
+	{ "id", ignored },
+	{ "sparse", disk_sparse },
+	{ "image_type", disk_image_type },
+	{ "iommu", only_default },
+	{ "pci_segment", only_default },
+	{ "backing_files", only_default },
+	{ "pci_device_id", unsupported },
+	{ "rate_limiter_config", unsupported },
+	{ "rate_limit_group", unsupported },
+	{ "queue_affinity", unsupported },
+	{ "lock_granularity", unsupported },
+	{ NULL, NULL },
+};
+
+static int parse_disks(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	char sub[96];
+
+	if (want_type(v, json_type_array, path, err, errlen))
+		return -1;
+	if (json_object_array_length(v) > CONFIG_MAX_DISKS)
+		return fail(err, errlen, path, "too many disks (at most 8)");
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		struct disk_config *d = cur_disk(cfg);
+
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		*d = (struct disk_config){ .num_queues = 1 };
+		if (parse_object(json_object_array_get_idx(v, i), disk_fields, cfg, sub, err, errlen))
+			return -1;
+		if (d->vhost_user ? !d->socket : !d->path)
+			return fail(err, errlen, sub, d->vhost_user ? "vhost_user needs vhost_socket"
+								    : "path is required");
+		cfg->nr_disks++;
+	}
+	return 0;
+}
+
 /* SerialConfig: Tty (cellvm's stdio), File, Off or Null. */
 static int parse_serial(struct json_object *v, struct vm_config *cfg, const char *path,
 			char *err, size_t errlen)
@@ -301,7 +435,7 @@ static const struct field vmconfig_fields[] = {
 	{ "serial", parse_serial },
 	{ "console", parse_console },
 	{ "debug_console", parse_console },
-	{ "disks", only_default },
+	{ "disks", parse_disks },
 	{ "net", only_default },
 	{ "fs", only_default },
 	{ "pmem", only_default },
@@ -340,6 +474,29 @@ int vmconfig_from_json(struct json_object *obj, struct vm_config *cfg, char *err
 	return 0;
 }
 
+static struct json_object *disks_to_json(const struct vm_config *cfg)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+		struct json_object *o = json_object_new_object();
+
+		if (d->path)
+			json_object_object_add(o, "path", json_object_new_string(d->path));
+		if (d->socket)
+			json_object_object_add(o, "vhost_socket", json_object_new_string(d->socket));
+		if (d->serial)
+			json_object_object_add(o, "serial", json_object_new_string(d->serial));
+		json_object_object_add(o, "readonly", json_object_new_boolean(d->readonly));
+		json_object_object_add(o, "direct", json_object_new_boolean(d->direct));
+		json_object_object_add(o, "vhost_user", json_object_new_boolean(d->vhost_user));
+		json_object_object_add(o, "num_queues", json_object_new_int((int)d->num_queues));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 {
 	static const char *const serial_modes[] = { "Tty", "File", "Off" };
@@ -361,6 +518,8 @@ struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 	if (cfg->serial == SERIAL_FILE)
 		json_object_object_add(ser, "file", json_object_new_string(cfg->serial_path));
 	json_object_object_add(con, "mode", json_object_new_string("Off"));
+	if (cfg->nr_disks)
+		json_object_object_add(o, "disks", disks_to_json(cfg));
 	json_object_object_add(o, "cpus", cpus);
 	json_object_object_add(o, "memory", mem);
 	json_object_object_add(o, "payload", pl);
