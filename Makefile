@@ -99,8 +99,12 @@ $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-bench: deps all $(BUILD)/tools/kvm_floor
+$(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness
 	BUILD=$(BUILD) tools/bench/startup
+	BUILD=$(BUILD) tools/bench/blk
 
 clean:
 	rm -rf build build-asan
