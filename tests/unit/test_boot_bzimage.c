@@ -204,7 +204,7 @@ Test(boot_bzimage, e820_table_is_in_zero_page)
 
 	cr_assert_eq(tb_boot(&env), 0, "%s", env.err);
 
-	cr_assert_eq(tb_rd8(&env.mem, ZP(0x1e8)), 4);
+	cr_assert_eq(tb_rd8(&env.mem, ZP(0x1e8)), 5); /* 4 low/high RAM+BIOS entries and the ECAM */
 	cr_assert_eq(tb_rd64(&env.mem, ZP(0x2d0 + 3 * 20)), 1 * MiB);
 	cr_assert_eq(tb_rd64(&env.mem, ZP(0x2d0 + 3 * 20 + 8)), 63 * MiB);
 	cr_assert_eq(tb_rd32(&env.mem, ZP(0x2d0 + 3 * 20 + 16)), 1);

@@ -244,7 +244,7 @@ Test(boot_load, vmlinux_zero_page_describes_payload)
 	cr_assert_eq(tb_rd32(&env.mem, ZP(0x218)), RAM - 3 * 4096);
 	cr_assert_eq(tb_rd32(&env.mem, ZP(0x21c)), 10000);
 	cr_assert_eq(tb_rd64(&env.mem, ZP(0x070)), 0xe0000);
-	cr_assert_eq(tb_rd8(&env.mem, ZP(0x1e8)), 4);
+	cr_assert_eq(tb_rd8(&env.mem, ZP(0x1e8)), 5); /* 4 low/high RAM+BIOS entries and the ECAM */
 }
 
 Test(boot_load, zero_page_is_cleared_first)

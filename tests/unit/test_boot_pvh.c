@@ -64,7 +64,7 @@ Test(boot_pvh, memmap_is_described)
 	cr_assert_eq(tb_boot(&env), 0, "%s", env.err);
 
 	cr_assert_eq(tb_rd64(&env.mem, SI(40)), LAYOUT_PVH_MEMMAP);
-	cr_assert_eq(tb_rd32(&env.mem, SI(48)), 4);
+	cr_assert_eq(tb_rd32(&env.mem, SI(48)), 5);
 }
 
 Test(boot_pvh, memmap_entries_match_e820_layout)
@@ -93,7 +93,7 @@ Test(boot_pvh, initramfs_is_module_zero)
 	cr_assert_eq(tb_boot(&env), 0, "%s", env.err);
 
 	cr_assert_eq(tb_rd32(&env.mem, SI(12)), 1);
-	cr_assert_eq(tb_rd64(&env.mem, SI(16)), LAYOUT_PVH_MEMMAP + 4 * 24);
+	cr_assert_eq(tb_rd64(&env.mem, SI(16)), LAYOUT_PVH_MEMMAP + 5 * 24);
 }
 
 Test(boot_pvh, module_entry_points_at_initramfs)
@@ -102,9 +102,9 @@ Test(boot_pvh, module_entry_points_at_initramfs)
 
 	cr_assert_eq(tb_boot(&env), 0, "%s", env.err);
 
-	cr_assert_eq(tb_rd64(&env.mem, LAYOUT_PVH_MEMMAP + 4 * 24), env.out.initrd_gpa);
-	cr_assert_eq(tb_rd64(&env.mem, LAYOUT_PVH_MEMMAP + 4 * 24 + 8), 9);
-	cr_assert_eq(tb_rd64(&env.mem, LAYOUT_PVH_MEMMAP + 4 * 24 + 16), 0);
+	cr_assert_eq(tb_rd64(&env.mem, LAYOUT_PVH_MEMMAP + 5 * 24), env.out.initrd_gpa);
+	cr_assert_eq(tb_rd64(&env.mem, LAYOUT_PVH_MEMMAP + 5 * 24 + 8), 9);
+	cr_assert_eq(tb_rd64(&env.mem, LAYOUT_PVH_MEMMAP + 5 * 24 + 16), 0);
 }
 
 Test(boot_pvh, initramfs_lies_above_kernel)
