@@ -28,7 +28,7 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-linux bench clean
+.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-sandbox check-linux bench clean
 all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk probe
 
 $(BUILD)/%.o: %.c
@@ -53,11 +53,13 @@ include guest/probe/probe.mk
 # Device backends: one binary per device over devices/lib (vhost-user, virtqueues).
 DEVLIB_SRCS := $(sort $(wildcard devices/lib/*.c))
 BLK_SRCS    := $(sort $(wildcard devices/blk/*.c))
-BLK_OBJS    := $(BLK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o
+SANDBOX_SRCS := $(sort $(wildcard sandbox/*.c))
+BLK_OBJS    := $(BLK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o \
+               $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 VHOST_TEST_SRCS := $(sort $(wildcard tests/vhost/*.c))
 
 $(BUILD)/cellvm-blk: $(BLK_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ -luring
+	$(CC) $(LDFLAGS) -o $@ $^ -luring -lseccomp -lcap-ng
 
 $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -77,6 +79,10 @@ check-unit: $(BUILD)/tests/unit/unit
 check-vhost: $(BUILD)/cellvm-blk $(BUILD)/tests/vhost/frontend
 	BUILD=$(BUILD) tests/vhost/run.sh
 
+# Escape tests: each forbidden act from inside cellvm-blk's jail (tests/sandbox/run.sh).
+check-sandbox: all
+	BUILD=$(BUILD) tests/sandbox/run.sh
+
 check-integration: all
 	BUILD=$(BUILD) tests/integration/run.sh
 
@@ -90,10 +96,10 @@ check-linux: all
 	BUILD=$(BUILD) tests/lab/run
 
 check: deps
-	$(MAKE) check-unit check-integration check-api check-vhost check-linux
+	$(MAKE) check-unit check-integration check-api check-vhost check-sandbox check-linux
 
 check-asan: deps
-	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost
+	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost check-sandbox
 
 $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)

@@ -12,14 +12,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "blk.h"
 #include "log.h"
+#include "policy.h"
+#include "selftest.h"
 
 enum exit_status {
 	EXIT_DISCONNECTED = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_DISK = 3,
-	EXIT_SOCKET = 4, EXIT_PROTOCOL = 5, EXIT_SIGNAL = 8,
+	EXIT_SOCKET = 4, EXIT_PROTOCOL = 5, EXIT_JAIL = 6, EXIT_SIGNAL = 8,
 };
 
 enum tag { TAG_SIGNAL = 1, TAG_SOCK, TAG_URING, TAG_KICK };
@@ -29,6 +32,9 @@ struct config {
 	const char *socket_path;
 	int socket_fd;
 	bool verbose;
+	bool no_jail;
+	bool seccomp_log;
+	const char *selftest;   /* --jail-selftest ACT: a test hook */
 };
 
 struct loop {
@@ -48,15 +54,22 @@ static const char usage_text[] =
 	"  --num-queues N      request queues, 1 to 16 (default 1)\n"
 	"  --serial STR        GET_ID serial, at most 20 bytes\n"
 	"  --verbose           log vhost-user progress\n"
+	"  --seccomp MODE      kill (default): a forbidden system call kills the process;\n"
+	"                      log: it is allowed and logged by the kernel (writing policies)\n"
+	"  --no-jail           run WITHOUT the sandbox (debugging only; logged)\n"
+	"  --jail-selftest ACT test hook: enter the jail, try one forbidden act, report\n"
 	"exit status: 0 the frontend disconnected; 1 run-time failure; 2 bad usage;\n"
 	"  3 the disk cannot be opened or sized; 4 the socket cannot be set up;\n"
-	"  5 the frontend broke the vhost-user protocol; 8 stopped by SIGTERM/SIGINT/SIGHUP\n";
+	"  5 the frontend broke the vhost-user protocol; 6 the jail cannot be entered;\n"
+	"  8 stopped by SIGTERM/SIGINT/SIGHUP; 128+N killed by signal N (159: SIGSYS, seccomp)\n";
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' }, { "socket-fd", required_argument, NULL, 'f' },
 	{ "path", required_argument, NULL, 'p' }, { "readonly", no_argument, NULL, 'r' },
 	{ "direct", no_argument, NULL, 'd' }, { "num-queues", required_argument, NULL, 'q' },
 	{ "serial", required_argument, NULL, 'S' }, { "verbose", no_argument, NULL, 'v' },
+	{ "seccomp", required_argument, NULL, 'm' }, { "no-jail", no_argument, NULL, 'J' },
+	{ "jail-selftest", required_argument, NULL, 'T' },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
@@ -83,6 +96,17 @@ static int parse_opt(struct config *c, int opt, const char *arg)
 	case 'r': c->blk.readonly = true; return 0;
 	case 'd': c->blk.direct = true; return 0;
 	case 'v': c->verbose = true; return 0;
+	case 'J': c->no_jail = true; return 0;
+	case 'm':
+		if (strcmp(arg, "kill") && strcmp(arg, "log"))
+			return log_error("--seccomp: kill or log, not %s", arg), -EINVAL;
+		c->seccomp_log = !strcmp(arg, "log");
+		return 0;
+	case 'T':
+		if (!blk_selftest_known(arg))
+			return log_error("--jail-selftest: unknown act %s", arg), -EINVAL;
+		c->selftest = arg;
+		return 0;
 	case 'S':
 		if (strlen(arg) > BLK_SERIAL_LEN)
 			return log_error("--serial: at most %d bytes", BLK_SERIAL_LEN), -EINVAL;
@@ -119,7 +143,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		return log_error("unexpected argument: %s", argv[optind]), -EINVAL;
 	if (!c->blk.path)
 		return log_error("--path FILE is required"), -EINVAL;
-	if (!c->socket_path == (c->socket_fd < 0))
+	if (!c->selftest && !c->socket_path == (c->socket_fd < 0))
 		return log_error("exactly one of --socket PATH and --socket-fd N is required"),
 		       -EINVAL;
 	return 0;
@@ -198,6 +222,9 @@ static int connect_frontend(struct loop *l, const struct config *c)
 	log_info("waiting for a frontend");
 	fd = accept_one(l, lfd);
 	close(lfd);
+	/* One frontend per run: the name goes now, while the host's file system is in reach. */
+	if (c->socket_path)
+		unlink(c->socket_path);
 	if (fd < 0 && fd != -EINTR)
 		log_error("accept: %s", strerror(-fd));
 	return fd;
@@ -316,6 +343,51 @@ static int setup_loop(struct loop *l)
 	return watch(l, l->sigfd, TAG_SIGNAL);
 }
 
+/* The waiter (the pid namespace's parent): says how the worker died, then dies the same way. */
+static void waiter_exit(const struct jail_result *r)
+{
+	int st = r->worker_status;
+
+	if (WIFSIGNALED(st))
+		log_error("jailed worker pid %d killed by signal %d (SIG%s: %s)%s", (int)r->worker_pid,
+			  WTERMSIG(st), sigabbrev_np(WTERMSIG(st)) ?: "?", strsignal(WTERMSIG(st)),
+			  WTERMSIG(st) == SIGSYS ? ": a system call outside its seccomp policy" : "");
+	jail_exit_like(st);
+}
+
+/* -1: go on, jailed (or --no-jail); otherwise the exit status. Never returns in the waiter. */
+static int enter_jail(struct loop *l, const struct config *c)
+{
+	struct jail_spec s;
+	struct blk_policy p;
+	struct jail_result r = { 0 };
+	int rc;
+
+	if (c->no_jail) {
+		log_warn("--no-jail: running WITHOUT the sandbox; for debugging only");
+		return -1;
+	}
+	rc = blk_jail_spec(&s, &p, &l->dev, l->epfd, l->sigfd, l->sock);
+	p.test_dup = c->selftest && !strcmp(c->selftest, "nofile");
+	s.seccomp_mode = c->seccomp_log ? JAIL_SECCOMP_LOG : JAIL_SECCOMP_KILL;
+	if (!rc)
+		rc = jail_enter(&s, &r);
+	if (rc == JAIL_WAITER)
+		waiter_exit(&r);
+	if (rc < 0)
+		return log_error("jail: %s: %s; refusing to run half-jailed", r.step ? r.step : "spec",
+				 strerror(-rc)), EXIT_JAIL;
+	/* A signalfd wakes epoll through the registering task's signal handlers: that was the
+	 * process before the pid namespace's fork, now the waiter. Register it again from here. */
+	if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->sigfd, NULL) < 0 || watch(l, l->sigfd, TAG_SIGNAL))
+		return log_error("jail: re-watching the signalfd: %m"), EXIT_RUNTIME;
+	if (r.no_landlock)
+		log_warn("jail: this kernel has no Landlock; running without that layer");
+	if (c->seccomp_log)
+		log_warn("--seccomp log: forbidden system calls are logged, not stopped");
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct loop l = { .epfd = -1, .sigfd = -1, .sock = -1 };
@@ -337,11 +409,21 @@ int main(int argc, char **argv)
 	}
 	if (setup_loop(&l))
 		return log_error("event loop setup: %m"), EXIT_RUNTIME;
+	if (c.selftest) { /* test hook: no frontend; the jail, then one forbidden act */
+		pid_t parent = getppid();
+
+		st = enter_jail(&l, &c);
+		return st >= 0 ? st : blk_selftest_run(c.selftest, &l.dev, parent);
+	}
 	l.sock = connect_frontend(&l, &c);
 	if (l.sock < 0) {
 		blk_close(&l.dev);
 		return l.sock == -EINTR ? EXIT_SIGNAL : EXIT_SOCKET;
 	}
+	/* Everything the device needs is open: the jail before the first message is read. */
+	st = enter_jail(&l, &c);
+	if (st >= 0)
+		return st;
 	if (blk_attach(&l.dev, l.sock, watch_kick, &l))
 		return log_error("vhost-user setup failed"), EXIT_RUNTIME;
 	log_info("serving %s (%llu sectors%s) with %u queue(s)", c.blk.path,
@@ -350,7 +432,5 @@ int main(int argc, char **argv)
 	st = run(&l);
 	blk_close(&l.dev);
 	close(l.sock);
-	if (c.socket_path)
-		unlink(c.socket_path);
 	return st;
 }

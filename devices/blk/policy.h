@@ -1,0 +1,20 @@
+/* policy.h: cellvm-blk's jail: the fds it keeps and the syscalls it may make. */
+#ifndef CELLVM_BLK_POLICY_H
+#define CELLVM_BLK_POLICY_H
+
+#include "../../sandbox/jail.h"
+#include "blk.h"
+
+/* The fds the argument rules name; filled by blk_jail_spec(), read by the rules. */
+struct blk_policy {
+	int epfd;
+	int sock;        /* -1 in --jail-selftest, which has no frontend */
+	int ring_fd;
+	bool test_dup;   /* --jail-selftest nofile only: dup() to reach RLIMIT_NOFILE */
+};
+
+/* The jail for a device whose disk, io_uring, epoll, signalfd and socket are open. */
+int blk_jail_spec(struct jail_spec *s, struct blk_policy *p, const struct blk_dev *dev,
+		  int epfd, int sigfd, int sock) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,126 @@
+#!/bin/bash
+# run.sh: escape tests for cellvm-blk's jail: each forbidden act from inside it, and the jail as /proc shows it.
+set -u
+BUILD=${BUILD:-build}
+BLK=$BUILD/cellvm-blk
+CELLVM=$BUILD/cellvm
+ELF=$BUILD/guest/probe.elf
+T=$(mktemp -d /tmp/cellvm-sandbox.XXXXXX)
+USER_ID=12345 # the unprivileged caller for the user-namespace runs
+PIDS=
+trap 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+chmod 755 "$T"
+truncate -s 8M "$T/img"
+chmod 666 "$T/img"
+pass=0 fail=0 skip=0
+
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; [ -f "$T/err" ] && sed 's/^/    | /' "$T/err" | tail -n 5; }
+
+# as root|user CMD...: run as root, or as an unprivileged uid (cellvm-blk then makes a user namespace).
+as() {
+	local who=$1
+	shift
+	if [ "$who" = root ]; then "$@"; else setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$@"; fi
+}
+
+# act WHO MODE ACT WANT: WANT is SIGSYS (killed by seccomp) or the errno name the jail refuses with.
+act() {
+	local who=$1 mode=$2 a=$3 want=$4 st name="$1 $2 $3"
+	as "$who" "$BLK" --path "$T/img" --seccomp "$mode" --jail-selftest "$a" >/dev/null 2>"$T/err"
+	st=$?
+	if [ "$want" = SIGSYS ]; then
+		# Exit 128+31, and the waiter's message names the signal and the reason.
+		if [ $st -eq 159 ] && grep -q "killed by signal 31 (SIGSYS: .*seccomp policy" "$T/err"; then
+			ok "$name: killed by SIGSYS"
+		else bad "$name" "exit status $st, want 159 (SIGSYS) and a message naming it"; fi
+	elif [ $st -eq 0 ] && grep -q "jail-selftest $a: refused: $want " "$T/err"; then
+		ok "$name: refused with $want"
+	else bad "$name" "exit status $st, want 0 and 'refused: $want'"; fi
+}
+
+# What seccomp kills (the default mode): every act whose syscall is not in the allowlist.
+KILLED="open-shadow open-kvm open-root socket-inet socket-netlink ptrace-parent vm-readv-parent
+	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec uring-setup"
+# With seccomp only logging, the layers under it must still refuse (defense in depth).
+LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
+	ptrace-parent:ESRCH vm-readv-parent:ESRCH kill-parent:ESRCH mount:EPERM
+	chroot:EPERM execve:ENOENT mprotect-exec:EACCES"
+# setuid(0): no capability (root start); uid 0 does not exist in the user namespace (user start).
+SETUID0_root=EPERM SETUID0_user=EINVAL
+# Stopped by seccomp alone: said, not hidden.
+SECCOMP_ONLY="socket-netlink unshare fork mmap-exec uring-setup"
+
+for who in root user; do
+	as "$who" "$BLK" --path "$T/img" --jail-selftest none 2>"$T/err" && grep -q "jailed" "$T/err" &&
+		ok "$who: the jail is entered" || bad "$who: the jail is entered" "status $?"
+	for a in $KILLED; do act "$who" kill "$a" SIGSYS; done
+	# Allowed syscalls, refused by another layer even in kill mode.
+	act "$who" kill nofile EMFILE        # RLIMIT_NOFILE (dup is allowed for this act only)
+	act "$who" kill uring-openat EACCES  # io_uring's own opcode restrictions
+	for p in $LAYERS; do act "$who" log "${p%%:*}" "${p#*:}"; done
+	v=SETUID0_$who
+	act "$who" log setuid0 "${!v}"
+done
+echo "NOTE only seccomp stops: $SECCOMP_ONLY (they succeed with --seccomp log)"
+
+# check_status NAME PID UID: /proc/PID/status shows the jail.
+check_status() {
+	local name=$1 pid=$2 uid=$3 s
+	s=$(cat "/proc/$pid/status" 2>/dev/null) || { bad "$name" "no /proc/$pid/status"; return; }
+	local got
+	got=$(echo "$s" | awk '/^Uid:/{u=$2} /^CapEff:/{e=$2} /^CapBnd:/{b=$2} /^CapPrm:/{p=$2}
+		/^Seccomp:/{sc=$2} /^NoNewPrivs:/{n=$2} END{print u, e, b, p, sc, n}')
+	echo "     $name pid $pid: Uid CapEff CapBnd CapPrm Seccomp NoNewPrivs = $got"
+	if [ "$got" = "$uid 0000000000000000 0000000000000000 0000000000000000 2 1" ]; then ok "$name"
+	else bad "$name" "want $uid, capabilities 0, Seccomp 2, NoNewPrivs 1"; fi
+}
+
+# The waiter (cellvm's child) and the worker (its child, init of the pid namespace).
+check_tree() { # NAME WAITER_PID UID
+	local w
+	check_status "$1 waiter" "$2" "$3"
+	w=$(pgrep -P "$2" | head -n1)
+	[ -n "$w" ] && check_status "$1 worker" "$w" "$3" || bad "$1 worker" "no child of $2"
+}
+
+# A VM idling with a disk: cellvm-blk, spawned by cellvm, as root.
+if [ -x "$CELLVM" ] && [ -f "$ELF" ]; then
+	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img" \
+		>"$T/vm.log" 2>&1 &
+	vm=$!
+	PIDS="$PIDS $vm"
+	for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+	waiter=$(pgrep -P "$vm" -x cellvm-blk | head -n1)
+	if [ -n "$waiter" ]; then check_tree "cellvm-spawned (root) /proc status" "$waiter" 65534
+	else bad "cellvm-spawned /proc status" "no cellvm-blk under cellvm"; fi
+	kill -9 "$vm" 2>/dev/null
+	wait "$vm" 2>/dev/null
+else
+	skip=$((skip + 1)); echo "SKIP cellvm-spawned /proc status: $CELLVM or $ELF not built"
+fi
+
+# Standalone and unprivileged (user namespace): jailed once a frontend connects.
+mkdir "$T/u" && chown $USER_ID "$T/u"
+setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$BLK" --socket "$T/u/sock" --path "$T/img" 2>"$T/err" &
+blk=$!
+PIDS="$PIDS $blk"
+for _ in $(seq 100); do [ -S "$T/u/sock" ] && break; sleep 0.05; done
+/usr/bin/python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)' "$T/u/sock" &
+client=$!
+sleep 0.5
+check_tree "standalone (user namespace) /proc status" "$blk" $USER_ID
+# SIGTERM to the waiter reaches the worker, which stops with status 8.
+kill -TERM "$blk"
+wait "$blk"
+st=$?
+[ $st -eq 8 ] && ok "SIGTERM forwarded by the waiter: exit 8" || bad "SIGTERM forwarded" "exit $st, want 8"
+kill "$client" 2>/dev/null
+wait "$client" 2>/dev/null
+
+"$BLK" --path "$T/img" --no-jail --jail-selftest none 2>"$T/err"
+grep -q "WITHOUT the sandbox" "$T/err" && ok "--no-jail is logged" || bad "--no-jail is logged" "no warning"
+
+echo "sandbox: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
