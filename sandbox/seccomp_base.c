@@ -19,18 +19,14 @@ static const struct base_rule base_rules[] = {
 	{ SCMP_SYS(write), "log lines on stderr, eventfd signals" },
 	{ SCMP_SYS(close), "fds the peer replaces (kick/call eventfds, memory regions)" },
 	{ SCMP_SYS(exit_group), "leaving" },
-	{ SCMP_SYS(exit), "leaving (a thread)" },
 	{ SCMP_SYS(rt_sigreturn), "returning from a signal handler" },
 	{ SCMP_SYS(rt_sigprocmask), "glibc blocks signals around abort() and raise()" },
 	{ SCMP_SYS(restart_syscall), "the kernel restarts an interrupted sleep" },
 	{ SCMP_SYS(brk), "malloc's main arena" },
 	{ SCMP_SYS(munmap), "free() of large blocks, replaced memory regions" },
-	{ SCMP_SYS(madvise), "malloc returns freed pages" },
-	{ SCMP_SYS(futex), "glibc locks" },
+	{ SCMP_SYS(madvise), "malloc returns freed pages of its other arenas" },
 	{ SCMP_SYS(getpid), "the log prefix" },
 	{ SCMP_SYS(gettid), "raise() in abort()" },
-	{ SCMP_SYS(clock_gettime), "time, when the vDSO falls back to the syscall" },
-	{ SCMP_SYS(getrandom), "glibc's malloc and hash seeds" },
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
 	/* Sanitizer builds only (make check-asan): the runtimes' own syscalls at run time. */
 	{ SCMP_SYS(sched_yield), "sanitizer: spin locks in the allocator" },
@@ -57,6 +53,10 @@ static int add_arg_rules(scmp_filter_ctx ctx)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* glibc's fatal messages (fortify, stack protector) before abort(): stderr only. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(writev), 1,
+				      SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
 	/* abort(): SIGABRT to this process only. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
