@@ -72,19 +72,22 @@ int main(int argc, char **argv)
 	action = config_parse_args(&cfg, argc, argv, err, sizeof(err));
 	if (action < 0 || (action == CONFIG_RUN && config_validate(&cfg, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "cellvm: %s\n", err);
+		config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	if (action == CONFIG_HELP) {
-		config_print_help(argv[0]);
-		return 0;
-	}
-	if (action == CONFIG_VERSION) {
-		printf("cellvm %s\n", CELLVM_VERSION);
+	if (action == CONFIG_HELP || action == CONFIG_VERSION) {
+		if (action == CONFIG_HELP)
+			config_print_help(argv[0]);
+		else
+			printf("cellvm %s\n", CELLVM_VERSION);
+		config_free(&cfg);
 		return 0;
 	}
 	logf = open_log(&cfg);
-	if (cfg.log_file && !logf)
+	if (cfg.log_file && !logf) {
+		config_free(&cfg);
 		return EXIT_USAGE;
+	}
 	log_init("cellvm", (enum log_level)(LOG_WARN + (cfg.verbosity > 2 ? 2 : cfg.verbosity)), logf);
 	audit_snapshot(&fds);
 	status = run_vmm(&cfg);
