@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -403,11 +404,24 @@ static void mark_broken(struct virtio_pci *vp)
 	pthread_mutex_unlock(&vp->lock);
 }
 
+/* The socket closes a moment before the process is gone: wait up to 0.5 s to say why. */
+static bool reap_briefly(pid_t pid, int *status)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; pid > 0 && i < 500; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		nanosleep(&ms, NULL);
+	}
+	return false;
+}
+
 static void describe_exit(pid_t pid, char *out, size_t len)
 {
 	int status;
 
-	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
+	if (!reap_briefly(pid, &status))
 		snprintf(out, len, "closed its socket");
 	else if (WIFSIGNALED(status))
 		snprintf(out, len, "pid %d was killed by signal %d (%s)", (int)pid, WTERMSIG(status),
