@@ -22,7 +22,8 @@ struct boot_mem_range {
 };
 
 /* Fills map (capacity cap) with, in ascending order: RAM [0, EBDA), reserved EBDA, reserved
- * BIOS area, RAM [1 MiB, end of the first region), then one RAM entry per further region.
+ * BIOS area, RAM [1 MiB, end of the first region), reserved PCI ECAM window, then one RAM
+ * entry per further region.
  * Returns the entry count, -EINVAL if mem's first region does not start at 0 and cover
  * 1 MiB, or -ENOSPC if cap is too small. */
 int boot_memmap_build(const struct guest_mem *mem, struct boot_mem_range *map, unsigned int cap)
