@@ -136,6 +136,23 @@ static struct machine_desc machine_desc(const struct vm *vm)
 	};
 }
 
+/* The x86 reset vector (f000:fff0, the BIOS area's last 16 bytes): a guest that jumps there
+ * to reboot (Linux's reboot=bios, which a CONFIG_EFI kernel picks by default on a hardware-
+ * reduced ACPI platform booted without EFI) writes the FADT reset register, as a BIOS would,
+ * instead of running zeros forever. */
+#define RESET_STUB_LEN 16
+static void write_reset_stub(uint8_t *p)
+{
+	const uint8_t stub[RESET_STUB_LEN] = {
+		0xba, PORT_ACPI_RESET & 0xff, PORT_ACPI_RESET >> 8, /* mov dx, PORT_ACPI_RESET */
+		0xb0, ACPI_RESET_VALUE,                             /* mov al, ACPI_RESET_VALUE */
+		0xee,                                               /* out dx, al */
+		0xfa, 0xf4, 0xeb, 0xfd,                             /* cli; 1: hlt; jmp 1b */
+	};
+
+	memcpy(p, stub, sizeof(stub));
+}
+
 /* ACPI in the BIOS area (found by scan or by the RSDP address in the boot data) and an MP
  * table in the EBDA for guests without ACPI. */
 static int write_firmware_tables(struct vm *vm, char *err, size_t errlen)
@@ -147,8 +164,11 @@ static int write_firmware_tables(struct vm *vm, char *err, size_t errlen)
 	struct machine_desc m = machine_desc(vm);
 	long rc = -EFAULT;
 
+	/* The last 16 bytes of the BIOS area hold the reset vector (f000:fff0). */
 	if (acpi && mp)
-		rc = acpi_build(acpi, LAYOUT_BIOS_START, acpi_len, &m);
+		rc = acpi_build(acpi, LAYOUT_BIOS_START, acpi_len - RESET_STUB_LEN, &m);
+	if (rc >= 0)
+		write_reset_stub(acpi + acpi_len - RESET_STUB_LEN);
 	/* The EBDA holds an MP table for up to MPTABLE_EBDA_MAX_CPUS; larger guests need ACPI. */
 	if (rc >= 0 && vm->nr_vcpus <= MPTABLE_EBDA_MAX_CPUS)
 		rc = mptable_build(mp, LAYOUT_EBDA_START, mp_len, &m);
