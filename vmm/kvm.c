@@ -104,6 +104,27 @@ static struct kvm_msr_list *get_msr_list(int kvm_fd)
 	return l;
 }
 
+/* The 8259s start unmasked and uninitialised (vector base 0). A guest told by ACPI that the
+ * machine is hardware-reduced never programs them, so a legacy interrupt (the UART's IRQ 4)
+ * would reach LINT0 as ExtINT with vector 0-7 and look like a CPU exception. Mask every pin
+ * as firmware does; a guest that uses the PICs (the MP-table path) initialises them itself. */
+static int mask_pics(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned int chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_PIC_SLAVE; chip++) {
+		struct kvm_irqchip c = { .chip_id = chip };
+
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &c) < 0)
+			goto fail;
+		c.chip.pic.imr = 0xff;
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &c) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "KVM_GET/SET_IRQCHIP (masking the 8259s): %s", strerror(errno));
+	return EXIT_VMM_ERROR;
+}
+
 int kvm_create_irqchip(struct vm *vm, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -125,7 +146,7 @@ int kvm_create_irqchip(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
 		return EXIT_VMM_ERROR;
 	}
-	return 0;
+	return mask_pics(vm, err, errlen);
 }
 
 int kvm_create_vm(struct vm *vm, char *err, size_t errlen)
