@@ -111,6 +111,7 @@ $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfro
 bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness
 	BUILD=$(BUILD) tools/bench/startup
 	BUILD=$(BUILD) tools/bench/blk
+	BUILD=$(BUILD) tools/bench/lab
 
 clean:
 	rm -rf build build-asan
