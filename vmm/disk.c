@@ -53,6 +53,8 @@ static void backend_argv(const char **argv, const char *bin, const struct disk_c
 		argv[n++] = "--serial";
 		argv[n++] = d->serial;
 	}
+	if (log_get_level() >= LOG_DEBUG)
+		argv[n++] = "--verbose"; /* cellvm -v -v: the backend logs its progress too */
 	argv[n] = NULL;
 }
 
@@ -102,6 +104,9 @@ struct virtio_pci *disk_create(struct vm *vm, const struct disk_config *d, unsig
 		return NULL;
 	vp = virtio_pci_create(vm, VIRTIO_ID_BLOCK, name, fd, d->socket, d->num_queues,
 			       VIRTIO_BLK_CONFIG_LEN);
+	if (vp && pid > 0)
+		log_info("%s: %s served by cellvm-blk pid %d, %u queue(s)%s", name, d->path, (int)pid,
+			 d->num_queues, d->readonly ? ", read-only" : "");
 	if (!vp && pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

@@ -375,8 +375,10 @@ static int enter_jail(struct loop *l, const struct config *c)
 	if (rc == JAIL_WAITER)
 		waiter_exit(&r);
 	if (rc < 0)
-		return log_error("jail: %s: %s; refusing to run half-jailed", r.step ? r.step : "spec",
-				 strerror(-rc)), EXIT_JAIL;
+		return log_error("jail: %s: %s%s; refusing to run half-jailed", r.step ? r.step : "spec",
+				 strerror(-rc), r.step && !strcmp(r.step, "pivot_root") && rc == -EINVAL ?
+				 " (the host's / is not a mount point, e.g. an initramfs: run from a "
+				 "mounted root, see docs/sandbox.md)" : ""), EXIT_JAIL;
 	/* A signalfd wakes epoll through the registering task's signal handlers: that was the
 	 * process before the pid namespace's fork, now the waiter. Register it again from here. */
 	if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->sigfd, NULL) < 0 || watch(l, l->sigfd, TAG_SIGNAL))
