@@ -71,3 +71,15 @@ for k in tiny cloud; do
 		"pre:blk_mk $fs /tmp/${k}_blk-ro.img" "vmm:--disk path=/tmp/${k}_blk-ro.img,readonly=on,serial=labdisk2" \
 		'^L2-RESULT: blk-ro PASS' "post:blk_same /tmp/${k}_blk-ro.img"
 done
+
+# --- the lab itself: an assignable device behind an IOMMU (for the VFIO cases to come) ---------
+# With LAB_VFIO=1 the runner starts L1 with -device intel-iommu -device e1000e and intel_iommu=on;
+# l1-init binds the NIC to vfio-pci. Without it this check is skipped, visibly.
+if [ "$(arg lab.vfio)" != 1 ]; then
+	if selected lab/vfio-assignable; then
+		SKIP=$((SKIP + 1))
+		echo "LAB: SKIP lab/vfio-assignable: L1 has no IOMMU in this run (LAB_VFIO=1 tests/lab/run lab/vfio-assignable)"
+	fi
+else
+	l1check lab/vfio-assignable '[ -n "$VFIO_GROUP" ] && [ -c "/dev/vfio/$VFIO_GROUP" ] && [ -c /dev/vfio/vfio ] && echo "group $VFIO_GROUP: $VFIO_BDF"'
+fi
