@@ -14,82 +14,42 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "log.h"
 #include "vm.h"
 
-#define BACKEND_FD 3 /* the socket's number in the backend process */
-
-static int backend_path(char *out, size_t len)
+/* The backend's arguments after "--socket-fd 3"; the strings live in d and queues. */
+static int disk_args(struct backend_spawn *s, const struct disk_config *d, char *queues,
+		     size_t qlen)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int rc = 0;
 
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	snprintf(out, len, "%s/cellvm-blk", dirname(self));
-	return access(out, X_OK) == 0 ? 0 : -errno;
-}
-
-/* Builds the backend's argv in the parent: between fork and exec only async-signal-safe calls. */
-static void backend_argv(const char **argv, const char *bin, const struct disk_config *d,
-			 char *queues, size_t qlen)
-{
-	int n = 0;
-
+	*s = (struct backend_spawn){ .binary = "cellvm-blk" };
 	snprintf(queues, qlen, "%u", d->num_queues);
-	argv[n++] = bin;
-	argv[n++] = "--socket-fd";
-	argv[n++] = "3";
-	argv[n++] = "--path";
-	argv[n++] = d->path;
-	argv[n++] = "--num-queues";
-	argv[n++] = queues;
+	rc |= backend_arg(s, "--path");
+	rc |= backend_arg(s, d->path);
+	rc |= backend_arg(s, "--num-queues");
+	rc |= backend_arg(s, queues);
 	if (d->readonly)
-		argv[n++] = "--readonly";
+		rc |= backend_arg(s, "--readonly");
 	if (d->direct)
-		argv[n++] = "--direct";
+		rc |= backend_arg(s, "--direct");
 	if (d->serial) {
-		argv[n++] = "--serial";
-		argv[n++] = d->serial;
+		rc |= backend_arg(s, "--serial");
+		rc |= backend_arg(s, d->serial);
 	}
 	if (log_get_level() >= LOG_DEBUG)
-		argv[n++] = "--verbose"; /* cellvm -v -v: the backend logs its progress too */
-	argv[n] = NULL;
+		rc |= backend_arg(s, "--verbose"); /* cellvm -v -v: the backend logs its progress too */
+	return rc ? -E2BIG : 0;
 }
 
-/* Child side: the socket becomes fd 3 (the others are close-on-exec); then exec. */
-static void exec_backend(const char **argv, int sock)
+static int spawn_backend(const char *name, const struct disk_config *d, pid_t *pid)
 {
-	if (dup2(sock, BACKEND_FD) < 0)
-		_exit(127);
-	fcntl(BACKEND_FD, F_SETFD, 0);
-	execv(argv[0], (char *const *)argv);
-	_exit(127);
-}
+	struct backend_spawn s;
+	char queues[16];
+	int rc = disk_args(&s, d, queues, sizeof(queues));
 
-static int spawn_backend(const struct disk_config *d, pid_t *pid)
-{
-	char bin[PATH_MAX], queues[16];
-	const char *argv[16];
-	int sv[2], rc = backend_path(bin, sizeof(bin));
-
-	if (rc < 0) {
-		log_error("disk %s: cannot find cellvm-blk next to cellvm: %s", d->path, strerror(-rc));
-		return rc;
-	}
-	backend_argv(argv, bin, d, queues, sizeof(queues));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	*pid = fork();
-	if (*pid == 0)
-		exec_backend(argv, sv[1]);
-	close(sv[1]);
-	if (*pid < 0) {
-		close(sv[0]);
-		return -errno;
-	}
-	return sv[0];
+	return rc < 0 ? rc : backend_start(name, &s, pid);
 }
 
 struct virtio_pci *disk_create(struct vm *vm, const struct disk_config *d, unsigned int index)
@@ -100,7 +60,7 @@ struct virtio_pci *disk_create(struct vm *vm, const struct disk_config *d, unsig
 	struct virtio_pci *vp;
 
 	snprintf(name, sizeof(name), "blk%u", index);
-	if (!d->vhost_user && (fd = spawn_backend(d, &pid)) < 0)
+	if (!d->vhost_user && (fd = spawn_backend(name, d, &pid)) < 0)
 		return NULL;
 	vp = virtio_pci_create(vm, VIRTIO_ID_BLOCK, name, fd, d->socket, d->num_queues,
 			       VIRTIO_BLK_CONFIG_LEN);
@@ -116,27 +76,6 @@ struct virtio_pci *disk_create(struct vm *vm, const struct disk_config *d, unsig
 	return vp;
 }
 
-/* Waits up to about a second for a backend that was told to go (its socket closed). */
-static void reap(const char *name, pid_t pid)
-{
-	struct timespec ms = { 0, 1000000 };
-	int status;
-
-	for (int i = 0; i < 1000; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				log_warn("%s: backend pid %d ended with %s %d", name, (int)pid,
-					 WIFEXITED(status) ? "status" : "signal",
-					 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-			return;
-		}
-		nanosleep(&ms, NULL);
-	}
-	log_warn("%s: backend pid %d did not exit; killing it", name, (int)pid);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 void disk_destroy(struct virtio_pci *vp)
 {
 	pid_t pid;
@@ -148,5 +87,5 @@ void disk_destroy(struct virtio_pci *vp)
 	snprintf(name, sizeof(name), "%s", vp->name);
 	virtio_pci_destroy(vp);
 	if (pid > 0)
-		reap(name, pid);
+		backend_reap(name, pid);
 }
