@@ -20,10 +20,10 @@ OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS  := -std=gnu11 $(OPT) $(WARNINGS) $(HARDEN) $(SAN) -Ivmm -DCELLVM_VERSION=\"$(VERSION)\" -MMD -MP
 LDFLAGS := -pie -Wl,-z,relro,-z,now $(SAN)
-LDLIBS  := -lhttp_parser -ljson-c -lpthread
+LDLIBS  := -lhttp_parser -ljson-c -lpthread -lseccomp -lcap-ng
 
 VMM_SRCS  := $(sort $(wildcard vmm/*.c vmm/*/*.c))
-VMM_LIB   := $(filter-out vmm/main.c,$(VMM_SRCS))
+VMM_LIB   := $(filter-out vmm/main.c,$(VMM_SRCS)) $(sort $(wildcard sandbox/*.c))
 VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)

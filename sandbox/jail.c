@@ -252,8 +252,9 @@ int jail_enter(const struct jail_spec *s, struct jail_result *r)
 	STEP("fds", close_other_fds(s));
 	if (!as_root)
 		STEP("user namespace", enter_userns(s));
-	STEP("namespaces", sys0(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-					CLONE_NEWCGROUP | (s->share_net ? 0 : CLONE_NEWNET))));
+	STEP("namespaces", sys0(unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+					(s->no_pid_ns ? 0 : CLONE_NEWPID) |
+					(s->share_net ? 0 : CLONE_NEWNET))));
 	STEP("pivot_root", pivot_to_empty_root());
 	STEP("rlimits", set_rlimits(s));
 	STEP("identity and capabilities", drop_identity(s, as_root));
@@ -261,10 +262,13 @@ int jail_enter(const struct jail_spec *s, struct jail_result *r)
 	STEP("no_new_privs", sys0(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
 	STEP("mdwe", set_mdwe());
 	STEP("landlock", landlock_layer(s, r));
-	STEP("pid namespace", jail_fork_worker(s, r));
-	if (rc == JAIL_WAITER)
-		return JAIL_WAITER; /* the waiter loaded its own filter and waited */
-	STEP("seccomp", seccomp_load_role(s, s->rules, s->rules_arg));
+	if (!s->no_pid_ns) {
+		STEP("pid namespace", jail_fork_worker(s, r));
+		if (rc == JAIL_WAITER)
+			return JAIL_WAITER; /* the waiter loaded its own filter and waited */
+	}
+	if (!s->no_seccomp)
+		STEP("seccomp", seccomp_load_role(s, s->rules, s->rules_arg));
 	r->step = NULL;
 	return 0;
 }

@@ -33,6 +33,10 @@ struct jail_spec {
 	uid_t uid;                    /* identity when started as root */
 	gid_t gid;
 	bool share_net;               /* stay in the caller's network namespace (a tap owner) */
+	bool thread_only;             /* jail_thread_filter(): the calling thread's filter */
+	bool no_seccomp;              /* --seccomp false: no filter at all (debugging) */
+	bool no_pid_ns;               /* no pid namespace and no waiter: the VMM, whose vCPU
+	                               * threads Kata finds under the pid it started */
 	bool strict;                  /* a layer the kernel lacks (Landlock) is an error */
 	unsigned long nofile;         /* RLIMIT_NOFILE (soft = hard); RLIMIT_CORE is always 0 */
 	unsigned long nproc;          /* RLIMIT_NPROC: tasks of the jailed uid, io-wq threads too */
@@ -62,6 +66,14 @@ int jail_keep_fd(struct jail_spec *s, int fd) __attribute__((warn_unused_result)
  * jail_exit_like(r->worker_status)). Single-threaded callers only.
  */
 int jail_enter(const struct jail_spec *s, struct jail_result *r) __attribute__((warn_unused_result));
+
+/*
+ * Narrows the calling thread only (no TSYNC): loads base + rules on top of the process's
+ * filter, so the thread may do what both allow. For a multi-threaded jailed process whose
+ * threads have roles (the VMM's vCPU and API threads). Returns 0 or -errno.
+ */
+int jail_thread_filter(enum jail_seccomp_mode mode, jail_rules_fn *rules, const void *arg)
+	__attribute__((warn_unused_result));
 
 /* Ends the waiter the way the worker ended: the same exit code, or the same signal. */
 __attribute__((noreturn)) void jail_exit_like(int wait_status);

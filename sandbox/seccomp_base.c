@@ -111,6 +111,9 @@ int seccomp_load_role(const struct jail_spec *s, jail_rules_fn *role, const void
 		return -ENOMEM;
 	/* A syscall from another ABI (x32, i386) kills too, in every mode. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	/* A thread's extra filter: no_new_privs is already set process-wide. */
+	if (!rc && s->thread_only)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (!rc)
 		rc = add_base(ctx);
 	if (!rc && role)
@@ -119,4 +122,11 @@ int seccomp_load_role(const struct jail_spec *s, jail_rules_fn *role, const void
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return rc > 0 ? -rc : rc;
+}
+
+int jail_thread_filter(enum jail_seccomp_mode mode, jail_rules_fn *rules, const void *arg)
+{
+	struct jail_spec s = { .seccomp_mode = mode, .thread_only = true };
+
+	return seccomp_load_role(&s, rules, arg);
 }

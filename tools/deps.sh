@@ -2,7 +2,7 @@
 # deps.sh: installs the Debian packages cellvm builds and tests with (as root), or prints the apt-get line.
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libfdt-dev libcriterion-dev \
-qemu-system-x86 acpica-tools busybox-static cpio e2fsprogs libhttp-parser-dev libjson-c-dev \
+qemu-system-x86 qemu-utils acpica-tools busybox-static cpio e2fsprogs libhttp-parser-dev libjson-c-dev \
 python3-jsonschema python3-yaml liburing-dev fio \
 kmod linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils"
 missing=""

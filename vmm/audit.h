@@ -2,6 +2,8 @@
 #ifndef CELLVM_AUDIT_H
 #define CELLVM_AUDIT_H
 
+#include <stdbool.h>
+
 #define AUDIT_MAX_FDS 64
 
 struct fd_audit {
@@ -13,6 +15,6 @@ struct fd_audit {
 void audit_snapshot(struct fd_audit *a);
 /* Logs an error for every fd open now that was not in the snapshot and for every thread
  * but the caller's; returns how many leaks it found. */
-int audit_check(const struct fd_audit *a);
+int audit_check(const struct fd_audit *a, bool jailed);
 
 #endif

@@ -2,9 +2,6 @@
 #include "backend.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,19 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "log.h"
-
-static int backend_path(char *out, size_t len, const char *binary)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	snprintf(out, len, "%s/%s", dirname(self), binary);
-	return access(out, X_OK) == 0 ? 0 : -errno;
-}
 
 int backend_arg(struct backend_spawn *s, const char *arg)
 {
@@ -40,51 +26,28 @@ int backend_arg(struct backend_spawn *s, const char *arg)
 	return 0;
 }
 
-/* Child side, between fork and exec: async-signal-safe calls only. The socket becomes fd 3,
- * the extra fds 4.. (each first moved above the target range so no dup2 clobbers another). */
-static void exec_backend(const char **argv, int sock, const struct backend_spawn *s)
-{
-	int moved[BACKEND_MAX_EXTRA + 1];
-
-	moved[0] = fcntl(sock, F_DUPFD, 64);
-	for (unsigned int i = 0; i < s->nextra; i++)
-		moved[i + 1] = fcntl(s->extra_fds[i], F_DUPFD, 64);
-	for (unsigned int i = 0; i <= s->nextra; i++) {
-		if (moved[i] < 0 || dup2(moved[i], BACKEND_SOCK_FD + (int)i) < 0)
-			_exit(127);
-		fcntl(BACKEND_SOCK_FD + (int)i, F_SETFD, 0);
-	}
-	execv(argv[0], (char *const *)argv);
-	_exit(127);
-}
-
 int backend_start(const char *name, const struct backend_spawn *s, pid_t *pid)
 {
-	char bin[PATH_MAX];
-	const char *argv[BACKEND_MAX_ARGS + 4];
-	int sv[2], n = 0, rc = backend_path(bin, sizeof(bin), s->binary);
+	const char *args[BACKEND_MAX_ARGS + 3];
+	int fds[BACKEND_MAX_EXTRA + 1];
+	int sv[2], n = 0;
 
-	if (rc < 0) {
-		log_error("%s: cannot find %s next to cellvm: %s", name, s->binary, strerror(-rc));
-		return rc;
-	}
-	argv[n++] = bin;
-	argv[n++] = "--socket-fd";
-	argv[n++] = "3";
+	args[n++] = "--socket-fd";
+	args[n++] = "3";
 	for (unsigned int i = 0; i < BACKEND_MAX_ARGS && s->args[i]; i++)
-		argv[n++] = s->args[i];
-	argv[n] = NULL;
+		args[n++] = s->args[i];
+	args[n] = NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	*pid = fork();
-	if (*pid == 0)
-		exec_backend(argv, sv[1], s);
-	rc = -errno;
+	fds[0] = sv[1];
+	for (unsigned int i = 0; i < s->nextra; i++)
+		fds[i + 1] = s->extra_fds[i];
+	*pid = broker_spawn(s->binary, args, fds, s->nextra + 1);
 	close(sv[1]);
 	if (*pid < 0) {
+		log_error("%s: cannot start %s: %s", name, s->binary, strerror(-*pid));
 		close(sv[0]);
-		log_error("%s: cannot start %s: %s", name, s->binary, strerror(-rc));
-		return rc;
+		return -EIO;
 	}
 	return sv[0];
 }

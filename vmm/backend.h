@@ -18,7 +18,7 @@ struct backend_spawn {
 
 /* Appends one argument; -E2BIG (and nothing added) when the list is full. */
 int backend_arg(struct backend_spawn *s, const char *arg) __attribute__((warn_unused_result));
-/* Forks and execs the backend on one end of a socketpair. Returns our end (close-on-exec)
+/* Starts the backend (through the broker when jailed) on one end of a socketpair. Returns our end (close-on-exec)
  * with *pid set, or -errno with a log line naming `name`. */
 int backend_start(const char *name, const struct backend_spawn *s, pid_t *pid)
 	__attribute__((warn_unused_result));

@@ -269,7 +269,8 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK };
+       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK,
+       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -282,10 +283,79 @@ static const struct option long_opts[] = {
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "jail", required_argument, NULL, OPT_JAIL },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "print-jail", no_argument, NULL, OPT_PRINT_JAIL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
+
+static int parse_id(const char *what, const char *v, uint32_t *out, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n == 0 || n >= 0xffffffffUL) {
+		snprintf(err, errlen, "--jail: %s=%s: expected a number from 1 to 4294967294 (not 0: root)",
+			 what, v);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* --jail on|off|strict[,uid=N][,gid=N] */
+static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t errlen)
+{
+	if (strcmp(tok, "on") == 0)
+		j->mode = JAIL_ON;
+	else if (strcmp(tok, "off") == 0)
+		j->mode = JAIL_OFF;
+	else if (strcmp(tok, "strict") == 0)
+		j->mode = JAIL_STRICT;
+	else if (strncmp(tok, "uid=", 4) == 0)
+		return (j->uid_set = true, parse_id("uid", tok + 4, &j->uid, err, errlen));
+	else if (strncmp(tok, "gid=", 4) == 0)
+		return (j->gid_set = true, parse_id("gid", tok + 4, &j->gid, err, errlen));
+	else {
+		snprintf(err, errlen, "--jail: unknown option '%s' (on, off, strict, uid=N, gid=N)", tok);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_jail(struct jail_config *j, const char *arg, char *err, size_t errlen)
+{
+	char buf[128], *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
+		snprintf(err, errlen, "--jail: argument too long");
+		return -1;
+	}
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (parse_jail_token(j, tok, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+/* --seccomp true|false|log: Cloud Hypervisor's flag. */
+static int parse_seccomp(struct jail_config *j, const char *arg, char *err, size_t errlen)
+{
+	if (strcmp(arg, "true") == 0)
+		j->seccomp = SECCOMP_CLI_TRUE;
+	else if (strcmp(arg, "log") == 0)
+		j->seccomp = SECCOMP_CLI_LOG;
+	else if (strcmp(arg, "false") == 0)
+		j->seccomp = SECCOMP_CLI_FALSE;
+	else {
+		snprintf(err, errlen, "--seccomp: '%s': expected true, false or log", arg);
+		return -1;
+	}
+	return 0;
+}
 
 /* Applies one parsed option; returns 0, a config_action > 0, or -1 with err set. */
 static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err, size_t errlen)
@@ -301,6 +371,9 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_DEBUG_EXIT: cfg->debug_exit = true; return 0;
 	case OPT_API_SOCKET: return parse_api_socket(cfg, arg, err, errlen);
 	case OPT_DISK: return parse_disk(cfg, arg, err, errlen);
+	case OPT_JAIL: return parse_jail(&cfg->jail, arg, err, errlen);
+	case OPT_SECCOMP: return parse_seccomp(&cfg->jail, arg, err, errlen);
+	case OPT_PRINT_JAIL: cfg->jail.print = true; return 0;
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -380,6 +453,12 @@ void config_print_help(const char *prog)
 	       "                         a virtio-blk disk served by a cellvm-blk process\n"
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
+	       "  --jail on|off|strict[,uid=N][,gid=N]\n"
+	       "                         the VMM's own jail (default on; strict: a missing layer is\n"
+	       "                         an error; uid/gid: its identity when started as root)\n"
+	       "  --seccomp true|false|log\n"
+	       "                         the VMM's seccomp filters (log: allow and log, for policies)\n"
+	       "  --print-jail           print the effective jail of each process and exit\n"
 	       "  --api-socket PATH|fd=N serve the Cloud Hypervisor REST API (then --kernel is\n"
 	       "                         optional: the VM can be created with vm.create)\n"
 	       "  -h, --help             this text\n"

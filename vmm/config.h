@@ -21,6 +21,18 @@ struct disk_config {
 	unsigned int num_queues;
 };
 
+/* --jail and --seccomp: the VMM's own jail (docs/sandbox.md). VMM-level, not per VM. */
+enum jail_mode { JAIL_ON = 0, JAIL_OFF, JAIL_STRICT };
+enum seccomp_cli { SECCOMP_CLI_TRUE = 0, SECCOMP_CLI_LOG, SECCOMP_CLI_FALSE };
+
+struct jail_config {
+	enum jail_mode mode;
+	enum seccomp_cli seccomp;
+	bool uid_set, gid_set;
+	uint32_t uid, gid;      /* started as root: the VMM's identity (default 65534) */
+	bool print;             /* --print-jail: print the effective jail and exit */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -35,6 +47,7 @@ struct vm_config {
 	int verbosity;          /* number of -v */
 	bool debug_exit;
 	const char *api_socket; /* VMM-level: serve the REST API here (path or fd=N) */
+	struct jail_config jail; /* VMM-level */
 	unsigned int nr_disks;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	char *disk_args[CONFIG_MAX_DISKS]; /* copies the disk strings point into (config_free) */

@@ -12,6 +12,7 @@ enum cellvm_exit {
 	EXIT_TRIPLE_FAULT = 6,  /* the guest triple-faulted (KVM_EXIT_SHUTDOWN) */
 	EXIT_GUEST_ERROR = 7,   /* KVM could not run the guest: emulation failure, entry failure */
 	EXIT_SIGNAL = 8,        /* stopped by SIGINT/SIGTERM/SIGHUP */
+	EXIT_JAIL = 9,          /* the VMM's jail could not be entered (a layer failed) */
 };
 
 #endif

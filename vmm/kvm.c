@@ -26,11 +26,33 @@ static const struct { int cap; const char *name; } required_caps[] = {
 	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
 };
 
+/* /dev/kvm opened before the VMM jails itself: owned by kvm.c, set once before any thread. */
+static int preopened_kvm = -1;
+
+int kvm_preopen(const char *path)
+{
+	preopened_kvm = open(path, O_RDWR | O_CLOEXEC);
+	return preopened_kvm < 0 ? -errno : preopened_kvm;
+}
+
+int kvm_preopen_fd(void)
+{
+	return preopened_kvm;
+}
+
+void kvm_preopen_close(void)
+{
+	if (preopened_kvm >= 0)
+		close(preopened_kvm);
+	preopened_kvm = -1;
+}
+
 int kvm_open_dev(struct vm *vm, const char *path, char *err, size_t errlen)
 {
 	int version;
 
-	vm->kvm_fd = open(path, O_RDWR | O_CLOEXEC);
+	vm->kvm_fd = preopened_kvm >= 0 ? fcntl(preopened_kvm, F_DUPFD_CLOEXEC, 0)
+					: open(path, O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		int e = errno;
 		snprintf(err, errlen, "%s: %s%s", path, strerror(e),

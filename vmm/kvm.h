@@ -6,6 +6,12 @@
 
 #include "vm.h"
 
+/* Opens /dev/kvm once, before the VMM jails itself; later VMs dup it. Returns the fd or
+ * -errno. */
+int kvm_preopen(const char *path);
+int kvm_preopen_fd(void);
+void kvm_preopen_close(void);
+
 /* Each returns 0, or a cellvm exit code (exit_codes.h) with a one-line reason in err. */
 int kvm_open_dev(struct vm *vm, const char *path, char *err, size_t errlen);
 int kvm_check_cpus(struct vm *vm, unsigned int nr_cpus, char *err, size_t errlen);

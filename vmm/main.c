@@ -1,13 +1,19 @@
 /* main.c: cellvm's entry point: parse the command line, build the VM, run it, map the outcome to an exit code. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
+#include "../sandbox/jail.h"
 #include "audit.h"
+#include "broker.h"
 #include "config.h"
 #include "exit_codes.h"
+#include "kvm.h"
 #include "log.h"
+#include "policy.h"
 #include "vmm.h"
 
 static FILE *open_log(const struct vm_config *cfg)
@@ -38,26 +44,99 @@ static int create_and_boot(struct vmm *vmm, const struct vm_config *cfg)
 	return 0;
 }
 
-static int run_vmm(const struct vm_config *cfg)
+/* Before the jail: the broker (while the process is single-threaded and holds nothing),
+ * /dev/kvm, and the API socket, which the jailed VMM could not open or bind. */
+static int prepare_jail(const struct vm_config *cfg, struct api_server *api, char *err,
+			size_t errlen)
+{
+	int rc;
+
+	if (broker_start(err, errlen) < 0)
+		return EXIT_JAIL;
+	rc = kvm_preopen("/dev/kvm");
+	if (rc < 0) {
+		snprintf(err, errlen, "/dev/kvm: %s", strerror(-rc));
+		return EXIT_NO_KVM;
+	}
+	if (api && api_server_path(api)) {
+		if (broker_unlink_at_exit(api_server_path(api)) < 0) {
+			snprintf(err, errlen, "broker: cannot register the API socket for removal");
+			return EXIT_JAIL;
+		}
+		api_server_leave_path(api);
+	}
+	return 0;
+}
+
+static int enter_jail(const struct vm_config *cfg, struct api_server *api, FILE *logf,
+		      char *err, size_t errlen)
+{
+	struct jail_spec spec;
+	struct jail_result r;
+	int fds[8], n = 0, rc = prepare_jail(cfg, api, err, errlen);
+
+	if (rc)
+		return rc;
+	fds[n++] = broker_fd();
+	fds[n++] = kvm_preopen_fd();
+	if (logf)
+		fds[n++] = fileno(logf);
+	if (api)
+		n += api_server_fds(api, fds + n);
+	if (vmm_jail_spec(&spec, &cfg->jail, fds, (unsigned)n) < 0) {
+		snprintf(err, errlen, "jail: too many fds to keep");
+		return EXIT_JAIL;
+	}
+	rc = jail_enter(&spec, &r);
+	if (rc < 0) {
+		snprintf(err, errlen, "jail: %s: %s (refusing to run half-jailed)", r.step ?: "?",
+			 strerror(-rc));
+		return EXIT_JAIL;
+	}
+	if (r.no_landlock)
+		log_warn("jail: this kernel has no Landlock; running without that layer");
+	vmm_policy_set_jailed(&cfg->jail);
+	log_info("jail: entered (uid %u, seccomp %s)", (unsigned)getuid(),
+		 cfg->jail.seccomp == SECCOMP_CLI_FALSE ? "off" :
+		 cfg->jail.seccomp == SECCOMP_CLI_LOG ? "log" : "kill");
+	return 0;
+}
+
+static int start_vmm(struct vmm *vmm, const struct vm_config *cfg, struct api_server **api,
+		     FILE *logf, char *err, size_t errlen)
+{
+	int rc;
+
+	if (cfg->api_socket && !(*api = api_server_open(vmm, cfg->api_socket, err, errlen)))
+		return EXIT_USAGE;
+	/* glibc sizes its malloc arenas by reading /sys on the first contended allocation;
+	 * in the jail that open() is a seccomp kill, so fix the limit now. */
+	mallopt(M_ARENA_MAX, 8);
+	if (cfg->jail.mode != JAIL_OFF && (rc = enter_jail(cfg, *api, logf, err, errlen)))
+		return rc;
+	if (vmm_init(vmm, err, errlen) < 0)
+		return EXIT_VMM_ERROR;
+	if (*api && api_server_run(*api, vmm, err, errlen) < 0)
+		return EXIT_VMM_ERROR;
+	return 0;
+}
+
+static int run_vmm(const struct vm_config *cfg, FILE *logf)
 {
 	struct api_server *api = NULL;
-	struct vmm vmm;
+	struct vmm vmm = { .signal_fd = -1, .call_fd = -1 }; /* safe to destroy before vmm_init */
 	char err[512] = "";
-	int status;
+	int status = start_vmm(&vmm, cfg, &api, logf, err, sizeof(err));
 
-	if (vmm_init(&vmm, err, sizeof(err)) < 0) {
+	if (status)
 		log_error("%s", err);
-		status = EXIT_VMM_ERROR;
-	} else if (cfg->api_socket && !(api = api_server_start(&vmm, cfg->api_socket, err,
-								sizeof(err)))) {
-		log_error("%s", err);
-		status = EXIT_USAGE;
-	} else if ((status = create_and_boot(&vmm, cfg)) == 0) {
+	else if ((status = create_and_boot(&vmm, cfg)) == 0)
 		status = vmm_run(&vmm);
-	}
 	vmm_stop_calls(&vmm);
 	api_server_stop(api);
 	vmm_destroy(&vmm);
+	broker_stop();
+	kvm_preopen_close();
 	return status;
 }
 
@@ -90,8 +169,13 @@ int main(int argc, char **argv)
 	}
 	log_init("cellvm", (enum log_level)(LOG_WARN + (cfg.verbosity > 2 ? 2 : cfg.verbosity)), logf);
 	audit_snapshot(&fds);
-	status = run_vmm(&cfg);
-	if (audit_check(&fds) > 0 && status == 0)
+	if (cfg.jail.print) {
+		vmm_policy_print(stdout, &cfg);
+		status = 0;
+	} else {
+		status = run_vmm(&cfg, logf);
+	}
+	if (audit_check(&fds, cfg.jail.mode != JAIL_OFF) > 0 && status == 0)
 		status = EXIT_VMM_ERROR;
 	if (logf)
 		fclose(logf);

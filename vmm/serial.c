@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "layout.h"
 #include "log.h"
 #include "loop.h"
@@ -246,9 +247,9 @@ static int serial_open_output(struct serial *s, const struct vm_config *cfg)
 		s->in_fd = STDIN_FILENO;
 		return 0;
 	case SERIAL_FILE:
-		s->out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		s->out_fd = broker_open_log(cfg->serial_path);
 		if (s->out_fd < 0)
-			return -errno;
+			return s->out_fd;
 		s->out_owned = true;
 		return 0;
 	default:

@@ -16,6 +16,7 @@
 #include "cpuid.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "policy.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -207,12 +208,21 @@ void vm_resume(struct vm *vm)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	char name[16];
 	sigset_t set;
 
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Kata finds vCPU threads by this name. Set by the thread itself (prctl): naming
+	 * another thread goes through /proc, which the jail does not have. */
+	snprintf(name, sizeof(name), "vcpu %u", v->index);
+	pthread_setname_np(pthread_self(), name);
 	atomic_store(&v->state, VCPU_RUNNING);
+	if (vmm_policy_thread(VMM_THREAD_VCPU) < 0) {
+		log_error("vcpu %u: cannot load the vCPU seccomp filter", v->index);
+		vm_request_stop(v->vm, EXIT_VMM_ERROR, "vCPU seccomp filter failed");
+	}
 	while (!vm_stopping(v->vm)) {
 		if (vcpu_pause_point(v))
 			continue;
@@ -313,7 +323,6 @@ int vcpu_start_all(struct vm *vm, char *err, size_t errlen)
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		char name[16];
 		int rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
 
 		if (rc != 0) {
@@ -321,8 +330,6 @@ int vcpu_start_all(struct vm *vm, char *err, size_t errlen)
 			return EXIT_VMM_ERROR;
 		}
 		v->thread_started = true;
-		snprintf(name, sizeof(name), "vcpu %u", i); /* Kata finds vCPU threads by this name */
-		pthread_setname_np(v->thread, name);
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "log.h"
 
 #define VHU_VERSION     0x1
@@ -124,25 +125,6 @@ static int set_u64(struct vhost_user *v, uint32_t req, uint64_t val, const int *
 	return request(v, req, &val, sizeof(val), fds, nfds);
 }
 
-static int connect_path(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 static int negotiate(struct vhost_user *v)
 {
 	const uint64_t wanted = VHU_PF_MQ | VHU_PF_REPLY_ACK | VHU_PF_CONFIG;
@@ -169,7 +151,7 @@ int vhu_connect(struct vhost_user *v, const char *path, int fd)
 	int rc;
 
 	v->protocol_features = 0;
-	v->fd = fd >= 0 ? fd : connect_path(path);
+	v->fd = fd >= 0 ? fd : broker_connect(path);
 	if (v->fd < 0) {
 		rc = v->fd;
 		v->fd = -1;

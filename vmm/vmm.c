@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "exit_codes.h"
 #include "log.h"
 #include "loop.h"
@@ -188,8 +189,10 @@ int vmm_vm_boot(struct vmm *vmm, int *status, char *err, size_t errlen)
 		return -EBUSY;
 	vmm->vm_built = true;
 	rc = vm_create(&vmm->vm, &vmm->cfg, vmm->loop, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
+		broker_seal(); /* the guest runs next: the broker serves only repeats from now on */
 		rc = vm_start(&vmm->vm, on_vm_stop, vmm, err, errlen);
+	}
 	if (rc != 0) {
 		vm_destroy(&vmm->vm);
 		vmm->vm_built = false;

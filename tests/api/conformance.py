@@ -106,11 +106,35 @@ def vm_config(tmp):
                        "serial": "api-disk", "id": "disk0"}]}
 
 
-def children(pid):
+def comm(pid):
     try:
-        return open(f"/proc/{pid}/task/{pid}/children").read().split()
+        return open(f"/proc/{pid}/comm").read().strip()
+    except OSError:
+        return ""
+
+
+def children(pid, want_broker=False):
+    """The VMM's device processes (or, want_broker, its cellvm-broker)."""
+    try:
+        kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
     except OSError:
         return []
+    return [k for k in kids if (comm(k) == "cellvm-broker") == want_broker]
+
+
+def check_vmm_jailed(pid):
+    """The running VMM's own jail, as the kernel reports it."""
+    st = {}
+    for line in open(f"/proc/{pid}/status"):
+        k, _, v = line.partition(":")
+        st[k] = v.split()
+    check("VMM uid is not 0", st["Uid"][0] != "0", str(st["Uid"]))
+    check("VMM CapEff and CapBnd are 0", int(st["CapEff"][0], 16) == 0 and int(st["CapBnd"][0], 16) == 0,
+          f"{st['CapEff']} {st['CapBnd']}")
+    check("VMM Seccomp 2, NoNewPrivs 1", st["Seccomp"] == ["2"] and st["NoNewPrivs"] == ["1"],
+          f"{st['Seccomp']} {st['NoNewPrivs']}")
+    names = sorted(open(f"/proc/{pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{pid}/task"))
+    check("vCPU and API threads are named", "vcpu 0" in names and "api" in names, str(names))
 
 
 def session(sock, tmp):
@@ -125,6 +149,8 @@ def session(sock, tmp):
     expect(c, "boot", "PUT", "vm.boot", 204)
     wait_for_guest(tmp)
     check("boot spawned the disk's device process", len(children(PID[0])) == 1, str(children(PID[0])))
+    check("the jailed VMM has its broker", len(children(PID[0], True)) == 1, str(children(PID[0], True)))
+    check_vmm_jailed(PID[0])
     info = expect(c, "info with a disk", "GET", "vm.info", 200, "VmInfo")
     check("info lists the disk", info and info["config"].get("disks", [{}])[0].get("serial") == "api-disk", str(info))
     info = expect(c, "info running", "GET", "vm.info", 200, "VmInfo")

@@ -32,7 +32,14 @@ struct api_server;
 
 /* spec is a socket path or "fd=N" (an already bound and listening socket). Returns NULL
  * with a one-line reason in err. */
-struct api_server *api_server_start(struct vmm *vmm, const char *spec, char *err, size_t errlen);
+struct api_server *api_server_open(struct vmm *vmm, const char *spec, char *err, size_t errlen);
+/* Starts the API thread (after the VMM's jail: the thread narrows its own filter). */
+int api_server_run(struct api_server *srv, struct vmm *vmm, char *err, size_t errlen);
+/* The fds the jail must keep (listening socket, epoll, stop eventfd): returns the count. */
+int api_server_fds(const struct api_server *srv, int *fds);
+/* The socket path we created, or NULL; leave_path: do not unlink it at stop. */
+const char *api_server_path(const struct api_server *srv);
+void api_server_leave_path(struct api_server *srv);
 /* Stops the thread (after it sent any response in progress) and closes everything. */
 void api_server_stop(struct api_server *srv);
 

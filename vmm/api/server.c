@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "policy.h"
 
 struct conn {
 	struct api_server *srv;
@@ -44,6 +45,7 @@ struct api_server {
 	int stop_fd;
 	pthread_t thread;
 	bool thread_started;
+	bool leave_path;            /* the broker removes the path (the jailed VMM cannot) */
 	http_parser_settings settings;
 	struct conn conns[API_MAX_CONNS];
 };
@@ -337,6 +339,11 @@ static void *api_thread(void *arg)
 	struct api_server *srv = arg;
 	struct epoll_event evs[16];
 
+	pthread_setname_np(pthread_self(), "api"); /* prctl: the jail has no /proc */
+	if (vmm_policy_thread(VMM_THREAD_API) < 0) {
+		log_error("api: cannot load the API thread's seccomp filter; not serving");
+		return NULL;
+	}
 	for (;;) {
 		int n = epoll_wait(srv->epfd, evs, 16, 1000);
 
@@ -440,10 +447,9 @@ static int server_setup(struct api_server *srv, const char *spec, char *err, siz
 	return 0;
 }
 
-struct api_server *api_server_start(struct vmm *vmm, const char *spec, char *err, size_t errlen)
+struct api_server *api_server_open(struct vmm *vmm, const char *spec, char *err, size_t errlen)
 {
 	struct api_server *srv = calloc(1, sizeof(*srv));
-	int rc;
 
 	if (!srv) {
 		snprintf(err, errlen, "api: out of memory");
@@ -454,17 +460,41 @@ struct api_server *api_server_start(struct vmm *vmm, const char *spec, char *err
 		srv->conns[i] = (struct conn){ .srv = srv, .fd = -1 }; /* before anything can fail */
 	srv->settings = (http_parser_settings){ .on_url = on_url, .on_body = on_body,
 		.on_headers_complete = on_headers_complete, .on_message_complete = on_message_complete };
-	if (server_setup(srv, spec, err, errlen) == 0) {
-		rc = pthread_create(&srv->thread, NULL, api_thread, srv);
-		srv->thread_started = rc == 0;
-		if (rc == 0) {
-			pthread_setname_np(srv->thread, "api");
-			return srv;
-		}
-		snprintf(err, errlen, "api: pthread_create: %s", strerror(rc));
-	}
+	if (server_setup(srv, spec, err, errlen) == 0)
+		return srv;
 	api_server_stop(srv);
 	return NULL;
+}
+
+int api_server_run(struct api_server *srv, struct vmm *vmm, char *err, size_t errlen)
+{
+	int rc;
+
+	srv->vmm = vmm;
+	rc = pthread_create(&srv->thread, NULL, api_thread, srv);
+	srv->thread_started = rc == 0;
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen, "api: pthread_create: %s", strerror(rc));
+	return -1;
+}
+
+int api_server_fds(const struct api_server *srv, int *fds)
+{
+	fds[0] = srv->listen_fd;
+	fds[1] = srv->epfd;
+	fds[2] = srv->stop_fd;
+	return 3;
+}
+
+const char *api_server_path(const struct api_server *srv)
+{
+	return srv->path;
+}
+
+void api_server_leave_path(struct api_server *srv)
+{
+	srv->leave_path = true;
 }
 
 void api_server_stop(struct api_server *srv)
@@ -482,7 +512,7 @@ void api_server_stop(struct api_server *srv)
 		conn_close(&srv->conns[i]);
 		free(srv->conns[i].body);
 	}
-	if (srv->path)
+	if (srv->path && !srv->leave_path)
 		unlink(srv->path);
 	free(srv->path);
 	if (srv->listen_fd >= 0)

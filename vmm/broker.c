@@ -1,0 +1,509 @@
+/* broker.c: the VMM's one unjailed helper: opens host paths and starts device backends on request. */
+#define _GNU_SOURCE
+#include "broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT };
+
+#define ARGS_BYTES 3072
+#define MANIFEST_MAX 32
+
+struct broker_req {
+	uint32_t op;
+	uint32_t argc;              /* OP_SPAWN: strings in args */
+	char path[PATH_MAX];        /* the path, or the binary's name */
+	char args[ARGS_BYTES];      /* NUL-terminated strings, back to back */
+};
+
+struct broker_reply {
+	int32_t result;             /* pid, 0, or -errno */
+};
+
+/* The backends the broker may start: the only binaries it ever executes. */
+static const char *const known_binaries[] = { "cellvm-blk", "cellvm-net", "cellvm-vsock" };
+
+/* The client side's connection (see broker.h for the owner rule). */
+static struct {
+	pthread_mutex_t lock;
+	int fd;
+	pid_t pid;
+} client = { PTHREAD_MUTEX_INITIALIZER, -1, 0 };
+
+/* ---- fd passing ---------------------------------------------------------------------- */
+
+static int send_msg(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * BROKER_MAX_FDS)] = { 0 };
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > BROKER_MAX_FDS)
+		return -E2BIG;
+	if (nfds) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -EPIPE;
+}
+
+/* Receives exactly len bytes and up to BROKER_MAX_FDS fds; *nfds gets their count. */
+static int recv_msg(int sock, void *buf, size_t len, int *fds, unsigned *nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * BROKER_MAX_FDS)];
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+	*nfds = 0;
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (unsigned i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*nfds < BROKER_MAX_FDS)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n != len)
+		return -EPROTO;
+	return 0;
+}
+
+/* ---- the operations, shared by the broker and the in-process fallback ---------------- */
+
+static int do_open_read(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL; /* only regular files: no devices, FIFOs or directories */
+	}
+	return fd;
+}
+
+static int do_open_log(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int do_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static bool known_binary(const char *name)
+{
+	for (size_t i = 0; i < sizeof(known_binaries) / sizeof(known_binaries[0]); i++)
+		if (strcmp(name, known_binaries[i]) == 0)
+			return true;
+	return false;
+}
+
+static int binary_path(char *out, size_t len, const char *binary)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	snprintf(out, len, "%s/%s", dirname(self), binary);
+	return access(out, X_OK) == 0 ? 0 : -errno;
+}
+
+/* Child side, between clone and exec: async-signal-safe calls only. fds[i] becomes 3 + i,
+ * each first moved above the target range so no dup2 clobbers another. */
+static __attribute__((noreturn)) void exec_child(const char **argv, const int *fds, unsigned n)
+{
+	int moved[BROKER_MAX_FDS];
+
+	for (unsigned i = 0; i < n; i++)
+		moved[i] = fcntl(fds[i], F_DUPFD, 64);
+	for (unsigned i = 0; i < n; i++) {
+		if (moved[i] < 0 || dup2(moved[i], 3 + (int)i) < 0)
+			_exit(127);
+		fcntl(3 + (int)i, F_SETFD, 0);
+	}
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/* Starts a backend. as_sibling: CLONE_PARENT, so the caller's parent (the VMM) owns it. */
+static pid_t do_spawn(const char *binary, const char *const *args, const int *fds,
+		      unsigned nfds, bool as_sibling)
+{
+	char bin[PATH_MAX];
+	const char *argv[BROKER_MAX_ARGS + 2];
+	int n = 0, rc;
+	pid_t pid;
+
+	if (!known_binary(binary))
+		return -EPERM;
+	rc = binary_path(bin, sizeof(bin), binary);
+	if (rc < 0)
+		return rc;
+	argv[n++] = bin;
+	for (unsigned i = 0; args[i] && i < BROKER_MAX_ARGS; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = as_sibling ? (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL)
+			 : fork();
+	if (pid == 0)
+		exec_child(argv, fds, nfds);
+	return pid < 0 ? -errno : pid;
+}
+
+/* ---- the broker process ---------------------------------------------------------------- */
+
+struct manifest {
+	unsigned n;
+	bool sealed;
+	char unlink_at_exit[PATH_MAX]; /* the API socket, removed when the VMM has gone */
+	struct broker_req served[MANIFEST_MAX];
+};
+
+/* Splits req->args into argv; -EINVAL unless exactly argc strings fill the buffer's start. */
+static int unpack_args(const struct broker_req *req, const char **argv)
+{
+	size_t off = 0;
+
+	if (req->argc > BROKER_MAX_ARGS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < req->argc; i++) {
+		const char *s = req->args + off;
+		size_t len = strnlen(s, ARGS_BYTES - off);
+
+		if (off + len >= ARGS_BYTES)
+			return -EINVAL;
+		argv[i] = s;
+		off += len + 1;
+	}
+	argv[req->argc] = NULL;
+	return 0;
+}
+
+static bool same_req(const struct broker_req *a, const struct broker_req *b)
+{
+	return a->op == b->op && a->argc == b->argc && strcmp(a->path, b->path) == 0 &&
+	       memcmp(a->args, b->args, ARGS_BYTES) == 0;
+}
+
+/* Before the seal every valid request is recorded; after it only recorded ones pass. */
+static int manifest_check(struct manifest *m, const struct broker_req *req)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (same_req(&m->served[i], req))
+			return 0;
+	if (m->sealed)
+		return -EPERM;
+	if (m->n >= MANIFEST_MAX)
+		return -ENOSPC;
+	m->served[m->n++] = *req;
+	return 0;
+}
+
+static const char *op_name(uint32_t op)
+{
+	static const char *const names[] = { "?", "open", "create", "connect", "spawn", "seal",
+					     "unlink-at-exit" };
+	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
+}
+
+static int serve_one(struct manifest *m, struct broker_req *req, const int *fds, unsigned nfds)
+{
+	const char *argv[BROKER_MAX_ARGS + 1];
+	int rc;
+
+	if (req->op == OP_SEAL) {
+		m->sealed = true;
+		return 0;
+	}
+	if (req->op == OP_UNLINK_AT_EXIT) {
+		if (m->sealed || strnlen(req->path, PATH_MAX) == PATH_MAX)
+			return -EPERM;
+		memcpy(m->unlink_at_exit, req->path, PATH_MAX);
+		return 0;
+	}
+	if (req->op < OP_OPEN_READ || req->op > OP_SPAWN || strnlen(req->path, PATH_MAX) == PATH_MAX ||
+	    (req->op != OP_SPAWN && nfds) || (req->op == OP_SPAWN && (nfds < 1 || unpack_args(req, argv))))
+		return -EINVAL;
+	rc = manifest_check(m, req);
+	if (rc < 0) {
+		log_error("refused %s %s: %s", op_name(req->op), req->path,
+			  rc == -EPERM ? "not requested before the guest started" : "too many requests");
+		return rc;
+	}
+	switch (req->op) {
+	case OP_OPEN_READ: return do_open_read(req->path);
+	case OP_OPEN_LOG: return do_open_log(req->path);
+	case OP_CONNECT: return do_connect(req->path);
+	default: return do_spawn(req->path, argv, fds, nfds, true);
+	}
+}
+
+/* The VMM has gone: remove its API socket (if it still is a socket), then leave. */
+static __attribute__((noreturn)) void broker_exit(const struct manifest *m)
+{
+	struct stat st;
+
+	if (m->unlink_at_exit[0] && lstat(m->unlink_at_exit, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(m->unlink_at_exit);
+	_exit(0);
+}
+
+static __attribute__((noreturn)) void broker_main(int sock)
+{
+	static struct broker_req req;   /* the child's own copy-on-write page: not shared */
+	static struct manifest m;
+	int fds[BROKER_MAX_FDS];
+	unsigned nfds;
+
+	prctl(PR_SET_NAME, "cellvm-broker", 0, 0, 0);
+	for (;;) {
+		int rc = recv_msg(sock, &req, sizeof(req), fds, &nfds);
+		struct broker_reply rep;
+
+		if (rc == -ECONNRESET)
+			broker_exit(&m);
+		rc = rc < 0 ? rc : serve_one(&m, &req, fds, nfds);
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		rep.result = rc;
+		bool is_fd = rc >= 0 && req.op >= OP_OPEN_READ && req.op <= OP_CONNECT;
+		if (send_msg(sock, &rep, sizeof(rep), is_fd ? &rc : NULL, is_fd) < 0)
+			_exit(1);
+		if (is_fd)
+			close(rc);
+		if (rc > 0 && req.op == OP_SPAWN)
+			log_info("started %s pid %d", req.path, rc);
+	}
+}
+
+/* In the child: keep only the socket and 0-2; die with the VMM. */
+static void broker_child_setup(int sock)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (sock != 3 && dup2(sock, 3) < 0)
+		_exit(1);
+	close_range(4, ~0u, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	broker_main(3);
+}
+
+int broker_start(char *err, size_t errlen)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "broker: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		broker_child_setup(sv[1]);
+	}
+	close(sv[1]);
+	if (pid < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "broker: %s: %s", pid < 0 ? "fork" : "subreaper", strerror(errno));
+		close(sv[0]);
+		return -1;
+	}
+	client.fd = sv[0];
+	client.pid = pid;
+	log_debug("broker pid %d started", (int)pid);
+	return 0;
+}
+
+void broker_stop(void)
+{
+	if (client.fd < 0)
+		return;
+	close(client.fd);
+	waitpid(client.pid, NULL, 0);
+	client.fd = -1;
+	client.pid = 0;
+}
+
+bool broker_running(void)
+{
+	return client.fd >= 0;
+}
+
+int broker_fd(void)
+{
+	return client.fd;
+}
+
+/* One request, one reply (with an fd for the open/connect requests). */
+static int call(struct broker_req *req, const int *fds, unsigned nfds)
+{
+	struct broker_reply rep;
+	int got[BROKER_MAX_FDS];
+	unsigned ngot = 0;
+	int rc;
+
+	pthread_mutex_lock(&client.lock);
+	rc = send_msg(client.fd, req, sizeof(*req), fds, nfds);
+	if (rc == 0)
+		rc = recv_msg(client.fd, &rep, sizeof(rep), got, &ngot);
+	pthread_mutex_unlock(&client.lock);
+	if (rc < 0) {
+		log_error("broker: %s", strerror(-rc));
+		return rc;
+	}
+	if (rep.result >= 0 && req->op >= OP_OPEN_READ && req->op <= OP_CONNECT) {
+		for (unsigned i = 1; i < ngot; i++)
+			close(got[i]);
+		return ngot ? got[0] : -EPROTO;
+	}
+	for (unsigned i = 0; i < ngot; i++)
+		close(got[i]);
+	return rep.result;
+}
+
+static struct broker_req *new_req(uint32_t op, const char *path)
+{
+	struct broker_req *req = calloc(1, sizeof(*req));
+
+	if (!req)
+		return NULL;
+	req->op = op;
+	if (path && snprintf(req->path, sizeof(req->path), "%s", path) >= (int)sizeof(req->path)) {
+		free(req);
+		return NULL;
+	}
+	return req;
+}
+
+static int path_call(uint32_t op, const char *path)
+{
+	struct broker_req *req = new_req(op, path);
+	int rc;
+
+	if (!req)
+		return -ENAMETOOLONG;
+	rc = call(req, NULL, 0);
+	free(req);
+	return rc;
+}
+
+int broker_open_read(const char *path)
+{
+	return client.fd < 0 ? do_open_read(path) : path_call(OP_OPEN_READ, path);
+}
+
+int broker_open_log(const char *path)
+{
+	return client.fd < 0 ? do_open_log(path) : path_call(OP_OPEN_LOG, path);
+}
+
+int broker_connect(const char *path)
+{
+	return client.fd < 0 ? do_connect(path) : path_call(OP_CONNECT, path);
+}
+
+static int pack_args(struct broker_req *req, const char *const *args)
+{
+	size_t off = 0;
+
+	for (req->argc = 0; args[req->argc]; req->argc++) {
+		size_t len = strlen(args[req->argc]) + 1;
+
+		if (req->argc >= BROKER_MAX_ARGS || off + len > ARGS_BYTES)
+			return -E2BIG;
+		memcpy(req->args + off, args[req->argc], len);
+		off += len;
+	}
+	return 0;
+}
+
+pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, unsigned nfds)
+{
+	struct broker_req *req;
+	int rc;
+
+	if (nfds < 1 || nfds > BROKER_MAX_FDS)
+		return -EINVAL;
+	if (client.fd < 0)
+		return do_spawn(binary, args, fds, nfds, false);
+	req = new_req(OP_SPAWN, binary);
+	if (!req)
+		return -ENOMEM;
+	rc = pack_args(req, args);
+	if (rc == 0)
+		rc = call(req, fds, nfds);
+	free(req);
+	return rc;
+}
+
+int broker_unlink_at_exit(const char *path)
+{
+	return client.fd < 0 ? 0 : path_call(OP_UNLINK_AT_EXIT, path);
+}
+
+void broker_seal(void)
+{
+	if (client.fd >= 0 && path_call(OP_SEAL, "") < 0)
+		log_warn("broker: the seal was not acknowledged");
+}

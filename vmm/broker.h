@@ -1,0 +1,43 @@
+/* broker.h: the VMM's one unjailed helper: opens host paths and starts device backends on request. */
+#ifndef CELLVM_BROKER_H
+#define CELLVM_BROKER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define BROKER_MAX_ARGS 32
+#define BROKER_MAX_FDS  9
+
+/*
+ * The jailed VMM cannot open a host path by name. Before it jails itself, cellvm forks the
+ * broker: a process that holds no KVM fd and no guest memory, and answers four requests
+ * over a SOCK_SEQPACKET pair: open a boot file read-only, create a serial log file, connect
+ * to a vhost-user socket, start a device backend (cellvm-blk, ...) from a fixed list.
+ * Backends are started with CLONE_PARENT, so they are the VMM's children (it reaps them).
+ * broker_seal() is sent before the first vCPU runs: from then on the broker serves only
+ * requests identical to ones it served before (a reboot reloads the same kernel and
+ * restarts the same backends), so a VMM taken over by its guest gains nothing from it.
+ * Without a broker (--jail off) each call does the same work in-process.
+ *
+ * The connection is owned by broker.c: set once by broker_start() before any thread
+ * exists, used under a lock.
+ */
+int broker_start(char *err, size_t errlen) __attribute__((warn_unused_result));
+void broker_stop(void);
+bool broker_running(void);
+/* Returns the broker's socket (for the jail's keep list), or -1. */
+int broker_fd(void);
+
+/* Each returns an fd (close-on-exec) or -errno. */
+int broker_open_read(const char *path);
+int broker_open_log(const char *path);   /* O_WRONLY|O_CREAT|O_TRUNC, 0600 */
+int broker_connect(const char *path);
+/* Starts binary (a name from the fixed list) with argv[1..] = args; fds become 3, 4, ...
+ * Returns the pid, or -errno (with a log line). */
+pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, unsigned nfds);
+/* Removes path (a socket) once the VMM has exited: the jailed VMM cannot unlink. */
+int broker_unlink_at_exit(const char *path);
+/* The guest is about to run: only repeats of earlier requests are served from now on. */
+void broker_seal(void);
+
+#endif
