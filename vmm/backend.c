@@ -68,6 +68,6 @@ void backend_reap(const char *name, pid_t pid)
 		nanosleep(&ms, NULL);
 	}
 	log_warn("%s: backend pid %d did not exit; killing it", name, (int)pid);
-	kill(pid, SIGKILL);
+	broker_kill(pid);
 	waitpid(pid, NULL, 0);
 }

@@ -23,13 +23,15 @@
 
 #include "log.h"
 
-enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT };
+enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT,
+		 OP_KILL };
 
 #define ARGS_BYTES 3072
 #define MANIFEST_MAX 32
 
 struct broker_req {
 	uint32_t op;
+	int32_t pid;                /* OP_KILL: a backend this broker started */
 	uint32_t argc;              /* OP_SPAWN: strings in args */
 	char path[PATH_MAX];        /* the path, or the binary's name */
 	char args[ARGS_BYTES];      /* NUL-terminated strings, back to back */
@@ -218,6 +220,8 @@ struct manifest {
 	unsigned n;
 	bool sealed;
 	char unlink_at_exit[PATH_MAX]; /* the API socket, removed when the VMM has gone */
+	unsigned nspawned;
+	pid_t spawned[MANIFEST_MAX * 4]; /* the only pids OP_KILL may signal */
 	struct broker_req served[MANIFEST_MAX];
 };
 
@@ -261,6 +265,24 @@ static int manifest_check(struct manifest *m, const struct broker_req *req)
 	return 0;
 }
 
+static pid_t record_spawn(struct manifest *m, pid_t pid)
+{
+	if (pid > 0 && m->nspawned < sizeof(m->spawned) / sizeof(m->spawned[0]))
+		m->spawned[m->nspawned++] = pid;
+	return pid;
+}
+
+/* SIGKILL to a stuck backend, for the VMM, which its Landlock domain keeps from signalling
+ * processes outside it. Only pids this broker started. */
+static int kill_spawned(const struct manifest *m, pid_t pid)
+{
+	for (unsigned i = 0; i < m->nspawned; i++)
+		if (m->spawned[i] == pid)
+			return kill(pid, SIGKILL) < 0 ? -errno : 0;
+	log_error("refused kill %d: not a backend this broker started", (int)pid);
+	return -EPERM;
+}
+
 static const char *op_name(uint32_t op)
 {
 	static const char *const names[] = { "?", "open", "create", "connect", "spawn", "seal",
@@ -277,6 +299,8 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 		m->sealed = true;
 		return 0;
 	}
+	if (req->op == OP_KILL)
+		return kill_spawned(m, req->pid);
 	if (req->op == OP_UNLINK_AT_EXIT) {
 		if (m->sealed || strnlen(req->path, PATH_MAX) == PATH_MAX)
 			return -EPERM;
@@ -296,7 +320,7 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 	case OP_OPEN_READ: return do_open_read(req->path);
 	case OP_OPEN_LOG: return do_open_log(req->path);
 	case OP_CONNECT: return do_connect(req->path);
-	default: return do_spawn(req->path, argv, fds, nfds, true);
+	default: return record_spawn(m, do_spawn(req->path, argv, fds, nfds, true));
 	}
 }
 
@@ -493,6 +517,22 @@ pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, 
 	rc = pack_args(req, args);
 	if (rc == 0)
 		rc = call(req, fds, nfds);
+	free(req);
+	return rc;
+}
+
+int broker_kill(pid_t pid)
+{
+	struct broker_req *req;
+	int rc;
+
+	if (client.fd < 0)
+		return kill(pid, SIGKILL) < 0 ? -errno : 0;
+	req = new_req(OP_KILL, "");
+	if (!req)
+		return -ENOMEM;
+	req->pid = pid;
+	rc = call(req, NULL, 0);
 	free(req);
 	return rc;
 }

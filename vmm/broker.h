@@ -35,6 +35,8 @@ int broker_connect(const char *path);
 /* Starts binary (a name from the fixed list) with argv[1..] = args; fds become 3, 4, ...
  * Returns the pid, or -errno (with a log line). */
 pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, unsigned nfds);
+/* SIGKILL to a backend the broker started (the jailed VMM may not signal it itself). */
+int broker_kill(pid_t pid);
 /* Removes path (a socket) once the VMM has exited: the jailed VMM cannot unlink. */
 int broker_unlink_at_exit(const char *path);
 /* The guest is about to run: only repeats of earlier requests are served from now on. */

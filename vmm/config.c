@@ -270,7 +270,7 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK,
-       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL };
+       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -286,6 +286,7 @@ static const struct option long_opts[] = {
 	{ "jail", required_argument, NULL, OPT_JAIL },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "print-jail", no_argument, NULL, OPT_PRINT_JAIL },
+	{ "jail-selftest", required_argument, NULL, OPT_JAIL_SELFTEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -374,6 +375,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_JAIL: return parse_jail(&cfg->jail, arg, err, errlen);
 	case OPT_SECCOMP: return parse_seccomp(&cfg->jail, arg, err, errlen);
 	case OPT_PRINT_JAIL: cfg->jail.print = true; return 0;
+	case OPT_JAIL_SELFTEST: cfg->jail.selftest = arg; return 0;
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -417,7 +419,7 @@ int config_parse_args(struct vm_config *cfg, int argc, char **argv, char *err, s
 
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	if (!cfg->kernel && !cfg->api_socket) {
+	if (!cfg->kernel && !cfg->api_socket && !cfg->jail.selftest && !cfg->jail.print) {
 		snprintf(err, errlen, "no kernel given: use --kernel PATH or --api-socket (see --help)");
 		return -1;
 	}
@@ -459,6 +461,9 @@ void config_print_help(const char *prog)
 	       "  --seccomp true|false|log\n"
 	       "                         the VMM's seccomp filters (log: allow and log, for policies)\n"
 	       "  --print-jail           print the effective jail of each process and exit\n"
+	       "  --jail-selftest [vcpu:|api:]ACT\n"
+	       "                         test hook: enter the jail, try one forbidden act in the\n"
+	       "                         main thread (or a vCPU/API-role thread), report, exit\n"
 	       "  --api-socket PATH|fd=N serve the Cloud Hypervisor REST API (then --kernel is\n"
 	       "                         optional: the VM can be created with vm.create)\n"
 	       "  -h, --help             this text\n"

@@ -31,6 +31,7 @@ struct jail_config {
 	bool uid_set, gid_set;
 	uint32_t uid, gid;      /* started as root: the VMM's identity (default 65534) */
 	bool print;             /* --print-jail: print the effective jail and exit */
+	const char *selftest;   /* --jail-selftest [vcpu:|api:]ACT: a test hook */
 };
 
 struct vm_config {

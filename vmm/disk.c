@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "broker.h"
 #include "log.h"
 #include "vm.h"
 
@@ -68,7 +69,7 @@ struct virtio_pci *disk_create(struct vm *vm, const struct disk_config *d, unsig
 		log_info("%s: %s served by cellvm-blk pid %d, %u queue(s)%s", name, d->path, (int)pid,
 			 d->num_queues, d->readonly ? ", read-only" : "");
 	if (!vp && pid > 0) {
-		kill(pid, SIGKILL);
+		broker_kill(pid);
 		waitpid(pid, NULL, 0);
 	}
 	if (vp)

@@ -61,7 +61,6 @@ static const struct rule main_rules[] = {
 	RULE(pread64, "reading the kernel and initramfs from fds the broker opened"),
 	RULE(socketpair, "the vhost-user socket of each device backend"),
 	RULE(wait4, "reaping device backends (the VMM is their subreaper)"),
-	RULE(kill, "SIGKILL to a backend that does not exit when told"),
 	RULE(clock_nanosleep, "waiting for a backend to exit"),
 	RULE(nanosleep, "waiting for a backend to exit"),
 	RULE(rt_sigaction, "SIGUSR1 for vCPU kicks"),

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "blk.h"
+#include "../../sandbox/selftest.h"
 
 /* True when act names a known act. */
 int blk_selftest_known(const char *act);

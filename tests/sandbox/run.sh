@@ -122,5 +122,85 @@ wait "$client" 2>/dev/null
 "$BLK" --path "$T/img" --no-jail --jail-selftest none 2>"$T/err"
 grep -q "WITHOUT the sandbox" "$T/err" && ok "--no-jail is logged" || bad "--no-jail is logged" "no warning"
 
+# ---- the VMM's own jail (vmm/policy.c): cellvm --jail-selftest [vcpu:|api:]ACT -------------
+KVM_GID=$(getent group kvm | cut -d: -f3)
+# as_vmm root|user CMD...: the unprivileged caller keeps the kvm group (for /dev/kvm).
+as_vmm() {
+	local who=$1
+	shift
+	if [ "$who" = root ]; then "$@"
+	else setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$@"; fi
+}
+
+# vact WHO MODE ACT WANT: WANT is SIGSYS, ALLOWED (the role may do it: exit 1) or an errno name.
+vact() {
+	local who=$1 mode=$2 a=$3 want=$4 st name="vmm $1 $2 $3"
+	as_vmm "$who" "$CELLVM" --seccomp "$mode" --jail-selftest "$a" >/dev/null 2>"$T/err"
+	st=$?
+	case $want in
+	SIGSYS) [ $st -eq 159 ] && ok "$name: killed by SIGSYS" ||
+		bad "$name" "exit status $st, want 159 (SIGSYS)" ;;
+	ALLOWED) [ $st -eq 1 ] && grep -q "jail-selftest ${a#*:}: SUCCEEDED" "$T/err" &&
+		ok "$name: allowed to this role (control)" || bad "$name" "exit $st, want 1 (allowed)" ;;
+	*) [ $st -eq 0 ] && grep -q "jail-selftest ${a#*:}: refused: $want " "$T/err" &&
+		ok "$name: refused with $want" || bad "$name" "exit status $st, want 0 and 'refused: $want'" ;;
+	esac
+}
+
+VMM_KILLED="open-shadow open-kvm open-root socket-inet socket-netlink ptrace-parent vm-readv-parent
+	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec
+	vcpu:open-shadow vcpu:memfd vcpu:socketpair vcpu:kvm-create-vm vcpu:fork
+	api:open-shadow api:memfd api:socketpair api:kvm-create-vm api:mmap-exec"
+# No pid namespace for the VMM (Kata looks for its vCPU threads): the parent is visible, and
+# ptrace, process_vm_readv and kill are refused by the uid change and Landlock's scopes.
+VMM_LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
+	ptrace-parent:EPERM vm-readv-parent:EPERM mount:EPERM chroot:EPERM execve:ENOENT
+	mprotect-exec:EACCES"
+if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
+	for who in root user; do
+		as_vmm "$who" "$CELLVM" --jail-selftest none 2>"$T/err" && grep -q "jailed" "$T/err" &&
+			ok "vmm $who: the jail is entered" || bad "vmm $who: the jail is entered" "status $?"
+		for a in $VMM_KILLED; do vact "$who" true "$a" SIGSYS; done
+		# The main thread builds VMs: these are its job, and the role threads are denied them.
+		for a in memfd socketpair kvm-create-vm; do vact "$who" true "$a" ALLOWED; done
+		vact "$who" true nofile-fcntl EMFILE
+		for p in $VMM_LAYERS; do vact "$who" log "${p%%:*}" "${p#*:}"; done
+		v=SETUID0_$who
+		vact "$who" log setuid0 "${!v}"
+	done
+	# A running VM: the VMM, its vCPU threads, and the broker.
+	for who in root user; do
+		pre=()
+		[ $who = user ] && pre=(setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID})
+		"${pre[@]}" "$CELLVM" --kernel "$ELF" --memory size=64M --cpus boot=2 --cmdline test=idle \
+			>"$T/vm.log" 2>&1 &
+		vm=$!
+		PIDS="$PIDS $vm"
+		for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+		[ $who = root ] && uid=65534 || uid=$USER_ID
+		check_status "running VMM ($who) /proc status" "$vm" $uid
+		names=$(cat /proc/$vm/task/*/comm 2>/dev/null | sort | tr '\n' ,)
+		case $names in *"vcpu 0,vcpu 1,"*) ok "vmm $who: vCPU threads named 'vcpu N' ($names)" ;;
+		*) bad "vmm $who: vCPU thread names" "got $names" ;; esac
+		broker=$(pgrep -P "$vm" -x cellvm-broker | head -n1)
+		[ -n "$broker" ] && ok "vmm $who: one broker process ($broker)" || bad "vmm $who: broker" "none"
+		kill -TERM "$vm"
+		wait "$vm"
+		st=$?
+		[ $st -eq 8 ] && ok "vmm $who: SIGTERM stops it with exit 8" || bad "vmm $who: SIGTERM" "exit $st"
+		[ -n "$broker" ] && ! kill -0 "$broker" 2>/dev/null && ok "vmm $who: the broker ended with it" ||
+			bad "vmm $who: broker end" "still running"
+	done
+	"$CELLVM" --print-jail --disk "path=$T/img" >"$T/pj" 2>&1 &&
+		grep -q "^process cellvm (the VMM" "$T/pj" && grep -q "vcpu N threads" "$T/pj" &&
+		grep -q "^process cellvm-broker" "$T/pj" && grep -q "^process cellvm-blk for $T/img" "$T/pj" &&
+		ok "--print-jail prints the VMM, its thread roles, the broker and the disk backend" ||
+		bad "--print-jail" "$(head -3 "$T/pj")"
+	"$CELLVM" --jail off --jail-selftest open-root 2>"$T/err"; st=$?
+	[ $st -eq 1 ] && ok "--jail off: not jailed (the act succeeds)" || bad "--jail off" "exit $st"
+else
+	skip=$((skip + 1)); echo "SKIP vmm jail tests: $CELLVM not built or /dev/kvm not readable"
+fi
+
 echo "sandbox: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -1,0 +1,119 @@
+/* selftest.c: cellvm --jail-selftest: one forbidden act from the jailed VMM's main, vCPU or API role. */
+#define _GNU_SOURCE
+#include "selftest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../sandbox/selftest.h"
+#include "kvm.h"
+#include "policy.h"
+
+static int rc_of(long r)
+{
+	return r < 0 ? -errno : 0;
+}
+
+/* RLIMIT_NOFILE: fcntl(F_DUPFD_CLOEXEC) is allowed, so the limit must stop it. */
+static int act_nofile(const struct jail_act_ctx *a)
+{
+	for (int i = 0; i < 1 << 16; i++)
+		if (fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0) < 0)
+			return -errno;
+	return 0;
+}
+
+/* Building a VM is the main thread's job: a vCPU or API thread is killed for it. */
+static int act_create_vm(const struct jail_act_ctx *a)
+{
+	int fd = (int)ioctl(kvm_preopen_fd(), KVM_CREATE_VM, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return rc_of(fd);
+}
+
+static int act_memfd(const struct jail_act_ctx *a)
+{
+	int fd = memfd_create("selftest", MFD_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+	return rc_of(fd);
+}
+
+static int act_socketpair(const struct jail_act_ctx *a)
+{
+	int sv[2], rc = rc_of(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+
+	if (rc == 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	return rc;
+}
+
+static const struct jail_act vmm_acts[] = {
+	{ "nofile-fcntl", act_nofile }, { "kvm-create-vm", act_create_vm },
+	{ "memfd", act_memfd }, { "socketpair", act_socketpair },
+};
+#define NACTS (sizeof(vmm_acts) / sizeof(vmm_acts[0]))
+
+struct thread_act {
+	const char *act;
+	pid_t parent;
+	enum vmm_thread_role role;
+	int status;
+};
+
+static void *role_thread(void *arg)
+{
+	struct thread_act *t = arg;
+	struct jail_act_ctx ctx = { .parent = t->parent };
+
+	t->status = vmm_policy_thread(t->role) < 0 ? 3 :
+		    jail_selftest_run(t->act, &ctx, vmm_acts, NACTS);
+	return NULL;
+}
+
+static const char *strip_role(const char *act, enum vmm_thread_role *role, bool *threaded)
+{
+	*threaded = true;
+	if (strncmp(act, "vcpu:", 5) == 0)
+		return *role = VMM_THREAD_VCPU, act + 5;
+	if (strncmp(act, "api:", 4) == 0)
+		return *role = VMM_THREAD_API, act + 4;
+	*threaded = false;
+	return act;
+}
+
+bool vmm_selftest_known(const char *spec)
+{
+	enum vmm_thread_role role;
+	bool threaded;
+
+	return jail_selftest_known(strip_role(spec, &role, &threaded), vmm_acts, NACTS);
+}
+
+int vmm_selftest_run(const char *spec, pid_t parent)
+{
+	struct thread_act t = { .status = 2, .parent = parent };
+	struct jail_act_ctx ctx = { .parent = parent };
+	bool threaded;
+	pthread_t th;
+
+	t.act = strip_role(spec, &t.role, &threaded);
+	if (!threaded)
+		return jail_selftest_run(t.act, &ctx, vmm_acts, NACTS);
+	if (pthread_create(&th, NULL, role_thread, &t) != 0)
+		return 3;
+	pthread_join(th, NULL);
+	return t.status;
+}
