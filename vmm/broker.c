@@ -19,12 +19,14 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "log.h"
 
 enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT,
-		 OP_KILL };
+		 OP_KILL, OP_CGROUP, OP_EXIT };
 
 #define ARGS_BYTES 3072
 #define MANIFEST_MAX 32
@@ -32,6 +34,7 @@ enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, O
 struct broker_req {
 	uint32_t op;
 	int32_t pid;                /* OP_KILL: a backend this broker started */
+	struct cgroup_limits limits; /* OP_CGROUP (path: the group's name) */
 	uint32_t argc;              /* OP_SPAWN: strings in args */
 	char path[PATH_MAX];        /* the path, or the binary's name */
 	char args[ARGS_BYTES];      /* NUL-terminated strings, back to back */
@@ -50,6 +53,8 @@ static struct {
 	int fd;
 	pid_t pid;
 } client = { PTHREAD_MUTEX_INITIALIZER, -1, 0 };
+
+static int path_call(uint32_t op, const char *path);
 
 /* ---- fd passing ---------------------------------------------------------------------- */
 
@@ -174,10 +179,14 @@ static int binary_path(char *out, size_t len, const char *binary)
 
 /* Child side, between clone and exec: async-signal-safe calls only. fds[i] becomes 3 + i,
  * each first moved above the target range so no dup2 clobbers another. */
-static __attribute__((noreturn)) void exec_child(const char **argv, const int *fds, unsigned n)
+static __attribute__((noreturn)) void exec_child(const char **argv, const int *fds, unsigned n,
+						 const int *cg_fds, unsigned ncg)
 {
 	int moved[BROKER_MAX_FDS];
 
+	for (unsigned i = 0; i < ncg; i++) /* join the device's child cgroup ("0": this process) */
+		if (write(cg_fds[i], "0", 1) != 1)
+			_exit(126);
 	for (unsigned i = 0; i < n; i++)
 		moved[i] = fcntl(fds[i], F_DUPFD, 64);
 	for (unsigned i = 0; i < n; i++) {
@@ -191,7 +200,7 @@ static __attribute__((noreturn)) void exec_child(const char **argv, const int *f
 
 /* Starts a backend. as_sibling: CLONE_PARENT, so the caller's parent (the VMM) owns it. */
 static pid_t do_spawn(const char *binary, const char *const *args, const int *fds,
-		      unsigned nfds, bool as_sibling)
+		      unsigned nfds, bool as_sibling, const int *cg_fds, unsigned ncg)
 {
 	char bin[PATH_MAX];
 	const char *argv[BROKER_MAX_ARGS + 2];
@@ -210,7 +219,7 @@ static pid_t do_spawn(const char *binary, const char *const *args, const int *fd
 	pid = as_sibling ? (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL)
 			 : fork();
 	if (pid == 0)
-		exec_child(argv, fds, nfds);
+		exec_child(argv, fds, nfds, cg_fds, ncg);
 	return pid < 0 ? -errno : pid;
 }
 
@@ -220,6 +229,9 @@ struct manifest {
 	unsigned n;
 	bool sealed;
 	char unlink_at_exit[PATH_MAX]; /* the API socket, removed when the VMM has gone */
+	pid_t vmm;                     /* the broker's parent */
+	bool has_cgroup;
+	struct cgroup_vm cg;
 	unsigned nspawned;
 	pid_t spawned[MANIFEST_MAX * 4]; /* the only pids OP_KILL may signal */
 	struct broker_req served[MANIFEST_MAX];
@@ -265,11 +277,35 @@ static int manifest_check(struct manifest *m, const struct broker_req *req)
 	return 0;
 }
 
-static pid_t record_spawn(struct manifest *m, pid_t pid)
+/* Starts a backend for the VMM, in its own child cgroup when the VM has one. */
+static pid_t spawn_in_cgroup(struct manifest *m, const char *binary, const char **argv,
+			     const int *fds, unsigned nfds)
 {
+	int cg_fds[CGROUP_MAX_HIER];
+	unsigned ncg = 0;
+	char label[24];
+	pid_t pid;
+
+	snprintf(label, sizeof(label), "%.12s-%u", binary + strlen("cellvm-"), m->nspawned + 1);
+	if (m->has_cgroup && cgroup_child_open(&m->cg, label, cg_fds, &ncg) < 0)
+		return -EIO;
+	pid = do_spawn(binary, argv, fds, nfds, true, cg_fds, ncg);
+	for (unsigned i = 0; i < ncg; i++)
+		close(cg_fds[i]);
 	if (pid > 0 && m->nspawned < sizeof(m->spawned) / sizeof(m->spawned[0]))
 		m->spawned[m->nspawned++] = pid;
 	return pid;
+}
+
+static int make_cgroup(struct manifest *m, const struct broker_req *req)
+{
+	int rc;
+
+	if (m->sealed || m->has_cgroup)
+		return -EPERM;
+	rc = cgroup_vm_create(&m->cg, req->path, &req->limits, m->vmm);
+	m->has_cgroup = rc == 0;
+	return rc;
 }
 
 /* SIGKILL to a stuck backend, for the VMM, which its Landlock domain keeps from signalling
@@ -286,8 +322,19 @@ static int kill_spawned(const struct manifest *m, pid_t pid)
 static const char *op_name(uint32_t op)
 {
 	static const char *const names[] = { "?", "open", "create", "connect", "spawn", "seal",
-					     "unlink-at-exit" };
+					     "unlink-at-exit", "kill", "cgroup", "exit" };
 	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
+}
+
+/* The VMM is leaving: remove its API socket (if it still is a socket) now. */
+static int exit_prepare(struct manifest *m)
+{
+	struct stat st;
+
+	if (m->unlink_at_exit[0] && lstat(m->unlink_at_exit, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(m->unlink_at_exit);
+	m->unlink_at_exit[0] = '\0';
+	return 0;
 }
 
 static int serve_one(struct manifest *m, struct broker_req *req, const int *fds, unsigned nfds)
@@ -301,6 +348,10 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 	}
 	if (req->op == OP_KILL)
 		return kill_spawned(m, req->pid);
+	if (req->op == OP_CGROUP)
+		return make_cgroup(m, req);
+	if (req->op == OP_EXIT)
+		return exit_prepare(m);
 	if (req->op == OP_UNLINK_AT_EXIT) {
 		if (m->sealed || strnlen(req->path, PATH_MAX) == PATH_MAX)
 			return -EPERM;
@@ -320,17 +371,21 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 	case OP_OPEN_READ: return do_open_read(req->path);
 	case OP_OPEN_LOG: return do_open_log(req->path);
 	case OP_CONNECT: return do_connect(req->path);
-	default: return record_spawn(m, do_spawn(req->path, argv, fds, nfds, true));
+	default: return spawn_in_cgroup(m, req->path, argv, fds, nfds);
 	}
 }
 
-/* The VMM has gone: remove its API socket (if it still is a socket), then leave. */
-static __attribute__((noreturn)) void broker_exit(const struct manifest *m)
+/* The VMM has closed the channel (or died): once it has exited, remove the VM's cgroups. */
+static __attribute__((noreturn)) void broker_exit(struct manifest *m)
 {
-	struct stat st;
+	struct timespec ms = { 0, 1000000 };
 
-	if (m->unlink_at_exit[0] && lstat(m->unlink_at_exit, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(m->unlink_at_exit);
+	exit_prepare(m);
+	if (m->has_cgroup) {
+		for (int i = 0; i < 5000 && getppid() == m->vmm; i++)
+			nanosleep(&ms, NULL);
+		cgroup_vm_remove(&m->cg);
+	}
 	_exit(0);
 }
 
@@ -342,6 +397,7 @@ static __attribute__((noreturn)) void broker_main(int sock)
 	unsigned nfds;
 
 	prctl(PR_SET_NAME, "cellvm-broker", 0, 0, 0);
+	m.vmm = getppid();
 	for (;;) {
 		int rc = recv_msg(sock, &req, sizeof(req), fds, &nfds);
 		struct broker_reply rep;
@@ -365,7 +421,8 @@ static __attribute__((noreturn)) void broker_main(int sock)
 /* In the child: keep only the socket and 0-2; die with the VMM. */
 static void broker_child_setup(int sock)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* No parent-death signal: the channel's EOF tells the broker the VMM has gone, and it
+	 * must outlive the VMM briefly to remove the VM's cgroups. */
 	if (sock != 3 && dup2(sock, 3) < 0)
 		_exit(1);
 	close_range(4, ~0u, 0);
@@ -403,8 +460,10 @@ void broker_stop(void)
 {
 	if (client.fd < 0)
 		return;
+	path_call(OP_EXIT, ""); /* it removes the API socket before we are gone */
 	close(client.fd);
-	waitpid(client.pid, NULL, 0);
+	/* Not reaped here: it waits for us to exit to remove the VM's cgroups (we are in one),
+	 * then our parent (or init) reaps it. Without cgroups it is gone at once. */
 	client.fd = -1;
 	client.pid = 0;
 }
@@ -510,7 +569,7 @@ pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, 
 	if (nfds < 1 || nfds > BROKER_MAX_FDS)
 		return -EINVAL;
 	if (client.fd < 0)
-		return do_spawn(binary, args, fds, nfds, false);
+		return do_spawn(binary, args, fds, nfds, false, NULL, 0);
 	req = new_req(OP_SPAWN, binary);
 	if (!req)
 		return -ENOMEM;
@@ -532,6 +591,22 @@ int broker_kill(pid_t pid)
 	if (!req)
 		return -ENOMEM;
 	req->pid = pid;
+	rc = call(req, NULL, 0);
+	free(req);
+	return rc;
+}
+
+int broker_cgroup(const char *name, const struct cgroup_limits *lim)
+{
+	struct broker_req *req;
+	int rc;
+
+	if (client.fd < 0)
+		return -ENOTCONN;
+	req = new_req(OP_CGROUP, name);
+	if (!req)
+		return -ENAMETOOLONG;
+	req->limits = *lim;
 	rc = call(req, NULL, 0);
 	free(req);
 	return rc;

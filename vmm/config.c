@@ -1,5 +1,6 @@
 /* config.c: command-line parsing into struct vm_config, with Cloud Hypervisor's flag syntax. */
 #include "config.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -308,7 +309,36 @@ static int parse_id(const char *what, const char *v, uint32_t *out, char *err, s
 	return 0;
 }
 
-/* --jail on|off|strict[,uid=N][,gid=N] */
+static int parse_cgroup_name(struct jail_config *j, const char *v, char *err, size_t errlen)
+{
+	if (!cgroup_name_ok(v)) {
+		snprintf(err, errlen, "--jail: cgroup=%s: 1 to 64 characters of A-Z a-z 0-9 . _ -", v);
+		return -1;
+	}
+	snprintf(j->cgroup, sizeof(j->cgroup), "%s", v);
+	return 0;
+}
+
+static int parse_limit(const char *what, const char *v, bool size, uint64_t *out, char *err,
+		       size_t errlen)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = size ? 0 : strtoull(v, &end, 10);
+	if ((size && config_parse_size(v, out) < 0) ||
+	    (!size && (*v < '0' || *v > '9' || *end || errno || n == 0))) {
+		snprintf(err, errlen, "--jail: %s=%s: expected a %s", what, v,
+			 size ? "size such as 512M or 2G" : "positive number");
+		return -1;
+	}
+	if (!size)
+		*out = n;
+	return 0;
+}
+
+/* --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=..][,pids_max=..][,cpu_max=..] */
 static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t errlen)
 {
 	if (strcmp(tok, "on") == 0)
@@ -317,12 +347,21 @@ static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t 
 		j->mode = JAIL_OFF;
 	else if (strcmp(tok, "strict") == 0)
 		j->mode = JAIL_STRICT;
+	else if (strncmp(tok, "cgroup=", 7) == 0)
+		return parse_cgroup_name(j, tok + 7, err, errlen);
+	else if (strncmp(tok, "memory_max=", 11) == 0)
+		return parse_limit("memory_max", tok + 11, true, &j->memory_max, err, errlen);
+	else if (strncmp(tok, "pids_max=", 9) == 0)
+		return parse_limit("pids_max", tok + 9, false, &j->pids_max, err, errlen);
+	else if (strncmp(tok, "cpu_max=", 8) == 0)
+		return parse_limit("cpu_max", tok + 8, false, &j->cpu_pct, err, errlen);
 	else if (strncmp(tok, "uid=", 4) == 0)
 		return (j->uid_set = true, parse_id("uid", tok + 4, &j->uid, err, errlen));
 	else if (strncmp(tok, "gid=", 4) == 0)
 		return (j->gid_set = true, parse_id("gid", tok + 4, &j->gid, err, errlen));
 	else {
-		snprintf(err, errlen, "--jail: unknown option '%s' (on, off, strict, uid=N, gid=N)", tok);
+		snprintf(err, errlen, "--jail: unknown option '%s' (on, off, strict, uid=N, gid=N, "
+			 "cgroup=NAME, memory_max=SIZE, pids_max=N, cpu_max=PERCENT)", tok);
 		return -1;
 	}
 	return 0;
@@ -455,9 +494,11 @@ void config_print_help(const char *prog)
 	       "                         a virtio-blk disk served by a cellvm-blk process\n"
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
-	       "  --jail on|off|strict[,uid=N][,gid=N]\n"
+	       "  --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=SIZE]\n"
+	       "         [,pids_max=N][,cpu_max=PERCENT]\n"
 	       "                         the VMM's own jail (default on; strict: a missing layer is\n"
-	       "                         an error; uid/gid: its identity when started as root)\n"
+	       "                         an error; uid/gid: its identity when started as root;\n"
+	       "                         cgroup: the VM's group cellvm/NAME, default vm-<pid>)\n"
 	       "  --seccomp true|false|log\n"
 	       "                         the VMM's seccomp filters (log: allow and log, for policies)\n"
 	       "  --print-jail           print the effective jail of each process and exit\n"

@@ -32,6 +32,10 @@ struct jail_config {
 	uint32_t uid, gid;      /* started as root: the VMM's identity (default 65534) */
 	bool print;             /* --print-jail: print the effective jail and exit */
 	const char *selftest;   /* --jail-selftest [vcpu:|api:]ACT: a test hook */
+	char cgroup[65];        /* the VM's cgroup name (cellvm/<name>); "" = vm-<pid> */
+	uint64_t memory_max;    /* cgroup limits: bytes, tasks, percent of a CPU (0: none) */
+	uint64_t pids_max;
+	uint64_t cpu_pct;
 };
 
 struct vm_config {

@@ -9,6 +9,7 @@
 #include "../sandbox/jail.h"
 #include "audit.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "config.h"
 #include "exit_codes.h"
 #include "kvm.h"
@@ -45,6 +46,37 @@ static int create_and_boot(struct vmm *vmm, const struct vm_config *cfg)
 	return 0;
 }
 
+/* The VM's cgroup (cellvm/<name>): a missing cgroup file system or no write access is a
+ * warning (running without that layer), or an error with --jail strict. */
+static int join_cgroup(const struct jail_config *jc, char *err, size_t errlen)
+{
+	struct cgroup_limits lim = { jc->memory_max, jc->pids_max ?: 4096, jc->cpu_pct };
+	char name[80];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s", jc->cgroup);
+	if (!name[0])
+		snprintf(name, sizeof(name), "vm-%d", (int)getpid());
+	rc = broker_cgroup(name, &lim);
+	if (rc == 0) {
+		log_info("jail: cgroup cellvm/%s (memory_max %llu, pids_max %llu, cpu_max %llu%%)", name,
+			 (unsigned long long)lim.memory_max, (unsigned long long)lim.pids_max,
+			 (unsigned long long)lim.cpu_pct);
+		return 0;
+	}
+	if (rc == -EEXIST) {
+		snprintf(err, errlen, "jail: cgroup cellvm/%s already exists (another VM's name?)", name);
+		return EXIT_JAIL;
+	}
+	if (jc->mode == JAIL_STRICT) {
+		snprintf(err, errlen, "jail: cgroups: %s (--jail strict refuses to run without them)",
+			 strerror(-rc));
+		return EXIT_JAIL;
+	}
+	log_warn("jail: cgroups: %s; running without that layer", strerror(-rc));
+	return 0;
+}
+
 /* Before the jail: the broker (while the process is single-threaded and holds nothing),
  * /dev/kvm, and the API socket, which the jailed VMM could not open or bind. */
 static int prepare_jail(const struct vm_config *cfg, struct api_server *api, char *err,
@@ -54,6 +86,8 @@ static int prepare_jail(const struct vm_config *cfg, struct api_server *api, cha
 
 	if (broker_start(err, errlen) < 0)
 		return EXIT_JAIL;
+	if ((rc = join_cgroup(&cfg->jail, err, errlen)))
+		return rc;
 	rc = kvm_preopen("/dev/kvm");
 	if (rc < 0) {
 		snprintf(err, errlen, "/dev/kvm: %s", strerror(-rc));

@@ -122,6 +122,52 @@ wait "$client" 2>/dev/null
 "$BLK" --path "$T/img" --no-jail --jail-selftest none 2>"$T/err"
 grep -q "WITHOUT the sandbox" "$T/err" && ok "--no-jail is logged" || bad "--no-jail is logged" "no warning"
 
+# The VM's cgroup (v1 here: memory, pids, cpu; v2 where mounted): limits, a child group per
+# process, removal at exit; no write access is a warning, or an error with --jail strict.
+cg_dir() { # CONTROLLER NAME
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo "/sys/fs/cgroup/cellvm/$2"
+	else echo "/sys/fs/cgroup/$1/cellvm/$2"; fi
+}
+check_cgroups() {
+	local name=cvt$$ vm d blk st
+	if [ ! -w /sys/fs/cgroup/pids ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+		skip=$((skip + 1)); echo "SKIP cgroup tests: no writable cgroup file system"; return
+	fi
+	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img" \
+		--jail "cgroup=$name,memory_max=256M,pids_max=300,cpu_max=150" >"$T/vm.log" 2>&1 &
+	vm=$!
+	PIDS="$PIDS $vm"
+	for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+	d=$(cg_dir pids "$name")
+	[ "$(cat "$d/pids.max" 2>/dev/null)" = 300 ] && ok "cgroup: pids_max set" || bad "cgroup: pids_max" "$d"
+	d=$(cg_dir memory "$name")
+	case $(cat "$d/memory.limit_in_bytes" "$d/memory.max" 2>/dev/null) in
+	268435456*) ok "cgroup: memory_max set" ;; *) bad "cgroup: memory_max" "$d" ;; esac
+	grep -q "pids:/cellvm/$name/vmm$\|^0::/cellvm/$name/vmm$" /proc/$vm/cgroup &&
+		ok "cgroup: the VMM is in cellvm/$name/vmm" || bad "cgroup: VMM" "$(cat /proc/$vm/cgroup)"
+	blk=$(pgrep -P "$vm" -x cellvm-blk | head -n1)
+	grep -q "pids:/cellvm/$name/blk-1$\|^0::/cellvm/$name/blk-1$" /proc/${blk:-0}/cgroup 2>/dev/null &&
+		ok "cgroup: cellvm-blk is in its child group cellvm/$name/blk-1" || bad "cgroup: blk" "pid ${blk:-none}"
+	"$CELLVM" --kernel "$ELF" --jail "cgroup=$name" >/dev/null 2>"$T/err"; st=$?
+	[ $st -eq 9 ] && grep -q "already exists" "$T/err" && ok "cgroup: a name in use is refused (exit 9)" ||
+		bad "cgroup: name in use" "exit $st"
+	kill -TERM "$vm"; wait "$vm"
+	for _ in $(seq 40); do [ -d "$(cg_dir pids "$name")" ] || break; sleep 0.05; done
+	[ ! -d "$(cg_dir pids "$name")" ] && [ ! -d "$(cg_dir memory "$name")" ] &&
+		ok "cgroup: removed after the VM exits" || bad "cgroup: removal" "$(cg_dir pids "$name") left"
+	"$CELLVM" --kernel "$ELF" --jail "cgroup=../x" >/dev/null 2>"$T/err"; st=$?
+	[ $st -eq 2 ] && grep -q "cgroup=../x" "$T/err" && ok "cgroup: a bad name is a usage error" ||
+		bad "cgroup: bad name" "exit $st"
+	setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$CELLVM" --jail-selftest none \
+		2>"$T/err"; st=$?
+	[ $st -eq 0 ] && grep -q "cgroups: .*running without that layer" "$T/err" &&
+		ok "cgroup: unprivileged, no write access: warned once, runs" || bad "cgroup: unprivileged" "exit $st"
+	setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$CELLVM" --jail strict \
+		--jail-selftest none 2>"$T/err"; st=$?
+	[ $st -eq 9 ] && grep -q "strict refuses" "$T/err" &&
+		ok "cgroup: unprivileged with --jail strict: refused (exit 9)" || bad "cgroup: strict" "exit $st"
+}
+
 # ---- the VMM's own jail (vmm/policy.c): cellvm --jail-selftest [vcpu:|api:]ACT -------------
 KVM_GID=$(getent group kvm | cut -d: -f3)
 # as_vmm root|user CMD...: the unprivileged caller keeps the kvm group (for /dev/kvm).
@@ -188,9 +234,12 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 		wait "$vm"
 		st=$?
 		[ $st -eq 8 ] && ok "vmm $who: SIGTERM stops it with exit 8" || bad "vmm $who: SIGTERM" "exit $st"
+		# It outlives the VMM by a moment: it removes the VM's cgroups once the VMM is gone.
+		for _ in $(seq 40); do [ -n "$broker" ] && kill -0 "$broker" 2>/dev/null || break; sleep 0.05; done
 		[ -n "$broker" ] && ! kill -0 "$broker" 2>/dev/null && ok "vmm $who: the broker ended with it" ||
 			bad "vmm $who: broker end" "still running"
 	done
+	check_cgroups
 	"$CELLVM" --print-jail --disk "path=$T/img" >"$T/pj" 2>&1 &&
 		grep -q "^process cellvm (the VMM" "$T/pj" && grep -q "vcpu N threads" "$T/pj" &&
 		grep -q "^process cellvm-broker" "$T/pj" && grep -q "^process cellvm-blk for $T/img" "$T/pj" &&
