@@ -52,7 +52,9 @@ static struct {
 	pthread_mutex_t lock;
 	int fd;
 	pid_t pid;
-} client = { PTHREAD_MUTEX_INITIALIZER, -1, 0 };
+	bool pending;       /* a request was sent whose reply has not been read (the cgroup) */
+	int pending_rc;
+} client = { PTHREAD_MUTEX_INITIALIZER, -1, 0, false, 0 };
 
 static int path_call(uint32_t op, const char *path);
 
@@ -479,6 +481,23 @@ int broker_fd(void)
 }
 
 /* One request, one reply (with an fd for the open/connect requests). */
+/* Under the lock: reads the reply of a request sent ahead (it comes first, in order). */
+static void take_pending(void)
+{
+	struct broker_reply rep;
+	int got[BROKER_MAX_FDS];
+	unsigned ngot = 0;
+
+	if (!client.pending)
+		return;
+	client.pending = false;
+	client.pending_rc = recv_msg(client.fd, &rep, sizeof(rep), got, &ngot);
+	if (client.pending_rc == 0)
+		client.pending_rc = rep.result;
+	for (unsigned i = 0; i < ngot; i++)
+		close(got[i]);
+}
+
 static int call(struct broker_req *req, const int *fds, unsigned nfds)
 {
 	struct broker_reply rep;
@@ -487,6 +506,7 @@ static int call(struct broker_req *req, const int *fds, unsigned nfds)
 	int rc;
 
 	pthread_mutex_lock(&client.lock);
+	take_pending();
 	rc = send_msg(client.fd, req, sizeof(*req), fds, nfds);
 	if (rc == 0)
 		rc = recv_msg(client.fd, &rep, sizeof(rep), got, &ngot);
@@ -596,7 +616,7 @@ int broker_kill(pid_t pid)
 	return rc;
 }
 
-int broker_cgroup(const char *name, const struct cgroup_limits *lim)
+int broker_cgroup_start(const char *name, const struct cgroup_limits *lim)
 {
 	struct broker_req *req;
 	int rc;
@@ -607,8 +627,25 @@ int broker_cgroup(const char *name, const struct cgroup_limits *lim)
 	if (!req)
 		return -ENAMETOOLONG;
 	req->limits = *lim;
-	rc = call(req, NULL, 0);
+	pthread_mutex_lock(&client.lock);
+	take_pending();
+	rc = send_msg(client.fd, req, sizeof(*req), NULL, 0);
+	client.pending = rc == 0;
+	pthread_mutex_unlock(&client.lock);
 	free(req);
+	return rc;
+}
+
+int broker_cgroup_result(void)
+{
+	int rc;
+
+	if (client.fd < 0)
+		return -ENOTCONN;
+	pthread_mutex_lock(&client.lock);
+	take_pending();
+	rc = client.pending_rc;
+	pthread_mutex_unlock(&client.lock);
 	return rc;
 }
 

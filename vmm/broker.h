@@ -35,10 +35,12 @@ int broker_connect(const char *path);
 /* Starts binary (a name from the fixed list) with argv[1..] = args; fds become 3, 4, ...
  * Returns the pid, or -errno (with a log line). */
 pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, unsigned nfds);
-/* Creates the VM's cgroup (cellvm/<name>) with these limits and moves the VMM into it;
- * backends started later get child groups. Before the jail only. Returns 0 or -errno. */
+/* Asks for the VM's cgroup (cellvm/<name>) with these limits, the VMM moved into it;
+ * backends started later get child groups. Before the seal only. The broker works on it
+ * while the VMM jails itself: broker_cgroup_result() waits for its answer (0 or -errno). */
 struct cgroup_limits;
-int broker_cgroup(const char *name, const struct cgroup_limits *lim);
+int broker_cgroup_start(const char *name, const struct cgroup_limits *lim);
+int broker_cgroup_result(void);
 /* SIGKILL to a backend the broker started (the jailed VMM may not signal it itself). */
 int broker_kill(pid_t pid);
 /* Removes path (a socket) once the VMM has exited: the jailed VMM cannot unlink. */

@@ -48,16 +48,26 @@ static int create_and_boot(struct vmm *vmm, const struct vm_config *cfg)
 
 /* The VM's cgroup (cellvm/<name>): a missing cgroup file system or no write access is a
  * warning (running without that layer), or an error with --jail strict. */
-static int join_cgroup(const struct jail_config *jc, char *err, size_t errlen)
+static void cgroup_name(const struct jail_config *jc, char *name, size_t len)
 {
-	struct cgroup_limits lim = { jc->memory_max, jc->pids_max ?: 4096, jc->cpu_pct };
-	char name[80];
-	int rc;
-
-	snprintf(name, sizeof(name), "%s", jc->cgroup);
+	snprintf(name, len, "%s", jc->cgroup);
 	if (!name[0])
-		snprintf(name, sizeof(name), "vm-%d", (int)getpid());
-	rc = broker_cgroup(name, &lim);
+		snprintf(name, len, "vm-%d", (int)getpid());
+}
+
+static struct cgroup_limits cgroup_limits_of(const struct jail_config *jc)
+{
+	return (struct cgroup_limits){ jc->memory_max, jc->pids_max ?: 4096, jc->cpu_pct };
+}
+
+/* After the jail: the broker's answer to the cgroup request sent before it. */
+static int joined_cgroup(const struct jail_config *jc, char *err, size_t errlen)
+{
+	struct cgroup_limits lim = cgroup_limits_of(jc);
+	char name[80];
+	int rc = broker_cgroup_result();
+
+	cgroup_name(jc, name, sizeof(name));
 	if (rc == 0) {
 		log_info("jail: cgroup cellvm/%s (memory_max %llu, pids_max %llu, cpu_max %llu%%)", name,
 			 (unsigned long long)lim.memory_max, (unsigned long long)lim.pids_max,
@@ -82,12 +92,12 @@ static int join_cgroup(const struct jail_config *jc, char *err, size_t errlen)
 static int prepare_jail(const struct vm_config *cfg, struct api_server *api, char *err,
 			size_t errlen)
 {
+	struct cgroup_limits lim;
+	char name[80];
 	int rc;
 
 	if (broker_start(err, errlen) < 0)
 		return EXIT_JAIL;
-	if ((rc = join_cgroup(&cfg->jail, err, errlen)))
-		return rc;
 	rc = kvm_preopen("/dev/kvm");
 	if (rc < 0) {
 		snprintf(err, errlen, "/dev/kvm: %s", strerror(-rc));
@@ -99,6 +109,13 @@ static int prepare_jail(const struct vm_config *cfg, struct api_server *api, cha
 			return EXIT_JAIL;
 		}
 		api_server_leave_path(api);
+	}
+	/* The broker makes the VM's cgroup while we jail ourselves (the answer: after). */
+	cgroup_name(&cfg->jail, name, sizeof(name));
+	lim = cgroup_limits_of(&cfg->jail);
+	if (broker_cgroup_start(name, &lim) < 0) {
+		snprintf(err, errlen, "broker: cannot ask for the VM's cgroup");
+		return EXIT_JAIL;
 	}
 	return 0;
 }
@@ -130,6 +147,8 @@ static int enter_jail(const struct vm_config *cfg, struct api_server *api, FILE 
 	}
 	if (r.no_landlock)
 		log_warn("jail: this kernel has no Landlock; running without that layer");
+	if ((rc = joined_cgroup(&cfg->jail, err, errlen)))
+		return rc;
 	vmm_policy_set_jailed(&cfg->jail);
 	log_info("jail: entered (uid %u, seccomp %s)", (unsigned)getuid(),
 		 cfg->jail.seccomp == SECCOMP_CLI_FALSE ? "off" :
