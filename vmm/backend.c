@@ -2,6 +2,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "policy.h"
 
 int backend_arg(struct backend_spawn *s, const char *arg)
 {
@@ -28,12 +30,22 @@ int backend_arg(struct backend_spawn *s, const char *arg)
 
 int backend_start(const char *name, const struct backend_spawn *s, pid_t *pid)
 {
-	const char *args[BACKEND_MAX_ARGS + 3];
+	const char *args[BACKEND_MAX_ARGS + 7];
 	int fds[BACKEND_MAX_EXTRA + 1];
+	char uid_s[16], gid_s[16];
+	uint32_t uid, gid;
 	int sv[2], n = 0;
 
 	args[n++] = "--socket-fd";
 	args[n++] = "3";
+	if (vmm_policy_identity(&uid, &gid)) { /* the VM's id, for each of its processes */
+		snprintf(uid_s, sizeof(uid_s), "%u", uid);
+		snprintf(gid_s, sizeof(gid_s), "%u", gid);
+		args[n++] = "--uid";
+		args[n++] = uid_s;
+		args[n++] = "--gid";
+		args[n++] = gid_s;
+	}
 	for (unsigned int i = 0; i < BACKEND_MAX_ARGS && s->args[i]; i++)
 		args[n++] = s->args[i];
 	args[n] = NULL;

@@ -338,6 +338,26 @@ static int parse_limit(const char *what, const char *v, bool size, uint64_t *out
 	return 0;
 }
 
+/* uid_range=FIRST-LAST: ids for uid and gid alike, as libvirt's per-VM qemu users. */
+static int parse_id_range(struct jail_config *j, const char *v, char *err, size_t errlen)
+{
+	char buf[48], *dash;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	dash = strchr(buf, '-');
+	if (!dash)
+		goto bad;
+	*dash = '\0';
+	if (parse_id("uid_range", buf, &j->id_first, err, errlen) ||
+	    parse_id("uid_range", dash + 1, &j->id_last, err, errlen))
+		return -1;
+	if (j->id_first <= j->id_last && j->id_last - j->id_first < 1000000)
+		return 0;
+bad:
+	snprintf(err, errlen, "--jail: uid_range=%s: expected FIRST-LAST, at most a million ids", v);
+	return -1;
+}
+
 /* --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=..][,pids_max=..][,cpu_max=..] */
 static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t errlen)
 {
@@ -355,6 +375,8 @@ static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t 
 		return parse_limit("pids_max", tok + 9, false, &j->pids_max, err, errlen);
 	else if (strncmp(tok, "cpu_max=", 8) == 0)
 		return parse_limit("cpu_max", tok + 8, false, &j->cpu_pct, err, errlen);
+	else if (strncmp(tok, "uid_range=", 10) == 0)
+		return parse_id_range(j, tok + 10, err, errlen);
 	else if (strncmp(tok, "uid=", 4) == 0)
 		return (j->uid_set = true, parse_id("uid", tok + 4, &j->uid, err, errlen));
 	else if (strncmp(tok, "gid=", 4) == 0)
@@ -495,10 +517,11 @@ void config_print_help(const char *prog)
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
 	       "  --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=SIZE]\n"
-	       "         [,pids_max=N][,cpu_max=PERCENT]\n"
+	       "         [,pids_max=N][,cpu_max=PERCENT][,uid_range=FIRST-LAST]\n"
 	       "                         the VMM's own jail (default on; strict: a missing layer is\n"
 	       "                         an error; uid/gid: its identity when started as root;\n"
-	       "                         cgroup: the VM's group cellvm/NAME, default vm-<pid>)\n"
+	       "                         cgroup: the VM's group cellvm/NAME, default vm-<pid>;\n"
+	       "                         uid_range: a free uid=gid per VM from the range)\n"
 	       "  --seccomp true|false|log\n"
 	       "                         the VMM's seccomp filters (log: allow and log, for policies)\n"
 	       "  --print-jail           print the effective jail of each process and exit\n"

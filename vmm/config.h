@@ -29,7 +29,8 @@ struct jail_config {
 	enum jail_mode mode;
 	enum seccomp_cli seccomp;
 	bool uid_set, gid_set;
-	uint32_t uid, gid;      /* started as root: the VMM's identity (default 65534) */
+	uint32_t uid, gid;      /* started as root: the VM's identity (default 65534) */
+	uint32_t id_first, id_last; /* uid_range=FIRST-LAST: a free id per VM (0: none) */
 	bool print;             /* --print-jail: print the effective jail and exit */
 	const char *selftest;   /* --jail-selftest [vcpu:|api:]ACT: a test hook */
 	char cgroup[65];        /* the VM's cgroup name (cellvm/<name>); "" = vm-<pid> */

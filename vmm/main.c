@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "broker.h"
 #include "cgroup.h"
+#include "ids.h"
 #include "config.h"
 #include "exit_codes.h"
 #include "kvm.h"
@@ -120,15 +121,46 @@ static int prepare_jail(const struct vm_config *cfg, struct api_server *api, cha
 	return 0;
 }
 
+/* Started as root: the VM's uid/gid, given (--jail uid=,gid=) or claimed from uid_range
+ * (the lock fd, kept open for the VM's life, is returned in *lock_fd). */
+static int choose_identity(const struct jail_config *jc, int *lock_fd, char *err, size_t errlen)
+{
+	uint32_t id;
+
+	*lock_fd = -1;
+	if (geteuid() != 0)
+		return 0; /* a user namespace maps the caller instead */
+	if (jc->uid_set || jc->gid_set) {
+		vmm_policy_set_identity(jc->uid_set ? jc->uid : 65534u,
+					jc->gid_set ? jc->gid : jc->uid_set ? jc->uid : 65534u);
+		return 0;
+	}
+	if (!jc->id_first)
+		return 0;
+	*lock_fd = ids_claim(jc->id_first, jc->id_last, &id);
+	if (*lock_fd < 0) {
+		snprintf(err, errlen, "jail: uid_range=%u-%u: %s", jc->id_first, jc->id_last,
+			 *lock_fd == -EBUSY ? "every id is taken by a running VM" : strerror(-*lock_fd));
+		return EXIT_JAIL;
+	}
+	vmm_policy_set_identity(id, id);
+	log_info("jail: this VM's id is %u (from uid_range)", id);
+	return 0;
+}
+
 static int enter_jail(const struct vm_config *cfg, struct api_server *api, FILE *logf,
 		      char *err, size_t errlen)
 {
 	struct jail_spec spec;
 	struct jail_result r;
-	int fds[8], n = 0, rc = prepare_jail(cfg, api, err, errlen);
+	int fds[9], n = 0, lock_fd, rc = choose_identity(&cfg->jail, &lock_fd, err, errlen);
 
+	if (!rc)
+		rc = prepare_jail(cfg, api, err, errlen);
 	if (rc)
 		return rc;
+	if (lock_fd >= 0)
+		fds[n++] = lock_fd; /* the id is ours while this fd is open: until we exit */
 	fds[n++] = broker_fd();
 	fds[n++] = kvm_preopen_fd();
 	if (logf)

@@ -198,7 +198,23 @@ static int api_thread_rules(void *scmp_ctx, const void *arg)
 static struct {
 	bool jailed;
 	enum seccomp_cli seccomp;
+	bool has_identity;      /* started as root with --jail uid= or uid_range= */
+	uint32_t uid, gid;
 } state;
+
+void vmm_policy_set_identity(uint32_t uid, uint32_t gid)
+{
+	state.has_identity = true;
+	state.uid = uid;
+	state.gid = gid;
+}
+
+bool vmm_policy_identity(uint32_t *uid, uint32_t *gid)
+{
+	*uid = state.uid;
+	*gid = state.gid;
+	return state.has_identity;
+}
 
 static enum jail_seccomp_mode seccomp_mode(enum seccomp_cli c)
 {
@@ -216,10 +232,10 @@ int vmm_jail_spec(struct jail_spec *s, const struct jail_config *jc, const int *
 			return -E2BIG;
 	s->no_pid_ns = true;   /* Kata finds the vCPU threads under the pid it started */
 	s->strict = jc->mode == JAIL_STRICT;
-	if (jc->uid_set)
-		s->uid = jc->uid;
-	if (jc->gid_set)
-		s->gid = jc->gid;
+	if (state.has_identity) {
+		s->uid = state.uid;
+		s->gid = state.gid;
+	}
 	/* vCPU fds (up to 254), eventfds per queue and vector, API connections, memory. */
 	s->nofile = 4096;
 	/* RLIMIT_NPROC counts every task of the uid: vCPU threads, the API thread, and the
@@ -272,7 +288,11 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 	}
 	fprintf(out, "  identity: %s uid %u gid %u; every capability set empty; no_new_privs; not dumpable\n",
 		root ? "setresuid/setresgid to" : "a user namespace maps the caller to",
-		jc->uid_set ? jc->uid : 65534u, jc->gid_set ? jc->gid : 65534u);
+		jc->uid_set ? jc->uid : 65534u, jc->gid_set ? jc->gid : jc->uid_set ? jc->uid : 65534u);
+	if (jc->id_first)
+		fprintf(out, "    (uid_range=%u-%u: the first id no running cellvm holds, for uid and gid, "
+			"held by a lock in /run/cellvm/ids; the VM's backends get the same id)\n",
+			jc->id_first, jc->id_last);
 	fprintf(out, "  namespaces: mount (pivot_root into an empty read-only tmpfs), ipc, uts, cgroup, net;\n"
 		"    no pid namespace (Kata finds the vCPU threads under the pid it started)\n");
 	fprintf(out, "  rlimits: core 0, nofile 4096, nproc 1024; MDWE; Landlock: no file access%s\n",

@@ -3,6 +3,7 @@
 #define CELLVM_POLICY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -20,6 +21,9 @@ void vmm_policy_set_jailed(const struct jail_config *jc);
 /* Loads the thread role's filter on the calling thread (no-op when not jailed or with
  * --seccomp false). Returns 0 or -errno. */
 int vmm_policy_thread(enum vmm_thread_role role) __attribute__((warn_unused_result));
+/* The VM's identity (set once before the jail, root only): the VMM's and its backends'. */
+void vmm_policy_set_identity(uint32_t uid, uint32_t gid);
+bool vmm_policy_identity(uint32_t *uid, uint32_t *gid);
 /* --print-jail: the effective jail of each process kind for this configuration. */
 void vmm_policy_print(FILE *out, const struct vm_config *cfg);
 

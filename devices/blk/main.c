@@ -35,6 +35,7 @@ struct config {
 	bool no_jail;
 	bool seccomp_log;
 	const char *selftest;   /* --jail-selftest ACT: a test hook */
+	long uid, gid;          /* --uid/--gid: the jail's identity when started as root */
 };
 
 struct loop {
@@ -56,6 +57,8 @@ static const char usage_text[] =
 	"  --verbose           log vhost-user progress\n"
 	"  --seccomp MODE      kill (default): a forbidden system call kills the process;\n"
 	"                      log: it is allowed and logged by the kernel (writing policies)\n"
+	"  --uid N, --gid N    the jail's identity when started as root (default 65534;\n"
+	"                      cellvm passes its VM's id)\n"
 	"  --no-jail           run WITHOUT the sandbox (debugging only; logged)\n"
 	"  --jail-selftest ACT test hook: enter the jail, try one forbidden act, report\n"
 	"exit status: 0 the frontend disconnected; 1 run-time failure; 2 bad usage;\n"
@@ -70,6 +73,7 @@ static const struct option long_opts[] = {
 	{ "serial", required_argument, NULL, 'S' }, { "verbose", no_argument, NULL, 'v' },
 	{ "seccomp", required_argument, NULL, 'm' }, { "no-jail", no_argument, NULL, 'J' },
 	{ "jail-selftest", required_argument, NULL, 'T' },
+	{ "uid", required_argument, NULL, 'U' }, { "gid", required_argument, NULL, 'G' },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
@@ -116,6 +120,12 @@ static int parse_opt(struct config *c, int opt, const char *arg)
 		if (parse_uint(arg, 0, 1 << 20, &v))
 			return log_error("--socket-fd: not a file descriptor number: %s", arg), -EINVAL;
 		c->socket_fd = (int)v;
+		return 0;
+	case 'U': case 'G':
+		if (parse_uint(arg, 1, 0xfffffffeL, &v))
+			return log_error("--%s: 1 to 4294967294, not %s", opt == 'U' ? "uid" : "gid", arg),
+			       -EINVAL;
+		*(opt == 'U' ? &c->uid : &c->gid) = v;
 		return 0;
 	case 'q':
 		if (parse_uint(arg, 1, VU_MAX_QUEUES, &v))
@@ -370,6 +380,10 @@ static int enter_jail(struct loop *l, const struct config *c)
 	rc = blk_jail_spec(&s, &p, &l->dev, l->epfd, l->sigfd, l->sock);
 	p.test_dup = c->selftest && !strcmp(c->selftest, "nofile");
 	s.seccomp_mode = c->seccomp_log ? JAIL_SECCOMP_LOG : JAIL_SECCOMP_KILL;
+	if (c->uid > 0)
+		s.uid = (uid_t)c->uid;
+	if (c->gid > 0)
+		s.gid = (gid_t)c->gid;
 	if (!rc)
 		rc = jail_enter(&s, &r);
 	if (rc == JAIL_WAITER)

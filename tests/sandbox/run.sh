@@ -168,6 +168,31 @@ check_cgroups() {
 		ok "cgroup: unprivileged with --jail strict: refused (exit 9)" || bad "cgroup: strict" "exit $st"
 }
 
+# uid_range: each running VM claims its own id; its backends run under the same id.
+check_id_range() {
+	local base=$((210000 + $$ % 1000 * 10)) a b ua ub st
+	for d in 1 2; do truncate -s 8M "$T/img$d"; done
+	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img1" \
+		--jail "uid_range=$base-$((base + 1))" >"$T/a.log" 2>&1 &
+	a=$!
+	for _ in $(seq 100); do grep -q "probe: idle" "$T/a.log" && break; sleep 0.05; done
+	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img2" \
+		--jail "uid_range=$base-$((base + 1))" >"$T/b.log" 2>&1 &
+	b=$!
+	PIDS="$PIDS $a $b"
+	for _ in $(seq 100); do grep -q "probe: idle" "$T/b.log" && break; sleep 0.05; done
+	ua=$(awk '/^Uid:/{print $2}' /proc/$a/status) ub=$(awk '/^Uid:/{print $2}' /proc/$b/status)
+	[ "$ua" = $base ] && [ "$ub" = $((base + 1)) ] && ok "uid_range: two VMs, two ids ($ua, $ub)" ||
+		bad "uid_range: ids" "got $ua and $ub"
+	blk=$(pgrep -P "$b" -x cellvm-blk | head -n1)
+	[ -n "$blk" ] && [ "$(awk '/^Uid:/{print $2}' /proc/$blk/status)" = "$ub" ] &&
+		ok "uid_range: the VM's backend runs under the VM's id" || bad "uid_range: backend id" "pid ${blk:-none}"
+	"$CELLVM" --kernel "$ELF" --jail "uid_range=$base-$((base + 1))" >/dev/null 2>"$T/err"; st=$?
+	[ $st -eq 9 ] && grep -q "every id is taken" "$T/err" && ok "uid_range: a full range is refused (exit 9)" ||
+		bad "uid_range: full range" "exit $st"
+	kill -TERM "$a" "$b"; wait "$a" "$b" 2>/dev/null
+}
+
 # ---- the VMM's own jail (vmm/policy.c): cellvm --jail-selftest [vcpu:|api:]ACT -------------
 KVM_GID=$(getent group kvm | cut -d: -f3)
 # as_vmm root|user CMD...: the unprivileged caller keeps the kvm group (for /dev/kvm).
@@ -240,6 +265,7 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 			bad "vmm $who: broker end" "still running"
 	done
 	check_cgroups
+	check_id_range
 	"$CELLVM" --print-jail --disk "path=$T/img" >"$T/pj" 2>&1 &&
 		grep -q "^process cellvm (the VMM" "$T/pj" && grep -q "vcpu N threads" "$T/pj" &&
 		grep -q "^process cellvm-broker" "$T/pj" && grep -q "^process cellvm-blk for $T/img" "$T/pj" &&
