@@ -534,7 +534,8 @@ void config_print_help(const char *prog)
 	       "  --version              print the version\n\n"
 	       "Exit status: 0 guest powered off, 1 cellvm error, 2 bad usage, 3 bad kernel or\n"
 	       "initramfs, 4 /dev/kvm unusable, 5 guest reboot, 6 guest triple fault,\n"
-	       "7 KVM could not run the guest, 8 stopped by a signal; with --debug-exit the\n"
+	       "7 KVM could not run the guest, 8 stopped by a signal, 9 the jail could not be\n"
+	       "entered; with --debug-exit the\n"
 	       "value the guest wrote.\n",
 	       prog, CELLVM_VERSION);
 }
