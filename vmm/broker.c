@@ -425,6 +425,12 @@ static void broker_child_setup(int sock)
 {
 	/* No parent-death signal: the channel's EOF tells the broker the VMM has gone, and it
 	 * must outlive the VMM briefly to remove the VM's cgroups. */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* stdin and stdout are the VMM's serial console, maybe a pipe whose reader waits for
+	 * every writer: the broker (and the backends it starts) must not hold them. */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+		_exit(1);
 	if (sock != 3 && dup2(sock, 3) < 0)
 		_exit(1);
 	close_range(4, ~0u, 0);
