@@ -149,8 +149,15 @@ def session(sock, tmp):
     expect(c, "boot", "PUT", "vm.boot", 204)
     wait_for_guest(tmp)
     check("boot spawned the disk's device process", len(children(PID[0])) == 1, str(children(PID[0])))
-    check("the jailed VMM has its broker", len(children(PID[0], True)) == 1, str(children(PID[0], True)))
-    check_vmm_jailed(PID[0])
+    if os.environ.get("CELLVM_SANITIZED"):
+        # Sanitizer builds run the VMM unjailed by default so LeakSanitizer can check at exit
+        # (vmm/config.c); make check-sandbox tests the jail under the sanitizers.
+        print("SKIP the VMM's jail in an API session: sanitizer build (unjailed by default, "
+              "for LeakSanitizer); make check-sandbox covers it", flush=True)
+    else:
+        check("the jailed VMM has its broker", len(children(PID[0], True)) == 1,
+              str(children(PID[0], True)))
+        check_vmm_jailed(PID[0])
     info = expect(c, "info with a disk", "GET", "vm.info", 200, "VmInfo")
     check("info lists the disk", info and info["config"].get("disks", [{}])[0].get("serial") == "api-disk", str(info))
     info = expect(c, "info running", "GET", "vm.info", 200, "VmInfo")

@@ -134,7 +134,7 @@ check_cgroups() {
 		skip=$((skip + 1)); echo "SKIP cgroup tests: no writable cgroup file system"; return
 	fi
 	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img" \
-		--jail "cgroup=$name,memory_max=256M,pids_max=300,cpu_max=150" >"$T/vm.log" 2>&1 &
+		--jail "on,cgroup=$name,memory_max=256M,pids_max=300,cpu_max=150" >"$T/vm.log" 2>&1 &
 	vm=$!
 	PIDS="$PIDS $vm"
 	for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
@@ -148,17 +148,17 @@ check_cgroups() {
 	blk=$(pgrep -P "$vm" -x cellvm-blk | head -n1)
 	grep -q "pids:/cellvm/$name/blk-1$\|^0::/cellvm/$name/blk-1$" /proc/${blk:-0}/cgroup 2>/dev/null &&
 		ok "cgroup: cellvm-blk is in its child group cellvm/$name/blk-1" || bad "cgroup: blk" "pid ${blk:-none}"
-	"$CELLVM" --kernel "$ELF" --jail "cgroup=$name" >/dev/null 2>"$T/err"; st=$?
+	"$CELLVM" --kernel "$ELF" --jail "on,cgroup=$name" >/dev/null 2>"$T/err"; st=$?
 	[ $st -eq 9 ] && grep -q "already exists" "$T/err" && ok "cgroup: a name in use is refused (exit 9)" ||
 		bad "cgroup: name in use" "exit $st"
 	kill -TERM "$vm"; wait "$vm"
 	for _ in $(seq 40); do [ -d "$(cg_dir pids "$name")" ] || break; sleep 0.05; done
 	[ ! -d "$(cg_dir pids "$name")" ] && [ ! -d "$(cg_dir memory "$name")" ] &&
 		ok "cgroup: removed after the VM exits" || bad "cgroup: removal" "$(cg_dir pids "$name") left"
-	"$CELLVM" --kernel "$ELF" --jail "cgroup=../x" >/dev/null 2>"$T/err"; st=$?
+	"$CELLVM" --kernel "$ELF" --jail "on,cgroup=../x" >/dev/null 2>"$T/err"; st=$?
 	[ $st -eq 2 ] && grep -q "cgroup=../x" "$T/err" && ok "cgroup: a bad name is a usage error" ||
 		bad "cgroup: bad name" "exit $st"
-	setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$CELLVM" --jail-selftest none \
+	setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$CELLVM" --jail on --jail-selftest none \
 		2>"$T/err"; st=$?
 	[ $st -eq 0 ] && grep -q "cgroups: .*running without that layer" "$T/err" &&
 		ok "cgroup: unprivileged, no write access: warned once, runs" || bad "cgroup: unprivileged" "exit $st"
@@ -173,11 +173,11 @@ check_id_range() {
 	local base=$((210000 + $$ % 1000 * 10)) a b ua ub st
 	for d in 1 2; do truncate -s 8M "$T/img$d"; done
 	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img1" \
-		--jail "uid_range=$base-$((base + 1))" >"$T/a.log" 2>&1 &
+		--jail "on,uid_range=$base-$((base + 1))" >"$T/a.log" 2>&1 &
 	a=$!
 	for _ in $(seq 100); do grep -q "probe: idle" "$T/a.log" && break; sleep 0.05; done
 	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img2" \
-		--jail "uid_range=$base-$((base + 1))" >"$T/b.log" 2>&1 &
+		--jail "on,uid_range=$base-$((base + 1))" >"$T/b.log" 2>&1 &
 	b=$!
 	PIDS="$PIDS $a $b"
 	for _ in $(seq 100); do grep -q "probe: idle" "$T/b.log" && break; sleep 0.05; done
@@ -187,7 +187,7 @@ check_id_range() {
 	blk=$(pgrep -P "$b" -x cellvm-blk | head -n1)
 	[ -n "$blk" ] && [ "$(awk '/^Uid:/{print $2}' /proc/$blk/status)" = "$ub" ] &&
 		ok "uid_range: the VM's backend runs under the VM's id" || bad "uid_range: backend id" "pid ${blk:-none}"
-	"$CELLVM" --kernel "$ELF" --jail "uid_range=$base-$((base + 1))" >/dev/null 2>"$T/err"; st=$?
+	"$CELLVM" --kernel "$ELF" --jail "on,uid_range=$base-$((base + 1))" >/dev/null 2>"$T/err"; st=$?
 	[ $st -eq 9 ] && grep -q "every id is taken" "$T/err" && ok "uid_range: a full range is refused (exit 9)" ||
 		bad "uid_range: full range" "exit $st"
 	kill -TERM "$a" "$b"; wait "$a" "$b" 2>/dev/null
@@ -206,7 +206,7 @@ as_vmm() {
 # vact WHO MODE ACT WANT: WANT is SIGSYS, ALLOWED (the role may do it: exit 1) or an errno name.
 vact() {
 	local who=$1 mode=$2 a=$3 want=$4 st name="vmm $1 $2 $3"
-	as_vmm "$who" "$CELLVM" --seccomp "$mode" --jail-selftest "$a" >/dev/null 2>"$T/err"
+	as_vmm "$who" "$CELLVM" --jail on --seccomp "$mode" --jail-selftest "$a" >/dev/null 2>"$T/err"
 	st=$?
 	case $want in
 	SIGSYS) [ $st -eq 159 ] && ok "$name: killed by SIGSYS" ||
@@ -229,7 +229,7 @@ VMM_LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACC
 	mprotect-exec:EACCES"
 if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 	for who in root user; do
-		as_vmm "$who" "$CELLVM" --jail-selftest none 2>"$T/err" && grep -q "jailed" "$T/err" &&
+		as_vmm "$who" "$CELLVM" --jail on --jail-selftest none 2>"$T/err" && grep -q "jailed" "$T/err" &&
 			ok "vmm $who: the jail is entered" || bad "vmm $who: the jail is entered" "status $?"
 		for a in $VMM_KILLED; do vact "$who" true "$a" SIGSYS; done
 		# The main thread builds VMs: these are its job, and the role threads are denied them.
@@ -243,7 +243,7 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 	for who in root user; do
 		pre=()
 		[ $who = user ] && pre=(setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID})
-		"${pre[@]}" "$CELLVM" --kernel "$ELF" --memory size=64M --cpus boot=2 --cmdline test=idle \
+		"${pre[@]}" "$CELLVM" --jail on --kernel "$ELF" --memory size=64M --cpus boot=2 --cmdline test=idle \
 			>"$T/vm.log" 2>&1 &
 		vm=$!
 		PIDS="$PIDS $vm"
@@ -266,7 +266,7 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 	done
 	check_cgroups
 	check_id_range
-	"$CELLVM" --print-jail --disk "path=$T/img" >"$T/pj" 2>&1 &&
+	"$CELLVM" --jail on --print-jail --disk "path=$T/img" >"$T/pj" 2>&1 &&
 		grep -q "^process cellvm (the VMM" "$T/pj" && grep -q "vcpu N threads" "$T/pj" &&
 		grep -q "^process cellvm-broker" "$T/pj" && grep -q "^process cellvm-blk for $T/img" "$T/pj" &&
 		ok "--print-jail prints the VMM, its thread roles, the broker and the disk backend" ||
