@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 #include "../lib/vhost_user.h"
+#include "../lib/virtio_blk.h"
 
-#define BLK_SERIAL_LEN 20
+#define BLK_SERIAL_LEN VIRTIO_BLK_ID_BYTES
 
 struct blk_opts {
 	const char *path;
@@ -17,24 +18,6 @@ struct blk_opts {
 	bool direct;
 	unsigned num_queues;
 };
-
-struct blk_config {
-	uint64_t capacity;
-	uint32_t size_max;
-	uint32_t seg_max;
-	uint16_t cylinders;
-	uint8_t heads, sectors;
-	uint32_t blk_size;
-	uint8_t physical_block_exp, alignment_offset;
-	uint16_t min_io_size;
-	uint32_t opt_io_size;
-	uint8_t writeback, unused0;
-	uint16_t num_queues;
-	uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
-	uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
-	uint8_t write_zeroes_may_unmap, unused1[3];
-	uint32_t max_secure_erase_sectors, max_secure_erase_seg, secure_erase_sector_alignment;
-} __attribute__((packed));
 
 struct blk_req;
 
@@ -54,7 +37,7 @@ struct blk_dev {
 	bool readonly;
 	uint64_t sectors;
 	char serial[BLK_SERIAL_LEN];
-	struct blk_config cfg;
+	struct virtio_blk_config cfg;
 	struct io_uring ring;
 	bool ring_ok;
 	int ring_efd;             /* signalled by io_uring on completions */
