@@ -391,3 +391,58 @@ noreturn void test_blk_backend_death(void)
 	pr("probe: blk: device status 0x%x: DEVICE_NEEDS_RESET\n", virtio_status(&v));
 	blk_pass();
 }
+
+/* One QD1 request that must complete with OK; returns how long it took in ms. */
+static u64 timed_req(u32 type, u64 sector, u64 buf, u32 len)
+{
+	u64 t0 = rdtsc();
+	one_req(type, sector, buf, len);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
+	return (rdtsc() - t0) * 1000 / tsc_hz();
+}
+
+/* The host restarts the device's backend while this runs: QD1 writes of a pattern that
+   changes every round, each read back and verified, for blk_secs= seconds (default 8); then
+   every chunk is read and verified once more. No request may fail or get lost. */
+noreturn void test_blk_reconnect(void)
+{
+	blk_open(F(VIRTIO_BLK_F_FLUSH), 1);
+	u64 secs = 8, longest = 0, rounds = 0, flushes = 0;
+	char s[32];
+	if (cmdline_get("blk_secs", s, sizeof(s)) && !parse_u64(s, &secs))
+		test_fail("bad value '%s' for blk_secs", s);
+	u64 nchunks = capacity * VIRTIO_BLK_SECTOR / req_bytes, n = req_bytes / VIRTIO_BLK_SECTOR;
+	if (nchunks > 64)
+		nchunks = 64;
+	if (!nchunks)
+		test_fail("the disk is smaller than one %u-byte request", req_bytes);
+	u64 buf = heap_alloc(req_bytes, 4096), salts[64];
+	pr("probe: blk-reconnect: running for %lu s over %lu chunks of %u bytes (restart the backend now)\n",
+	   secs, nchunks, req_bytes);
+	for (u64 deadline = rdtsc() + secs * tsc_hz(); rdtsc() < deadline; rounds++) {
+		u64 k = rounds % nchunks, ms;
+		salt = salt * 6364136223846793005ULL + 1442695040888963407ULL;
+		salts[k] = salt;
+		pattern(0, buf, k * n, n);
+		ms = timed_req(VIRTIO_BLK_T_OUT, k * n, buf, req_bytes);
+		longest = ms > longest ? ms : longest;
+		if ((v.features & F(VIRTIO_BLK_F_FLUSH)) && rounds % 16 == 15) {
+			ms = timed_req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+			longest = ms > longest ? ms : longest;
+			flushes++;
+		}
+		pattern(2, buf, k * n, n);
+		ms = timed_req(VIRTIO_BLK_T_IN, k * n, buf, req_bytes);
+		longest = ms > longest ? ms : longest;
+		pattern(1, buf, k * n, n);
+	}
+	for (u64 k = 0; k < nchunks && k < rounds; k++) {
+		salt = salts[k];
+		pattern(2, buf, k * n, n);
+		timed_req(VIRTIO_BLK_T_IN, k * n, buf, req_bytes);
+		pattern(1, buf, k * n, n);
+	}
+	pr("probe: blk-reconnect: %lu rounds (%lu flushes), longest request %lu ms, every chunk verified "
+	   "again; %lu interrupts\n", rounds, flushes, longest, v.vq[0].irqs);
+	blk_pass();
+}
