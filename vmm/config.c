@@ -380,6 +380,7 @@ void config_print_help(const char *prog)
 	       "                         a virtio-blk disk served by a cellvm-blk process\n"
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
+	       "                         (reconnected for 10 s if it hangs up)\n"
 	       "  --api-socket PATH|fd=N serve the Cloud Hypervisor REST API (then --kernel is\n"
 	       "                         optional: the VM can be created with vm.create)\n"
 	       "  -h, --help             this text\n"
