@@ -450,8 +450,8 @@ void blk_process(struct blk_dev *dev, unsigned q)
 			bq->free = r->next_free;
 			req_start(dev, r);
 		}
-		if (!bq->free || rc < 0)
-			break; /* resumes when a request completes */
+		if (!bq->free || rc < 0 || dev->polling)
+			break; /* resumes when a request completes, or at the next poll */
 		virtq_arm_kick(vq);
 		if (!virtq_avail_pending(vq))
 			break;
@@ -509,6 +509,41 @@ void blk_complete(struct blk_dev *dev)
 		blk_process(dev, q);
 }
 
+void blk_set_polling(struct blk_dev *dev, bool on)
+{
+	dev->polling = on;
+	if (!dev->ring_ok)
+		return;
+	io_uring_cq_eventfd_toggle(&dev->ring, !on);
+	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
+		struct virtq *vq = &dev->vu.queues[q].vq;
+
+		if (!vu_queue_ready(&dev->vu, q))
+			continue;
+		if (on)
+			virtq_suppress_kick(vq);
+		else
+			virtq_arm_kick(vq);
+	}
+}
+
+bool blk_poll(struct blk_dev *dev)
+{
+	bool found = dev->ring_ok && io_uring_cq_ready(&dev->ring) > 0;
+
+	if (found) {
+		reap(dev);
+		notify_all(dev);
+	}
+	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
+		if (virtq_avail_pending(&dev->vu.queues[q].vq) && vu_queue_ready(&dev->vu, q)) {
+			found = true;
+			blk_process(dev, q);
+		}
+	}
+	return found;
+}
+
 static unsigned busy(struct blk_dev *dev, int q)
 {
 	unsigned n = 0;
@@ -531,6 +566,11 @@ static void blk_quiesce(void *opaque, int q)
 		reap(dev);
 	}
 	notify_all(dev);
+}
+
+bool blk_io_pending(struct blk_dev *dev)
+{
+	return dev->ring_ok && io_uring_cq_ready(&dev->ring) == 0 && busy(dev, -1) > 0;
 }
 
 void blk_close(struct blk_dev *dev)

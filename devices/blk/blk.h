@@ -45,6 +45,7 @@ struct blk_dev {
 	struct blk_queue queues[VU_MAX_QUEUES];
 	blk_watch_fn *watch;
 	void *loop;
+	bool polling;             /* busy-poll mode: kicks and the completion eventfd are off */
 };
 
 /* Opens the disk, sets up io_uring and the config space. -errno; *what names the step. */
@@ -57,6 +58,15 @@ int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
 void blk_process(struct blk_dev *dev, unsigned q);
 /* Reaps io_uring completions, pushes finished requests, signals queues. */
 void blk_complete(struct blk_dev *dev);
+/* Busy-poll mode on: the driver is asked not to kick (EVENT_IDX) and io_uring not to signal
+ * its eventfd. Off: both re-armed; then call blk_poll() once more before sleeping. */
+void blk_set_polling(struct blk_dev *dev, bool on);
+/* One pass without waiting: reaps posted completions and pops posted requests. True if it
+ * found either. */
+bool blk_poll(struct blk_dev *dev);
+/* True while requests are in flight with none of their completions posted yet: I/O that
+ * runs elsewhere (io_uring's workers), which a spinning loop would only slow down. */
+bool blk_io_pending(struct blk_dev *dev);
 void blk_close(struct blk_dev *dev);
 
 #endif

@@ -566,3 +566,27 @@ Test(notify, arm_kick_publishes_avail_event)
 	virtq_arm_kick(&vq);
 	cr_assert_eq(*avail_event, 1);
 }
+
+/* The driver's side of EVENT_IDX: kick when avail_event lies in [old, new). */
+static bool driver_kicks(uint16_t event, uint16_t old, uint16_t new_idx)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+Test(notify, suppress_kick_silences_the_driver_until_armed)
+{
+	uint16_t *avail_event = (uint16_t *)(ram + USED_OFF + 4 + QNUM * 8);
+
+	vq.event_idx = true;
+	vq.last_avail = 0; /* wraps: avail_event becomes 0xffff */
+	virtq_suppress_kick(&vq);
+	cr_assert_eq(*avail_event, 0xffff);
+	for (uint16_t n = 1; n <= QNUM; n++)
+		cr_assert_not(driver_kicks(*avail_event, 0, n));
+	virtq_arm_kick(&vq);
+	cr_assert(driver_kicks(*avail_event, 0, 1));
+	vq.event_idx = false;
+	*avail_event = 7;
+	virtq_suppress_kick(&vq); /* without EVENT_IDX it leaves the ring alone */
+	cr_assert_eq(*avail_event, 7);
+}
