@@ -527,6 +527,7 @@ void config_print_help(const char *prog)
 	       "                         a virtio-blk disk served by a cellvm-blk process\n"
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
+	       "                         (reconnected for 10 s if it hangs up)\n"
 	       "  --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=SIZE]\n"
 	       "         [,pids_max=N][,cpu_max=PERCENT][,uid_range=FIRST-LAST]\n"
 	       "                         the VMM's own jail (default on; strict: a missing layer is\n"

@@ -68,6 +68,8 @@ static const struct rule main_rules[] = {
 	RULE(sched_getaffinity, "glibc, sizing thread stacks"),
 	RULE(accept4, "the API socket"),
 	RULE(sendto, "API responses"),
+	RULE(timerfd_create, "retrying an external vhost-user backend that hung up"),
+	RULE(timerfd_settime, "retrying an external vhost-user backend that hung up"),
 };
 
 static const struct rule api_rules[] = {

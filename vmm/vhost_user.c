@@ -146,7 +146,8 @@ static int negotiate(struct vhost_user *v)
 	return rc;
 }
 
-int vhu_connect(struct vhost_user *v, const char *path, int fd)
+/* Connects or adopts fd, then negotiates; quiet: no log line when nobody listens at path. */
+static int attach(struct vhost_user *v, const char *path, int fd, bool quiet)
 {
 	int rc;
 
@@ -155,13 +156,25 @@ int vhu_connect(struct vhost_user *v, const char *path, int fd)
 	if (v->fd < 0) {
 		rc = v->fd;
 		v->fd = -1;
-		log_error("%s: cannot connect to vhost-user socket %s: %s", v->name, path, strerror(-rc));
+		if (!quiet)
+			log_error("%s: cannot connect to vhost-user socket %s: %s", v->name, path,
+				  strerror(-rc));
 		return rc;
 	}
 	rc = negotiate(v);
 	if (rc < 0)
 		vhu_close(v);
 	return rc;
+}
+
+int vhu_connect(struct vhost_user *v, const char *path, int fd)
+{
+	return attach(v, path, fd, false);
+}
+
+int vhu_reconnect(struct vhost_user *v, const char *path)
+{
+	return attach(v, path, -1, true);
 }
 
 void vhu_close(struct vhost_user *v)
@@ -193,9 +206,9 @@ int vhu_set_mem_table(struct vhost_user *v, const struct guest_mem *mem)
 }
 
 int vhu_set_vring(struct vhost_user *v, unsigned int index, unsigned int num, uint64_t desc,
-		  uint64_t avail, uint64_t used, int kick_fd, int call_fd)
+		  uint64_t avail, uint64_t used, uint16_t base_idx, int kick_fd, int call_fd)
 {
-	struct vhu_vring_state s = { index, num }, base = { index, 0 };
+	struct vhu_vring_state s = { index, num }, base = { index, base_idx };
 	struct vhu_vring_addr a = { .index = index, .desc = desc, .used = used, .avail = avail };
 	int rc = request(v, VHU_SET_VRING_NUM, &s, sizeof(s), NULL, 0);
 

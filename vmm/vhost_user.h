@@ -35,14 +35,17 @@ struct vhost_user {
 /* Connects (path) or adopts a connected socket (fd >= 0), then negotiates protocol
  * features and sets the owner. Returns 0 or -errno (with a log line naming the device). */
 int vhu_connect(struct vhost_user *v, const char *path, int fd) __attribute__((warn_unused_result));
+/* The same for a path only, silent while nobody listens there: -ECONNREFUSED, -ENOENT. */
+int vhu_reconnect(struct vhost_user *v, const char *path) __attribute__((warn_unused_result));
 void vhu_close(struct vhost_user *v);
 
 int vhu_set_features(struct vhost_user *v, uint64_t features) __attribute__((warn_unused_result));
 int vhu_set_mem_table(struct vhost_user *v, const struct guest_mem *mem)
 	__attribute__((warn_unused_result));
-/* One ring: size, addresses (frontend virtual addresses), base index, kick/call fds. */
+/* One ring: size, addresses (frontend virtual addresses), the avail index the backend
+ * starts from (base_idx), kick/call fds. */
 int vhu_set_vring(struct vhost_user *v, unsigned int index, unsigned int num, uint64_t desc,
-		  uint64_t avail, uint64_t used, int kick_fd, int call_fd)
+		  uint64_t avail, uint64_t used, uint16_t base_idx, int kick_fd, int call_fd)
 	__attribute__((warn_unused_result));
 int vhu_enable_vring(struct vhost_user *v, unsigned int index, bool on) __attribute__((warn_unused_result));
 /* Stops a ring; returns its last avail index or -errno. */

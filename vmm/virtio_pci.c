@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,12 +203,15 @@ static size_t ring_bytes(unsigned int part, uint16_t size)
 	return part == 0 ? 16u * size : part == 1 ? 6u + 2u * size : 6u + 8u * size;
 }
 
-/* Hands one enabled queue to the backend; the guest's ring addresses are checked here. */
-static int activate_queue(struct virtio_pci *vp, unsigned int i)
+/* Hands one enabled queue to the backend; the guest's ring addresses are checked here. A
+ * resumed queue (a new backend) starts at the used index in guest memory: what was popped
+ * but never completed is popped again. */
+static int activate_queue(struct virtio_pci *vp, unsigned int i, bool resume)
 {
 	struct vpci_queue *q = &vp->q[i];
 	const uint64_t gpa[3] = { q->desc, q->driver, q->device };
 	uint64_t hva[3];
+	uint16_t base = 0;
 	int call_fd;
 
 	if (q->size == 0 || q->size > q->max_size || (q->size & (q->size - 1))) {
@@ -224,12 +228,15 @@ static int activate_queue(struct virtio_pci *vp, unsigned int i)
 		}
 		hva[p] = (uint64_t)(uintptr_t)h;
 	}
+	if (resume)
+		base = __atomic_load_n((uint16_t *)(uintptr_t)(hva[2] + 2), __ATOMIC_ACQUIRE);
 	call_fd = q->msix_vector < vp->nr_vectors ? vp->vec[q->msix_vector].fd : q->idle_call_fd;
-	int rc = vhu_set_vring(&vp->vhu, i, q->size, hva[0], hva[1], hva[2], q->kick_fd, call_fd);
+	int rc = vhu_set_vring(&vp->vhu, i, q->size, hva[0], hva[1], hva[2], base, q->kick_fd,
+			       call_fd);
 	return rc ? rc : vhu_enable_vring(&vp->vhu, i, true);
 }
 
-static int activate(struct virtio_pci *vp)
+static int activate(struct virtio_pci *vp, bool resume)
 {
 	int rc = vhu_set_features(&vp->vhu, vp->driver_features);
 
@@ -237,7 +244,7 @@ static int activate(struct virtio_pci *vp)
 		rc = vhu_set_mem_table(&vp->vhu, &vp->vm->mem);
 	for (unsigned int i = 0; i < vp->nr_queues && rc == 0; i++)
 		if (vp->q[i].enabled)
-			rc = activate_queue(vp, i);
+			rc = activate_queue(vp, i, resume);
 	vp->active = rc == 0;
 	return rc;
 }
@@ -280,7 +287,9 @@ static void set_status(struct virtio_pci *vp, uint8_t v)
 	    ((vp->driver_features & ~vp->device_features) || !(vp->driver_features & VIRTIO_F_VERSION_1)))
 		v &= (uint8_t)~STATUS_FEATURES_OK; /* the driver asked for what we do not offer */
 	vp->status = (uint8_t)(v | (old & STATUS_NEEDS_RESET));
-	if ((v & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->broken && activate(vp) < 0) {
+	/* While an external backend is reconnecting (no socket), the reconnect activates. */
+	if ((v & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->broken && vp->vhu.fd >= 0 &&
+	    activate(vp, false) < 0) {
 		log_error("%s: the backend refused the device set-up; device needs reset", vp->name);
 		vp->status |= STATUS_NEEDS_RESET;
 	}
@@ -430,7 +439,12 @@ static void describe_exit(pid_t pid, char *out, size_t len)
 		snprintf(out, len, "pid %d exited with status %d", (int)pid, WEXITSTATUS(status));
 }
 
-/* The main loop saw the backend's socket hang up: the device fails, the VM goes on. */
+static int watch_backend(struct virtio_pci *vp);
+static void begin_reconnect(struct virtio_pci *vp);
+
+/* The main loop saw the backend's socket hang up. A backend cellvm spawned is not restarted
+ * (it may have been killed for what it did): the device fails, the VM goes on. An external
+ * one (--disk vhost_user=true,socket=PATH) gets a grace period to come back. */
 static void on_backend_hangup(void *opaque, uint32_t events)
 {
 	struct virtio_pci *vp = opaque;
@@ -438,6 +452,10 @@ static void on_backend_hangup(void *opaque, uint32_t events)
 
 	event_loop_del(vp->vm->loop, vp->vhu.fd);
 	vp->watched = false;
+	if (vp->backend_pid == 0 && vp->socket_path[0]) {
+		begin_reconnect(vp);
+		return;
+	}
 	describe_exit(vp->backend_pid, why, sizeof(why));
 	if (vp->backend_pid > 0 && strncmp(why, "pid", 3) == 0)
 		vp->backend_pid = 0; /* reaped */
@@ -453,6 +471,146 @@ static int watch_backend(struct virtio_pci *vp)
 
 	vp->watched = rc == 0;
 	return rc;
+}
+
+/* ---- reconnecting an external backend ---- */
+
+#define RECONNECT_GRACE_MS 10000u
+#define RECONNECT_FIRST_MS 50u
+#define RECONNECT_MAX_MS   1000u
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static int arm_retry(struct virtio_pci *vp, unsigned int ms)
+{
+	struct itimerspec t = { .it_value = { ms / 1000u, (long)(ms % 1000u) * 1000000L } };
+
+	return timerfd_settime(vp->retry_fd, 0, &t, NULL) < 0 ? -errno : 0;
+}
+
+static void stop_retry(struct virtio_pci *vp)
+{
+	if (vp->retry_fd < 0)
+		return;
+	event_loop_del(vp->vm->loop, vp->retry_fd);
+	close(vp->retry_fd);
+	vp->retry_fd = -1;
+}
+
+/* The new backend must offer all the old one did: the driver may rely on any of it. */
+static int check_new_backend(struct virtio_pci *vp, const struct vhost_user *nv)
+{
+	uint64_t offered = (nv->features & ~VHU_F_PROTOCOL_FEATURES) | VIRTIO_F_VERSION_1;
+
+	if ((vp->device_features & ~offered) == 0 && vp->nr_queues <= nv->max_queues &&
+	    (!vp->config_len || (nv->protocol_features & VHU_PF_CONFIG)))
+		return 0;
+	log_error("%s: the backend at %s came back offering less (features %#llx, %u queues)",
+		  vp->name, vp->socket_path, (unsigned long long)offered, nv->max_queues);
+	return -ENOTSUP;
+}
+
+/* Kicks every ring (buffers posted during the outage) and raises its interrupt (a
+ * completion the old backend pushed but did not signal); both are harmless if spurious. */
+static void resume_queues(struct virtio_pci *vp)
+{
+	uint64_t one = 1;
+
+	for (unsigned int i = 0; i < vp->nr_queues && vp->active; i++) {
+		struct vpci_queue *q = &vp->q[i];
+		int call = q->msix_vector < vp->nr_vectors ? vp->vec[q->msix_vector].fd : -1;
+
+		if (q->enabled && write(q->kick_fd, &one, sizeof(one)) < 0)
+			log_debug("%s: kick: %s", vp->name, strerror(errno));
+		if (q->enabled && call >= 0 && write(call, &one, sizeof(one)) < 0)
+			log_debug("%s: call: %s", vp->name, strerror(errno));
+	}
+}
+
+/* One attempt: connect outside the lock, then redo the device set-up under it. 0: done. */
+static int try_reconnect(struct virtio_pci *vp)
+{
+	struct vhost_user nv = { .fd = -1, .name = vp->name };
+	int rc = vhu_reconnect(&nv, vp->socket_path);
+
+	if (rc < 0)
+		return rc;
+	rc = check_new_backend(vp, &nv);
+	pthread_mutex_lock(&vp->lock);
+	vp->vhu = nv;
+	if (rc == 0 && (vp->status & STATUS_DRIVER_OK) && !(vp->status & STATUS_NEEDS_RESET))
+		rc = activate(vp, true);
+	if (rc == 0)
+		rc = watch_backend(vp);
+	if (rc == 0)
+		resume_queues(vp);
+	else
+		vhu_close(&vp->vhu);
+	pthread_mutex_unlock(&vp->lock);
+	return rc;
+}
+
+static void give_up(struct virtio_pci *vp, const char *why)
+{
+	stop_retry(vp);
+	log_error("%s: vhost-user backend at %s did not come back within %u s (%s); the device is "
+		  "marked as needing reset, the VM continues", vp->name, vp->socket_path,
+		  RECONNECT_GRACE_MS / 1000u, why);
+	mark_broken(vp);
+}
+
+static void on_retry(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t expirations, now;
+	int rc;
+
+	if (read(vp->retry_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: not due yet */
+	rc = try_reconnect(vp);
+	now = now_ms();
+	if (rc == 0) {
+		log_warn("%s: vhost-user backend at %s is back after %llu ms; requests resumed",
+			 vp->name, vp->socket_path,
+			 (unsigned long long)(now + RECONNECT_GRACE_MS - vp->retry_deadline_ms));
+		stop_retry(vp);
+		return;
+	}
+	if (rc == -ENOTSUP || now >= vp->retry_deadline_ms) {
+		give_up(vp, strerror(-rc));
+		return;
+	}
+	vp->retry_ms = vp->retry_ms * 2 < RECONNECT_MAX_MS ? vp->retry_ms * 2 : RECONNECT_MAX_MS;
+	if (arm_retry(vp, (unsigned int)(vp->retry_deadline_ms - now < vp->retry_ms ?
+					 vp->retry_deadline_ms - now + 1 : vp->retry_ms)) < 0)
+		give_up(vp, "timerfd");
+}
+
+/* Drops the dead socket (the device keeps its state) and starts the retry timer. */
+static void begin_reconnect(struct virtio_pci *vp)
+{
+	int rc;
+
+	pthread_mutex_lock(&vp->lock);
+	vhu_close(&vp->vhu);
+	vp->active = false;
+	pthread_mutex_unlock(&vp->lock);
+	log_warn("%s: vhost-user backend at %s hung up; reconnecting for up to %u s, requests wait",
+		 vp->name, vp->socket_path, RECONNECT_GRACE_MS / 1000u);
+	vp->retry_ms = RECONNECT_FIRST_MS;
+	vp->retry_deadline_ms = now_ms() + RECONNECT_GRACE_MS;
+	vp->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	rc = vp->retry_fd < 0 ? -errno : event_loop_add(vp->vm->loop, vp->retry_fd, EPOLLIN, on_retry, vp);
+	if (rc == 0)
+		rc = arm_retry(vp, vp->retry_ms);
+	if (rc < 0)
+		give_up(vp, strerror(-rc));
 }
 
 /* ---- creation ---- */
@@ -522,6 +680,7 @@ static void init_fields(struct virtio_pci *vp, struct vm *vm, uint16_t type, con
 		vp->q[i] = (struct vpci_queue){ .kick_fd = -1, .idle_call_fd = -1, .max_size = 256 };
 	for (unsigned int i = 0; i < VPCI_MAX_VECTORS; i++)
 		vp->vec[i] = (struct vpci_vector){ .gsi = -1, .fd = -1 };
+	vp->retry_fd = -1;
 	device_reset(vp);
 }
 
@@ -559,6 +718,8 @@ struct virtio_pci *virtio_pci_create(struct vm *vm, uint16_t device_type, const 
 		return NULL;
 	}
 	init_fields(vp, vm, device_type, name, nr_queues, config_len);
+	if (socket_path && vhu_fd < 0)
+		snprintf(vp->socket_path, sizeof(vp->socket_path), "%s", socket_path);
 	pci_device_init(&vp->pci, 0x1af4, (uint16_t)(0x1040 + device_type),
 			device_type == 2 ? 0x018000 : 0xff0000, 0x1af4, 0x40);
 	vp->pci.bar_ops[0] = &bar_ops;
@@ -583,6 +744,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		set_ioeventfds(vp, vp->notify_base, false);
 	if (vp->watched)
 		event_loop_del(vp->vm->loop, vp->vhu.fd);
+	stop_retry(vp);
 	vhu_close(&vp->vhu);
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		if (vp->q[i].kick_fd >= 0)

@@ -50,6 +50,10 @@ struct virtio_pci {
 	bool active, broken;
 	bool watched;                      /* the backend socket is in the event loop */
 	pid_t backend_pid;                 /* a backend cellvm spawned, or 0 */
+	char socket_path[108];             /* an external backend's socket, reconnected on hang-up */
+	int retry_fd;                      /* timerfd while reconnecting, else -1 */
+	unsigned int retry_ms;             /* the next back-off */
+	uint64_t retry_deadline_ms;        /* CLOCK_MONOTONIC end of the grace period */
 };
 
 /* Creates the device on the VM's PCI bus, backed by the connected vhost-user backend in

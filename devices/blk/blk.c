@@ -15,36 +15,11 @@
 
 #include "log.h"
 
-#define SECTOR 512ull
-#define T_IN 0
-#define T_OUT 1
-#define T_FLUSH 4
-#define T_GET_ID 8
-#define T_DISCARD 11
-#define T_WRITE_ZEROES 13
-#define S_OK 0
-#define S_IOERR 1
-#define S_UNSUPP 2
-
-#define F_SIZE_MAX 1
-#define F_SEG_MAX 2
-#define F_RO 5
-#define F_BLK_SIZE 6
-#define F_FLUSH 9
-#define F_MQ 12
-#define F_DISCARD 13
-#define F_WRITE_ZEROES 14
-
 #define SIZE_MAX_BYTES (1u << 20)
 #define SEG_MAX        (VIRTQ_IOV_MAX - 2)
 #define MAX_RANGE_SEGS 32
 #define MAX_RANGE_SECTORS (1u << 22)
 #define URING_ENTRIES  1024
-
-_Static_assert(sizeof(struct blk_config) == 72, "virtio-blk config layout");
-
-struct blk_hdr { uint32_t type, ioprio; uint64_t sector; };
-struct blk_range { uint64_t sector; uint32_t num_sectors, flags; };
 
 struct blk_req {
 	struct blk_dev *dev;
@@ -108,9 +83,9 @@ static int disk_size(int fd, uint64_t *bytes)
 
 static void fill_config(struct blk_dev *dev, unsigned num_queues)
 {
-	dev->cfg = (struct blk_config){
+	dev->cfg = (struct virtio_blk_config){
 		.capacity = dev->sectors, .size_max = SIZE_MAX_BYTES, .seg_max = SEG_MAX,
-		.blk_size = SECTOR, .num_queues = (uint16_t)num_queues,
+		.blk_size = VIRTIO_BLK_SECTOR, .num_queues = (uint16_t)num_queues,
 		.max_discard_sectors = MAX_RANGE_SECTORS, .max_discard_seg = MAX_RANGE_SEGS,
 		.discard_sector_alignment = 8,
 		.max_write_zeroes_sectors = MAX_RANGE_SECTORS, .max_write_zeroes_seg = MAX_RANGE_SEGS,
@@ -166,10 +141,10 @@ int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 	rc = disk_size(dev->fd, &bytes);
 	if (rc)
 		return rc;
-	if (bytes % SECTOR)
+	if (bytes % VIRTIO_BLK_SECTOR)
 		log_warn("%s: size %llu is not a multiple of 512; the tail is not visible",
 			 o->path, (unsigned long long)bytes);
-	dev->sectors = bytes / SECTOR;
+	dev->sectors = bytes / VIRTIO_BLK_SECTOR;
 	strncpy(dev->serial, o->serial ? o->serial : "", BLK_SERIAL_LEN); /* NUL-padded, not terminated */
 	fill_config(dev, o->num_queues);
 	*what = "io_uring";
@@ -179,13 +154,13 @@ int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
 {
 	uint64_t f = (1ull << VU_F_VERSION_1) | (1ull << VU_F_RING_EVENT_IDX) |
-		     (1ull << VU_F_RING_INDIRECT_DESC) | (1ull << F_SEG_MAX) |
-		     (1ull << F_SIZE_MAX) | (1ull << F_BLK_SIZE) | (1ull << F_FLUSH) |
-		     (1ull << F_MQ) | (1ull << F_DISCARD) | (1ull << F_WRITE_ZEROES);
+		     (1ull << VU_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
+		     (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |
+		     (1ull << VIRTIO_BLK_F_MQ) | (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
 	struct vu_dev_params p = {
 		.sock = sock, .num_queues = dev->cfg.num_queues, .config_len = sizeof(dev->cfg),
 		.ops = &blk_ops, .opaque = dev,
-		.features = f | (dev->readonly ? 1ull << F_RO : 0),
+		.features = f | (dev->readonly ? 1ull << VIRTIO_BLK_F_RO : 0),
 	};
 
 	dev->watch = watch;
@@ -298,32 +273,32 @@ static bool range_ok(const struct blk_dev *dev, uint64_t sector, uint64_t count)
 	return sector <= dev->sectors && count <= dev->sectors - sector;
 }
 
-static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct blk_hdr *h, bool write)
+static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk_hdr *h, bool write)
 {
 	const struct virtq_elem *e = &r->elem;
 	uint64_t len = write ? e->out_len - sizeof(*h) : e->in_len - 1;
 	struct io_uring_sqe *sqe;
 
 	if (write && dev->readonly)
-		return S_IOERR;
-	if (len % SECTOR || len > (uint64_t)SEG_MAX * SIZE_MAX_BYTES ||
-	    !range_ok(dev, h->sector, len / SECTOR)) {
+		return VIRTIO_BLK_S_IOERR;
+	if (len % VIRTIO_BLK_SECTOR || len > (uint64_t)SEG_MAX * SIZE_MAX_BYTES ||
+	    !range_ok(dev, h->sector, len / VIRTIO_BLK_SECTOR)) {
 		bad_request(dev, r->q, "bad sector range or length, sector", h->sector);
-		return S_IOERR;
+		return VIRTIO_BLK_S_IOERR;
 	}
 	if (len == 0)
-		return S_OK;
+		return VIRTIO_BLK_S_OK;
 	if (write)
 		iov_slice(r, e->iov, e->out_num, sizeof(*h), len);
 	else
 		iov_slice(r, e->iov + e->out_num, e->in_num, 0, len);
 	sqe = get_sqe(dev);
 	if (!sqe)
-		return S_IOERR;
+		return VIRTIO_BLK_S_IOERR;
 	if (write)
-		io_uring_prep_writev(sqe, dev->fd, r->data, r->ndata, h->sector * SECTOR);
+		io_uring_prep_writev(sqe, dev->fd, r->data, r->ndata, h->sector * VIRTIO_BLK_SECTOR);
 	else
-		io_uring_prep_readv(sqe, dev->fd, r->data, r->ndata, h->sector * SECTOR);
+		io_uring_prep_readv(sqe, dev->fd, r->data, r->ndata, h->sector * VIRTIO_BLK_SECTOR);
 	io_uring_sqe_set_data(sqe, r);
 	r->expect = len;
 	r->used_len = (uint32_t)((write ? 0 : len) + 1);
@@ -336,7 +311,7 @@ static int do_flush(struct blk_dev *dev, struct blk_req *r)
 	struct io_uring_sqe *sqe = get_sqe(dev);
 
 	if (!sqe)
-		return S_IOERR;
+		return VIRTIO_BLK_S_IOERR;
 	io_uring_prep_fsync(sqe, dev->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, r);
 	r->expect = 0;
@@ -353,42 +328,42 @@ static int do_get_id(struct blk_dev *dev, struct blk_req *r)
 	for (unsigned i = 0, off = 0; i < r->ndata; off += r->data[i].iov_len, i++)
 		memcpy(r->data[i].iov_base, dev->serial + off, r->data[i].iov_len);
 	r->used_len = (uint32_t)n + 1;
-	return S_OK;
+	return VIRTIO_BLK_S_OK;
 }
 
-static int check_ranges(struct blk_dev *dev, struct blk_req *r, const struct blk_range *s,
+static int check_ranges(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk_range *s,
 			unsigned n, bool discard)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (s[i].flags & ~1u)
-			return S_UNSUPP; /* reserved flags */
+			return VIRTIO_BLK_S_UNSUPP; /* reserved flags */
 		if (discard && s[i].flags)
-			return S_UNSUPP; /* the spec: unmap is not a discard flag */
+			return VIRTIO_BLK_S_UNSUPP; /* the spec: unmap is not a discard flag */
 		if (s[i].num_sectors > MAX_RANGE_SECTORS ||
 		    !range_ok(dev, s[i].sector, s[i].num_sectors)) {
 			bad_request(dev, r->q, "discard/write-zeroes range, sector", s[i].sector);
-			return S_IOERR;
+			return VIRTIO_BLK_S_IOERR;
 		}
 	}
-	return S_OK;
+	return VIRTIO_BLK_S_OK;
 }
 
 static int do_ranges(struct blk_dev *dev, struct blk_req *r, bool discard)
 {
-	struct blk_range segs[MAX_RANGE_SEGS];
-	uint64_t len = r->elem.out_len - sizeof(struct blk_hdr);
+	struct virtio_blk_range segs[MAX_RANGE_SEGS];
+	uint64_t len = r->elem.out_len - sizeof(struct virtio_blk_hdr);
 	unsigned n = (unsigned)(len / sizeof(segs[0]));
 	int st;
 
 	if (dev->readonly)
-		return S_IOERR;
+		return VIRTIO_BLK_S_IOERR;
 	if (len == 0 || len % sizeof(segs[0]) || len > sizeof(segs)) {
 		bad_request(dev, r->q, "discard/write-zeroes payload bytes", len);
-		return S_IOERR;
+		return VIRTIO_BLK_S_IOERR;
 	}
-	iov_read(r->elem.iov, r->elem.out_num, sizeof(struct blk_hdr), segs, len); /* copied once */
+	iov_read(r->elem.iov, r->elem.out_num, sizeof(struct virtio_blk_hdr), segs, len); /* copied once */
 	st = check_ranges(dev, r, segs, n, discard);
-	if (st != S_OK)
+	if (st != VIRTIO_BLK_S_OK)
 		return st;
 	r->discard = discard;
 	r->expect = 0;
@@ -398,33 +373,33 @@ static int do_ranges(struct blk_dev *dev, struct blk_req *r, bool discard)
 		struct io_uring_sqe *sqe = get_sqe(dev);
 
 		if (!sqe)
-			return r->pending ? (r->status = S_IOERR, -1) : S_IOERR;
-		io_uring_prep_fallocate(sqe, dev->fd, mode, (off_t)(segs[i].sector * SECTOR),
-					(off_t)((uint64_t)segs[i].num_sectors * SECTOR));
+			return r->pending ? (r->status = VIRTIO_BLK_S_IOERR, -1) : VIRTIO_BLK_S_IOERR;
+		io_uring_prep_fallocate(sqe, dev->fd, mode, (off_t)(segs[i].sector * VIRTIO_BLK_SECTOR),
+					(off_t)((uint64_t)segs[i].num_sectors * VIRTIO_BLK_SECTOR));
 		io_uring_sqe_set_data(sqe, r);
 		r->pending++;
 	}
-	return r->pending ? -1 : S_OK;
+	return r->pending ? -1 : VIRTIO_BLK_S_OK;
 }
 
-static int req_dispatch(struct blk_dev *dev, struct blk_req *r, const struct blk_hdr *h)
+static int req_dispatch(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk_hdr *h)
 {
 	switch (h->type) {
-	case T_IN:
+	case VIRTIO_BLK_T_IN:
 		return do_rw(dev, r, h, false);
-	case T_OUT:
+	case VIRTIO_BLK_T_OUT:
 		return do_rw(dev, r, h, true);
-	case T_FLUSH:
+	case VIRTIO_BLK_T_FLUSH:
 		return do_flush(dev, r);
-	case T_GET_ID:
+	case VIRTIO_BLK_T_GET_ID:
 		return do_get_id(dev, r);
-	case T_DISCARD:
+	case VIRTIO_BLK_T_DISCARD:
 		return do_ranges(dev, r, true);
-	case T_WRITE_ZEROES:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
 		return do_ranges(dev, r, false);
 	default:
 		bad_request(dev, r->q, "unknown request type", h->type);
-		return S_UNSUPP;
+		return VIRTIO_BLK_S_UNSUPP;
 	}
 }
 
@@ -433,11 +408,11 @@ static void req_start(struct blk_dev *dev, struct blk_req *r)
 {
 	const struct virtq_elem *e = &r->elem;
 	const struct iovec *last = &e->iov[e->out_num + e->in_num - 1];
-	struct blk_hdr h;
+	struct virtio_blk_hdr h;
 	int st;
 
 	r->pending = 0;
-	r->status = S_OK;
+	r->status = VIRTIO_BLK_S_OK;
 	r->status_hva = NULL;
 	r->discard = false;
 	r->used_len = 1;
@@ -445,13 +420,13 @@ static void req_start(struct blk_dev *dev, struct blk_req *r)
 		/* Nowhere to put a status: the chain is not a request at all. */
 		virtq_mark_broken(&dev->vu.queues[r->q].vq, "request without a status byte, head",
 				  e->head);
-		req_finish(r, S_IOERR); /* no status written; the push is refused */
+		req_finish(r, VIRTIO_BLK_S_IOERR); /* no status written; the push is refused */
 		return;
 	}
 	r->status_hva = (uint8_t *)last->iov_base + last->iov_len - 1;
 	if (e->out_len < sizeof(h)) {
 		bad_request(dev, r->q, "request header bytes (need 16)", e->out_len);
-		req_finish(r, S_IOERR);
+		req_finish(r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
 	iov_read(e->iov, e->out_num, 0, &h, sizeof(h)); /* copied once, then validated */
@@ -475,8 +450,8 @@ void blk_process(struct blk_dev *dev, unsigned q)
 			bq->free = r->next_free;
 			req_start(dev, r);
 		}
-		if (!bq->free || rc < 0)
-			break; /* resumes when a request completes */
+		if (!bq->free || rc < 0 || dev->polling)
+			break; /* resumes when a request completes, or at the next poll */
 		virtq_arm_kick(vq);
 		if (!virtq_avail_pending(vq))
 			break;
@@ -503,7 +478,7 @@ static void reap(struct blk_dev *dev)
 		if (r->expect ? (uint64_t)res != r->expect : res < 0) {
 			/* A discard is a hint: a file system without hole punching still succeeds. */
 			if (!(r->discard && res == -EOPNOTSUPP)) {
-				r->status = S_IOERR;
+				r->status = VIRTIO_BLK_S_IOERR;
 				bad_request(dev, r->q, "I/O failed, errno", (unsigned long long)-res);
 			}
 		}
@@ -534,6 +509,41 @@ void blk_complete(struct blk_dev *dev)
 		blk_process(dev, q);
 }
 
+void blk_set_polling(struct blk_dev *dev, bool on)
+{
+	dev->polling = on;
+	if (!dev->ring_ok)
+		return;
+	io_uring_cq_eventfd_toggle(&dev->ring, !on);
+	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
+		struct virtq *vq = &dev->vu.queues[q].vq;
+
+		if (!vu_queue_ready(&dev->vu, q))
+			continue;
+		if (on)
+			virtq_suppress_kick(vq);
+		else
+			virtq_arm_kick(vq);
+	}
+}
+
+bool blk_poll(struct blk_dev *dev)
+{
+	bool found = dev->ring_ok && io_uring_cq_ready(&dev->ring) > 0;
+
+	if (found) {
+		reap(dev);
+		notify_all(dev);
+	}
+	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
+		if (virtq_avail_pending(&dev->vu.queues[q].vq) && vu_queue_ready(&dev->vu, q)) {
+			found = true;
+			blk_process(dev, q);
+		}
+	}
+	return found;
+}
+
 static unsigned busy(struct blk_dev *dev, int q)
 {
 	unsigned n = 0;
@@ -556,6 +566,11 @@ static void blk_quiesce(void *opaque, int q)
 		reap(dev);
 	}
 	notify_all(dev);
+}
+
+bool blk_io_pending(struct blk_dev *dev)
+{
+	return dev->ring_ok && io_uring_cq_ready(&dev->ring) == 0 && busy(dev, -1) > 0;
 }
 
 void blk_close(struct blk_dev *dev)

@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 #include "../lib/vhost_user.h"
+#include "../lib/virtio_blk.h"
 
-#define BLK_SERIAL_LEN 20
+#define BLK_SERIAL_LEN VIRTIO_BLK_ID_BYTES
 
 struct blk_opts {
 	const char *path;
@@ -17,24 +18,6 @@ struct blk_opts {
 	bool direct;
 	unsigned num_queues;
 };
-
-struct blk_config {
-	uint64_t capacity;
-	uint32_t size_max;
-	uint32_t seg_max;
-	uint16_t cylinders;
-	uint8_t heads, sectors;
-	uint32_t blk_size;
-	uint8_t physical_block_exp, alignment_offset;
-	uint16_t min_io_size;
-	uint32_t opt_io_size;
-	uint8_t writeback, unused0;
-	uint16_t num_queues;
-	uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
-	uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
-	uint8_t write_zeroes_may_unmap, unused1[3];
-	uint32_t max_secure_erase_sectors, max_secure_erase_seg, secure_erase_sector_alignment;
-} __attribute__((packed));
 
 struct blk_req;
 
@@ -54,7 +37,7 @@ struct blk_dev {
 	bool readonly;
 	uint64_t sectors;
 	char serial[BLK_SERIAL_LEN];
-	struct blk_config cfg;
+	struct virtio_blk_config cfg;
 	struct io_uring ring;
 	bool ring_ok;
 	int ring_efd;             /* signalled by io_uring on completions */
@@ -62,6 +45,7 @@ struct blk_dev {
 	struct blk_queue queues[VU_MAX_QUEUES];
 	blk_watch_fn *watch;
 	void *loop;
+	bool polling;             /* busy-poll mode: kicks and the completion eventfd are off */
 };
 
 /* Opens the disk, sets up io_uring and the config space. -errno; *what names the step. */
@@ -74,6 +58,15 @@ int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
 void blk_process(struct blk_dev *dev, unsigned q);
 /* Reaps io_uring completions, pushes finished requests, signals queues. */
 void blk_complete(struct blk_dev *dev);
+/* Busy-poll mode on: the driver is asked not to kick (EVENT_IDX) and io_uring not to signal
+ * its eventfd. Off: both re-armed; then call blk_poll() once more before sleeping. */
+void blk_set_polling(struct blk_dev *dev, bool on);
+/* One pass without waiting: reaps posted completions and pops posted requests. True if it
+ * found either. */
+bool blk_poll(struct blk_dev *dev);
+/* True while requests are in flight with none of their completions posted yet: I/O that
+ * runs elsewhere (io_uring's workers), which a spinning loop would only slow down. */
+bool blk_io_pending(struct blk_dev *dev);
 void blk_close(struct blk_dev *dev);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <x86intrin.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -33,6 +34,7 @@ struct config {
 	int socket_fd;
 	bool verbose;
 	bool no_jail;
+	bool no_poll;
 	bool seccomp_log;
 	const char *selftest;   /* --jail-selftest ACT: a test hook */
 	long uid, gid;          /* --uid/--gid: the jail's identity when started as root */
@@ -42,6 +44,7 @@ struct loop {
 	int epfd;
 	int sigfd;
 	int sock;
+	bool poll;                /* busy-poll after work (--poll) */
 	struct blk_dev dev;
 };
 
@@ -55,6 +58,8 @@ static const char usage_text[] =
 	"  --num-queues N      request queues, 1 to 16 (default 1)\n"
 	"  --serial STR        GET_ID serial, at most 20 bytes\n"
 	"  --verbose           log vhost-user progress\n"
+	"  --no-poll           never busy-poll the rings after I/O (default: up to ~40 us,\n"
+	"                      adaptive, never while idle)\n"
 	"  --seccomp MODE      kill (default): a forbidden system call kills the process;\n"
 	"                      log: it is allowed and logged by the kernel (writing policies)\n"
 	"  --uid N, --gid N    the jail's identity when started as root (default 65534;\n"
@@ -72,7 +77,7 @@ static const struct option long_opts[] = {
 	{ "direct", no_argument, NULL, 'd' }, { "num-queues", required_argument, NULL, 'q' },
 	{ "serial", required_argument, NULL, 'S' }, { "verbose", no_argument, NULL, 'v' },
 	{ "seccomp", required_argument, NULL, 'm' }, { "no-jail", no_argument, NULL, 'J' },
-	{ "jail-selftest", required_argument, NULL, 'T' },
+	{ "jail-selftest", required_argument, NULL, 'T' }, { "no-poll", no_argument, NULL, 'P' },
 	{ "uid", required_argument, NULL, 'U' }, { "gid", required_argument, NULL, 'G' },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
@@ -101,6 +106,7 @@ static int parse_opt(struct config *c, int opt, const char *arg)
 	case 'd': c->blk.direct = true; return 0;
 	case 'v': c->verbose = true; return 0;
 	case 'J': c->no_jail = true; return 0;
+	case 'P': c->no_poll = true; return 0;
 	case 'm':
 		if (strcmp(arg, "kill") && strcmp(arg, "log"))
 			return log_error("--seccomp: kill or log, not %s", arg), -EINVAL;
@@ -313,14 +319,67 @@ static int on_event(struct loop *l, uint64_t tag)
 	return -1;
 }
 
+/* Busy-polling after work, bounded in TSC cycles (no clock syscall: seccomp allows none):
+ * a window of idle spinning, grown back to the full size when a kick or completion came
+ * soon after the loop went to sleep (polling would have caught it), halved when it came
+ * late; at 0 the loop only sleeps. It never spins while nothing happens. */
+#define POLL_WINDOW_CYCLES (100u * 1000u)  /* ~40 us at 2.5 GHz */
+#define POLL_MIN_CYCLES    (10u * 1000u)
+#define POLL_SLICE_CYCLES  (5u * 1000u * 1000u) /* then epoll once: socket, signals */
+
+struct poller {
+	uint64_t window;
+	uint64_t slept_at;
+	bool worker_io;           /* the last spin ended on I/O handed to io_uring's workers */
+};
+
+/* Spins while work keeps coming; true if it stopped only at the slice end (still busy). I/O
+ * that did not complete at submission (buffered writes go to io_uring's workers, then the
+ * flusher) ends the spin and skips the next one: measured, spinning beside those threads
+ * halved QD1 write IOPS on a 2-core host, while reads served from the page cache gain. */
+static bool busy_poll(struct loop *l, struct poller *p)
+{
+	uint64_t start = __rdtsc(), last_work = start, now = start;
+	bool busy = false;
+
+	blk_set_polling(&l->dev, true);
+	while (now - last_work < p->window) {
+		if (blk_poll(&l->dev))
+			last_work = now;
+		if (blk_io_pending(&l->dev)) {
+			p->worker_io = true;
+			break;
+		}
+		if (now - start > POLL_SLICE_CYCLES) {
+			busy = true;
+			break;
+		}
+		__builtin_ia32_pause();
+		now = __rdtsc();
+	}
+	blk_set_polling(&l->dev, false);
+	return blk_poll(&l->dev) || busy; /* what came in while re-arming */
+}
+
+static void adapt(struct poller *p)
+{
+	if (__rdtsc() - p->slept_at <= POLL_WINDOW_CYCLES)
+		p->window = POLL_WINDOW_CYCLES;
+	else
+		p->window = p->window / 2 < POLL_MIN_CYCLES ? 0 : p->window / 2;
+}
+
 static int run(struct loop *l)
 {
 	struct epoll_event ev[32];
+	struct poller p = { .window = l->poll ? POLL_WINDOW_CYCLES : 0 };
+	bool again = false;
 
 	if (watch(l, l->sock, TAG_SOCK) || watch(l, l->dev.ring_efd, TAG_URING))
 		return log_error("epoll: %m"), EXIT_RUNTIME;
 	for (;;) {
-		int n = epoll_wait(l->epfd, ev, 32, -1);
+		p.slept_at = __rdtsc();
+		int n = epoll_wait(l->epfd, ev, 32, again ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -332,6 +391,12 @@ static int run(struct loop *l)
 			if (st >= 0)
 				return st;
 		}
+		if (l->poll && n > 0 && !again)
+			adapt(&p);
+		if ((n > 0 || again) && p.worker_io)
+			p.worker_io = again = false;
+		else
+			again = (n > 0 || again) && p.window && busy_poll(l, &p);
 	}
 }
 
@@ -445,6 +510,7 @@ int main(int argc, char **argv)
 	log_info("serving %s (%llu sectors%s) with %u queue(s)", c.blk.path,
 		 (unsigned long long)l.dev.sectors, c.blk.readonly ? ", read-only" : "",
 		 c.blk.num_queues);
+	l.poll = !c.no_poll;
 	st = run(&l);
 	blk_close(&l.dev);
 	close(l.sock);

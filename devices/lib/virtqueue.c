@@ -262,3 +262,12 @@ void virtq_arm_kick(struct virtq *vq)
 			 __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
+
+void virtq_suppress_kick(struct virtq *vq)
+{
+	if (!vq->event_idx || !vq->used)
+		return;
+	/* vring_need_event(last - 1, new, last) is false for every new. */
+	__atomic_store_n((uint16_t *)(vq->used + 4 + (size_t)vq->num * 8),
+			 (uint16_t)(vq->last_avail - 1), __ATOMIC_RELAXED);
+}

@@ -77,6 +77,8 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 bool virtq_should_notify(struct virtq *vq);
 /* Publishes avail_event so the driver kicks for the next buffer (EVENT_IDX). */
 void virtq_arm_kick(struct virtq *vq);
+/* Asks the driver not to kick for the next buffers (EVENT_IDX: avail_event behind). */
+void virtq_suppress_kick(struct virtq *vq);
 /* Latches the broken flag; logs the reason the first time only. */
 void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long detail);
 /* True when the driver has posted chains not yet popped. */

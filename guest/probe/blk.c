@@ -1,40 +1,18 @@
 /* blk.c: virtio-blk tests over the probe's virtio-pci transport: blk-rw, blk-flush, blk-id,
    blk-ro, blk-mq. Patterns are generated and verified at CPL3 (native speed under PVM). */
 #include "virtio.h"
+#include "../../devices/lib/virtio_blk.h"
 
-#define VIRTIO_BLK_F_SIZE_MAX 1
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_MQ 12
 #define F(b) (1ULL << (b))
+#define CFG(field) offsetof(struct virtio_blk_config, field)
 
-#define CFG_CAPACITY 0
-#define CFG_SIZE_MAX 8
-#define CFG_SEG_MAX 12
-#define CFG_BLK_SIZE 20
-#define CFG_NUM_QUEUES 34
-
-#define T_IN 0
-#define T_OUT 1
-#define T_FLUSH 4
-#define T_GET_ID 8
-#define S_OK 0
-#define S_IOERR 1
-#define S_UNSUPP 2
-
-#define SECTOR 512
 #define REQ_MAX (64 * 1024)
 #define MAX_REQS 256
 #define MAX_SEGS 32
 #define BATCH_MAX (4 * MiB)
 
 struct blk_req {
-	struct {
-		u32 type, reserved;
-		u64 sector;
-	} hdr;
+	struct virtio_blk_hdr hdr;
 	u8 status;
 	u8 done;
 	u16 q;
@@ -50,7 +28,7 @@ static u32 seg_bytes, max_segs, req_bytes;
 
 static const char *type_name(u32 t)
 {
-	return t == T_IN ? "read" : t == T_OUT ? "write" : t == T_FLUSH ? "flush" : t == T_GET_ID ? "get-id" : "?";
+	return t == VIRTIO_BLK_T_IN ? "read" : t == VIRTIO_BLK_T_OUT ? "write" : t == VIRTIO_BLK_T_FLUSH ? "flush" : t == VIRTIO_BLK_T_GET_ID ? "get-id" : "?";
 }
 
 static void on_done(void *cookie, u32 len)
@@ -59,7 +37,7 @@ static void on_done(void *cookie, u32 len)
 	r->done = 1;
 	r->used_len = len;
 	completed++;
-	u32 want = (r->hdr.type == T_IN || r->hdr.type == T_GET_ID ? r->len : 0) + 1;
+	u32 want = (r->hdr.type == VIRTIO_BLK_T_IN || r->hdr.type == VIRTIO_BLK_T_GET_ID ? r->len : 0) + 1;
 	if (len != want && !len_warned++)
 		pr("probe: blk: note: %s request completed with used len %u, expected %u\n", type_name(r->hdr.type),
 		   len, want);
@@ -67,7 +45,7 @@ static void on_done(void *cookie, u32 len)
 
 static int req_descs(const struct blk_req *r, struct vbuf *b)
 {
-	int n = 0, dw = r->hdr.type == T_IN || r->hdr.type == T_GET_ID;
+	int n = 0, dw = r->hdr.type == VIRTIO_BLK_T_IN || r->hdr.type == VIRTIO_BLK_T_GET_ID;
 	b[n++] = (struct vbuf){ (u64)&r->hdr, sizeof(r->hdr), 0 };
 	for (u32 off = 0; off < r->len; off += seg_bytes) {
 		u32 l = r->len - off < seg_bytes ? r->len - off : seg_bytes;
@@ -151,7 +129,7 @@ static void user_pattern(void *arg)
 	volatile u64 *p = (volatile u64 *)j->buf;
 	j->cpl = read_cs() & 3;
 	for (u64 s = 0; s < j->nsect; s++) {
-		for (u64 w = 0; w < SECTOR / 8; w++, p++) {
+		for (u64 w = 0; w < VIRTIO_BLK_SECTOR / 8; w++, p++) {
 			u64 want = pat(j->sector + s, w, j->salt);
 			if (j->op == 0) {
 				*p = want;
@@ -189,31 +167,31 @@ static void blk_open(u64 wanted, int nq)
 		test_fail("no virtio-blk device (1af4:1042, or transitional 1af4:1001) on PCI bus 0");
 	virtio_irq_start();
 	virtio_start(&v, wanted | F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_BLK_SIZE), nq);
-	capacity = virtio_cfg64(&v, CFG_CAPACITY);
+	capacity = virtio_cfg64(&v, CFG(capacity));
 	seg_bytes = 16 * 1024;
 	max_segs = MAX_SEGS;
 	if (v.features & F(VIRTIO_BLK_F_SIZE_MAX)) {
-		u32 sm = virtio_cfg32(&v, CFG_SIZE_MAX) & ~(SECTOR - 1u);
+		u32 sm = virtio_cfg32(&v, CFG(size_max)) & ~(VIRTIO_BLK_SECTOR - 1u);
 		if (sm && sm < seg_bytes)
 			seg_bytes = sm;
 	}
 	if (v.features & F(VIRTIO_BLK_F_SEG_MAX)) {
-		u32 sm = virtio_cfg32(&v, CFG_SEG_MAX);
+		u32 sm = virtio_cfg32(&v, CFG(seg_max));
 		if (sm && sm < max_segs)
 			max_segs = sm;
 	}
 	if (max_segs + 2 > v.vq[0].size)
 		max_segs = v.vq[0].size - 2u;
 	req_bytes = seg_bytes * max_segs < REQ_MAX ? seg_bytes * max_segs : REQ_MAX;
-	u32 bs = v.features & F(VIRTIO_BLK_F_BLK_SIZE) ? virtio_cfg32(&v, CFG_BLK_SIZE) : 0;
+	u32 bs = v.features & F(VIRTIO_BLK_F_BLK_SIZE) ? virtio_cfg32(&v, CFG(blk_size)) : 0;
 	pr("probe: blk: capacity %lu sectors (%lu MiB + %lu KiB), blk_size %u, size_max %s, seg_max %s; "
 	   "requests up to %u bytes in segments of %u\n",
-	   capacity, capacity * SECTOR >> 20, (u64)((capacity * SECTOR & (MiB - 1)) >> 10), bs,
+	   capacity, capacity * VIRTIO_BLK_SECTOR >> 20, (u64)((capacity * VIRTIO_BLK_SECTOR & (MiB - 1)) >> 10), bs,
 	   v.features & F(VIRTIO_BLK_F_SIZE_MAX) ? "yes" : "no", v.features & F(VIRTIO_BLK_F_SEG_MAX) ? "yes" : "no",
 	   req_bytes, seg_bytes);
 	u64 want;
-	if (param_size("blk_size", &want) && want != capacity * SECTOR)
-		test_fail("capacity is %lu bytes, blk_size= expects %lu", capacity * SECTOR, want);
+	if (param_size("blk_size", &want) && want != capacity * VIRTIO_BLK_SECTOR)
+		test_fail("capacity is %lu bytes, blk_size= expects %lu", capacity * VIRTIO_BLK_SECTOR, want);
 	if (!capacity)
 		test_fail("capacity is 0");
 	salt = rdtsc() * 0x9e3779b97f4a7c15ULL;
@@ -239,7 +217,7 @@ static void check_status(struct blk_req **rq, int n, u8 want)
 static void whole_disk(const char *tag)
 {
 	int nq = v.nq;
-	u64 total = capacity * SECTOR, batch = total < BATCH_MAX ? total : BATCH_MAX;
+	u64 total = capacity * VIRTIO_BLK_SECTOR, batch = total < BATCH_MAX ? total : BATCH_MAX;
 	if (batch > heap_free_bytes() / 2)
 		batch = (heap_free_bytes() / 2) & ~(u64)(req_bytes - 1);
 	if ((batch / req_bytes) > MAX_REQS)
@@ -251,22 +229,22 @@ static void whole_disk(const char *tag)
 	pr("probe: %s: writing %lu MiB + %lu KiB in batches of %lu KiB on %d queue(s)\n", tag, total >> 20,
 	   (u64)((total & (MiB - 1)) >> 10), batch >> 10, nq);
 	for (int pass = 0; pass < 2; pass++) {
-		u32 type = pass ? T_IN : T_OUT;
+		u32 type = pass ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
 		u64 ri = 0;
 		for (u64 off = 0; off < total; off += batch) {
 			u64 len = total - off < batch ? total - off : batch;
-			u64 s0 = off / SECTOR;
-			pattern(pass ? 2 : 0, buf, s0, len / SECTOR);
+			u64 s0 = off / VIRTIO_BLK_SECTOR;
+			pattern(pass ? 2 : 0, buf, s0, len / VIRTIO_BLK_SECTOR);
 			int n = 0;
 			for (u64 o = 0; o < len; o += req_bytes, ri++) {
 				u32 l = (u32)(len - o < req_bytes ? len - o : req_bytes);
-				mkreq(n++, type, (off + o) / SECTOR, buf + o, l, (u16)((ri + (u64)pass) % (u64)nq));
+				mkreq(n++, type, (off + o) / VIRTIO_BLK_SECTOR, buf + o, l, (u16)((ri + (u64)pass) % (u64)nq));
 			}
 			run_reqs(reqp, n);
-			check_status(reqp, n, S_OK);
+			check_status(reqp, n, VIRTIO_BLK_S_OK);
 			nreq[pass] += (u64)n;
 			if (pass)
-				pattern(1, buf, s0, len / SECTOR);
+				pattern(1, buf, s0, len / VIRTIO_BLK_SECTOR);
 		}
 		pr("probe: %s: %s pass done: %lu requests\n", tag, pass ? "read+verify" : "write", nreq[pass]);
 	}
@@ -302,17 +280,17 @@ noreturn void test_blk_flush(void)
 	if (!(v.features & F(VIRTIO_BLK_F_FLUSH)))
 		test_fail("VIRTIO_BLK_F_FLUSH not offered");
 	u64 n = capacity < 8 ? capacity : 8;
-	u64 buf = heap_alloc(n * SECTOR, 4096);
+	u64 buf = heap_alloc(n * VIRTIO_BLK_SECTOR, 4096);
 	pattern(0, buf, 0, n);
-	one_req(T_OUT, 0, buf, (u32)(n * SECTOR));
-	check_status(reqp, 1, S_OK);
+	one_req(VIRTIO_BLK_T_OUT, 0, buf, (u32)(n * VIRTIO_BLK_SECTOR));
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	pr("probe: blk-flush: wrote %lu sectors at 0\n", n);
-	one_req(T_FLUSH, 0, 0, 0);
-	check_status(reqp, 1, S_OK);
+	one_req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	pr("probe: blk-flush: flush status OK (used len %u)\n", reqs[0].used_len);
 	pattern(2, buf, 0, n);
-	one_req(T_IN, 0, buf, (u32)(n * SECTOR));
-	check_status(reqp, 1, S_OK);
+	one_req(VIRTIO_BLK_T_IN, 0, buf, (u32)(n * VIRTIO_BLK_SECTOR));
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	pattern(1, buf, 0, n);
 	pr("probe: blk-flush: read back and verified; %lu interrupts\n", v.vq[0].irqs);
 	if (!v.vq[0].by_irq)
@@ -325,10 +303,10 @@ noreturn void test_blk_id(void)
 	blk_open(0, 1);
 	u64 buf = heap_alloc(4096, 4096);
 	memset(phys(buf), 0, 32);
-	one_req(T_GET_ID, 0, buf, 20);
-	if (reqs[0].status == S_UNSUPP)
+	one_req(VIRTIO_BLK_T_GET_ID, 0, buf, 20);
+	if (reqs[0].status == VIRTIO_BLK_S_UNSUPP)
 		test_fail("GET_ID: status UNSUPP");
-	check_status(reqp, 1, S_OK);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	char serial[21];
 	memcpy(serial, phys(buf), 20);
 	serial[20] = 0;
@@ -348,19 +326,19 @@ noreturn void test_blk_ro(void)
 	blk_open(F(VIRTIO_BLK_F_RO), 1);
 	if (!(v.features & F(VIRTIO_BLK_F_RO)))
 		test_fail("VIRTIO_BLK_F_RO not offered");
-	u64 n = capacity < 8 ? capacity : 8, len = n * SECTOR;
+	u64 n = capacity < 8 ? capacity : 8, len = n * VIRTIO_BLK_SECTOR;
 	u64 before = heap_alloc(len, 4096), buf = heap_alloc(len, 4096), after = heap_alloc(len, 4096);
-	one_req(T_IN, 0, before, (u32)len);
-	check_status(reqp, 1, S_OK);
+	one_req(VIRTIO_BLK_T_IN, 0, before, (u32)len);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	pr("probe: blk-ro: read of %lu sectors at 0: OK\n", n);
 	pattern(0, buf, 0, n);
-	one_req(T_OUT, 0, buf, (u32)len);
-	if (reqs[0].status != S_IOERR)
+	one_req(VIRTIO_BLK_T_OUT, 0, buf, (u32)len);
+	if (reqs[0].status != VIRTIO_BLK_S_IOERR)
 		test_fail("write to the read-only disk completed with status %u, expected %u (IOERR)",
-			  reqs[0].status, S_IOERR);
+			  reqs[0].status, VIRTIO_BLK_S_IOERR);
 	pr("probe: blk-ro: write rejected with VIRTIO_BLK_S_IOERR\n");
-	one_req(T_IN, 0, after, (u32)len);
-	check_status(reqp, 1, S_OK);
+	one_req(VIRTIO_BLK_T_IN, 0, after, (u32)len);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	if (memcmp(phys(before), phys(after), len))
 		test_fail("disk contents changed after the rejected write");
 	pr("probe: blk-ro: contents unchanged; %lu interrupts\n", v.vq[0].irqs);
@@ -374,7 +352,7 @@ noreturn void test_blk_mq(void)
 	blk_open(F(VIRTIO_BLK_F_MQ), 1);	/* one queue first, to read num_queues */
 	if (!(v.features & F(VIRTIO_BLK_F_MQ)))
 		test_fail("VIRTIO_BLK_F_MQ not offered");
-	u16 nq = virtio_cfg16(&v, CFG_NUM_QUEUES);
+	u16 nq = virtio_cfg16(&v, CFG(num_queues));
 	pr("probe: blk-mq: device config num_queues %u, common config num_queues %u\n", nq, v.num_queues);
 	u64 want;
 	char s[32];
@@ -400,9 +378,9 @@ noreturn void test_blk_mq(void)
 noreturn void test_blk_backend_death(void)
 {
 	blk_open(0, 1);
-	u64 buf = heap_alloc(SECTOR, 4096);
-	one_req(T_IN, 0, buf, SECTOR);
-	check_status(reqp, 1, S_OK);
+	u64 buf = heap_alloc(VIRTIO_BLK_SECTOR, 4096);
+	one_req(VIRTIO_BLK_T_IN, 0, buf, VIRTIO_BLK_SECTOR);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
 	pr("probe: blk: device working; waiting for it to fail (kill its backend now)\n");
 	u64 deadline = rdtsc() + 20 * tsc_hz();
 	while (!(virtio_status(&v) & 0x40)) {
@@ -411,5 +389,60 @@ noreturn void test_blk_backend_death(void)
 		__asm__ volatile("sti; hlt; cli");
 	}
 	pr("probe: blk: device status 0x%x: DEVICE_NEEDS_RESET\n", virtio_status(&v));
+	blk_pass();
+}
+
+/* One QD1 request that must complete with OK; returns how long it took in ms. */
+static u64 timed_req(u32 type, u64 sector, u64 buf, u32 len)
+{
+	u64 t0 = rdtsc();
+	one_req(type, sector, buf, len);
+	check_status(reqp, 1, VIRTIO_BLK_S_OK);
+	return (rdtsc() - t0) * 1000 / tsc_hz();
+}
+
+/* The host restarts the device's backend while this runs: QD1 writes of a pattern that
+   changes every round, each read back and verified, for blk_secs= seconds (default 8); then
+   every chunk is read and verified once more. No request may fail or get lost. */
+noreturn void test_blk_reconnect(void)
+{
+	blk_open(F(VIRTIO_BLK_F_FLUSH), 1);
+	u64 secs = 8, longest = 0, rounds = 0, flushes = 0;
+	char s[32];
+	if (cmdline_get("blk_secs", s, sizeof(s)) && !parse_u64(s, &secs))
+		test_fail("bad value '%s' for blk_secs", s);
+	u64 nchunks = capacity * VIRTIO_BLK_SECTOR / req_bytes, n = req_bytes / VIRTIO_BLK_SECTOR;
+	if (nchunks > 64)
+		nchunks = 64;
+	if (!nchunks)
+		test_fail("the disk is smaller than one %u-byte request", req_bytes);
+	u64 buf = heap_alloc(req_bytes, 4096), salts[64];
+	pr("probe: blk-reconnect: running for %lu s over %lu chunks of %u bytes (restart the backend now)\n",
+	   secs, nchunks, req_bytes);
+	for (u64 deadline = rdtsc() + secs * tsc_hz(); rdtsc() < deadline; rounds++) {
+		u64 k = rounds % nchunks, ms;
+		salt = salt * 6364136223846793005ULL + 1442695040888963407ULL;
+		salts[k] = salt;
+		pattern(0, buf, k * n, n);
+		ms = timed_req(VIRTIO_BLK_T_OUT, k * n, buf, req_bytes);
+		longest = ms > longest ? ms : longest;
+		if ((v.features & F(VIRTIO_BLK_F_FLUSH)) && rounds % 16 == 15) {
+			ms = timed_req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+			longest = ms > longest ? ms : longest;
+			flushes++;
+		}
+		pattern(2, buf, k * n, n);
+		ms = timed_req(VIRTIO_BLK_T_IN, k * n, buf, req_bytes);
+		longest = ms > longest ? ms : longest;
+		pattern(1, buf, k * n, n);
+	}
+	for (u64 k = 0; k < nchunks && k < rounds; k++) {
+		salt = salts[k];
+		pattern(2, buf, k * n, n);
+		timed_req(VIRTIO_BLK_T_IN, k * n, buf, req_bytes);
+		pattern(1, buf, k * n, n);
+	}
+	pr("probe: blk-reconnect: %lu rounds (%lu flushes), longest request %lu ms, every chunk verified "
+	   "again; %lu interrupts\n", rounds, flushes, longest, v.vq[0].irqs);
 	blk_pass();
 }

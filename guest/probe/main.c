@@ -77,6 +77,7 @@ static const struct test tests[] = {
 	{ "blk-ro", test_blk_ro },
 	{ "blk-mq", test_blk_mq },
 	{ "blk-backend-death", test_blk_backend_death },
+	{ "blk-reconnect", test_blk_reconnect },
 };
 
 static void print_boot(void)

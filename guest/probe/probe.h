@@ -202,5 +202,6 @@ noreturn void test_blk_id(void);
 noreturn void test_blk_ro(void);
 noreturn void test_blk_mq(void);
 noreturn void test_blk_backend_death(void);
+noreturn void test_blk_reconnect(void);
 
 #endif

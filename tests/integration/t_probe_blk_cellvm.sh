@@ -5,7 +5,7 @@
 cellvm_qsd() {
 	local name=$1 app=$2 exp=$3 dopts=$4 img="$TMP/$1.img" sock="$TMP/$1.sock" pid rc
 	rm -f "$img" "$sock"
-	qemu-img create -f raw "$img" 8M >/dev/null || return 99
+	truncate -s 8M "$img" || return 99
 	qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$img" \
 		--export "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=$sock$exp" &
 	pid=$!

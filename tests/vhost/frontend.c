@@ -10,13 +10,8 @@
 #include <unistd.h>
 
 #include "vfront.h"
+#include "../../devices/lib/virtio_blk.h"
 
-#define T_IN 0
-#define T_OUT 1
-#define T_FLUSH 4
-#define T_GET_ID 8
-#define T_DISCARD 11
-#define T_WRITE_ZEROES 13
 #define CHUNK (256u << 10)
 #define SKIP 77
 
@@ -79,14 +74,14 @@ static int t_rw(void)
 		uint32_t len = bytes - off < CHUNK ? (uint32_t)(bytes - off) : CHUNK;
 
 		pattern(buf, off, len, 0x1234);
-		CHECK(io(0, T_OUT, off / 512, gpa, len, (off / CHUNK) & 1) == 0, "write at %llu",
+		CHECK(io(0, VIRTIO_BLK_T_OUT, off / 512, gpa, len, (off / CHUNK) & 1) == 0, "write at %llu",
 		      (unsigned long long)off);
 	}
 	for (uint64_t off = 0; off < bytes; off += CHUNK) {
 		uint32_t len = bytes - off < CHUNK ? (uint32_t)(bytes - off) : CHUNK;
 
 		memset(buf, 0xee, len);
-		CHECK(io(0, T_IN, off / 512, gpa, len, !((off / CHUNK) & 1)) == 0, "read");
+		CHECK(io(0, VIRTIO_BLK_T_IN, off / 512, gpa, len, !((off / CHUNK) & 1)) == 0, "read");
 		pattern(want, off, len, 0x1234);
 		CHECK(memcmp(buf, want, len) == 0, "data differs at %llu", (unsigned long long)off);
 		CHECK(file_matches(off, want, len), "file differs at %llu", (unsigned long long)off);
@@ -102,8 +97,8 @@ static int t_flush(void)
 	if (!has(9))
 		return SKIP;
 	pattern(vf_ptr(&F, gpa), 0, 4096, 7);
-	CHECK(io(0, T_OUT, 8, gpa, 4096, false) == 0, "write");
-	CHECK(io(0, T_FLUSH, 0, 0, 0, false) == 0, "flush");
+	CHECK(io(0, VIRTIO_BLK_T_OUT, 8, gpa, 4096, false) == 0, "write");
+	CHECK(io(0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false) == 0, "flush");
 	return 0;
 }
 
@@ -113,7 +108,7 @@ static int t_getid(void)
 	char *id = vf_ptr(&F, gpa);
 
 	memset(id, 0xaa, 20);
-	CHECK(vf_blk(&F, 0, T_GET_ID, 0, gpa, 20, 1, false) == 0, "get-id status");
+	CHECK(vf_blk(&F, 0, VIRTIO_BLK_T_GET_ID, 0, gpa, 20, 1, false) == 0, "get-id status");
 	if (serial)
 		CHECK(strncmp(id, serial, 20) == 0, "serial '%.20s' != '%s'", id, serial);
 	return 0;
@@ -122,9 +117,9 @@ static int t_getid(void)
 static int range_req(unsigned q, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
 {
 	uint64_t gpa = vf_alloc(&F, 16);
-	uint32_t seg[4] = { (uint32_t)sector, (uint32_t)(sector >> 32), n, flags };
+	struct virtio_blk_range seg = { sector, n, flags };
 
-	memcpy(vf_ptr(&F, gpa), seg, 16);
+	memcpy(vf_ptr(&F, gpa), &seg, 16);
 	/* The segment travels device-readable: out direction like a write. */
 	return vf_blk(&F, q, type, 0, gpa, 16, 1, false);
 }
@@ -135,12 +130,12 @@ static int t_ro(void)
 
 	CHECK(has(5), "VIRTIO_BLK_F_RO not offered");
 	pattern(vf_ptr(&F, gpa), 0, 4096, 99);
-	CHECK(io(0, T_OUT, 0, gpa, 4096, false) == 1, "write not refused with IOERR");
-	CHECK(io(0, T_IN, 0, gpa, 4096, false) == 0, "read");
+	CHECK(io(0, VIRTIO_BLK_T_OUT, 0, gpa, 4096, false) == 1, "write not refused with IOERR");
+	CHECK(io(0, VIRTIO_BLK_T_IN, 0, gpa, 4096, false) == 0, "read");
 	if (has(13))
-		CHECK(range_req(0, T_DISCARD, 0, 8, 0) == 1, "discard not refused");
+		CHECK(range_req(0, VIRTIO_BLK_T_DISCARD, 0, 8, 0) == 1, "discard not refused");
 	if (has(14))
-		CHECK(range_req(0, T_WRITE_ZEROES, 0, 8, 0) == 1, "write-zeroes not refused");
+		CHECK(range_req(0, VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0) == 1, "write-zeroes not refused");
 	return 0;
 }
 
@@ -154,15 +149,15 @@ static int t_zeroes(void)
 		return SKIP;
 	pattern(buf, 0, len, 5);
 	memcpy(want, buf, len);
-	CHECK(io(0, T_OUT, 0, gpa, len, false) == 0, "write");
-	CHECK(range_req(0, T_WRITE_ZEROES, 128, 128, 0) == 0, "write-zeroes");
-	CHECK(range_req(0, T_WRITE_ZEROES, 1024, 64, 1) == 0, "write-zeroes with unmap");
+	CHECK(io(0, VIRTIO_BLK_T_OUT, 0, gpa, len, false) == 0, "write");
+	CHECK(range_req(0, VIRTIO_BLK_T_WRITE_ZEROES, 128, 128, 0) == 0, "write-zeroes");
+	CHECK(range_req(0, VIRTIO_BLK_T_WRITE_ZEROES, 1024, 64, 1) == 0, "write-zeroes with unmap");
 	memset(want + 128 * 512, 0, 128 * 512);
 	memset(want + 1024 * 512, 0, 64 * 512);
 	memset(buf, 0xee, len);
-	CHECK(io(0, T_IN, 0, gpa, len, false) == 0, "read");
+	CHECK(io(0, VIRTIO_BLK_T_IN, 0, gpa, len, false) == 0, "read");
 	CHECK(memcmp(buf, want, len) == 0, "zeroed ranges wrong");
-	CHECK(range_req(0, T_DISCARD, 512, 256, 0) == 0, "discard");
+	CHECK(range_req(0, VIRTIO_BLK_T_DISCARD, 512, 256, 0) == 0, "discard");
 	free(want);
 	return 0;
 }
@@ -181,7 +176,7 @@ static int t_mq(void)
 
 			gpa[q][i] = vf_alloc(&F, LEN);
 			pattern(vf_ptr(&F, gpa[q][i]), sector * 512, LEN, 0x77);
-			CHECK(vf_blk_post(&F, q, T_OUT, sector, gpa[q][i], LEN, 2, false,
+			CHECK(vf_blk_post(&F, q, VIRTIO_BLK_T_OUT, sector, gpa[q][i], LEN, 2, false,
 					  &st[q][i]) >= 0, "post");
 		}
 	for (unsigned q = 0; q < F.nq; q++)
@@ -195,7 +190,7 @@ static int t_mq(void)
 
 			CHECK(*(uint8_t *)vf_ptr(&F, st[q][i]) == 0, "status q%u/%u", q, i);
 			memset(vf_ptr(&F, gpa[q][i]), 0, LEN);
-			CHECK(io(q, T_IN, sector, gpa[q][i], LEN, false) == 0, "read");
+			CHECK(io(q, VIRTIO_BLK_T_IN, sector, gpa[q][i], LEN, false) == 0, "read");
 			CHECK(file_matches(sector * 512, vf_ptr(&F, gpa[q][i]), LEN), "file");
 		}
 	return 0;
@@ -210,8 +205,8 @@ static int t_persist(void)
 
 	CHECK(backend_pid > 0, "--pid needed");
 	pattern(vf_ptr(&F, gpa), 0, len, 0xdead);
-	CHECK(io(0, T_OUT, 4096, gpa, len, false) == 0, "write");
-	CHECK(io(0, T_FLUSH, 0, 0, 0, false) == 0, "flush");
+	CHECK(io(0, VIRTIO_BLK_T_OUT, 4096, gpa, len, false) == 0, "write");
+	CHECK(io(0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false) == 0, "flush");
 	CHECK(kill(backend_pid, SIGKILL) == 0, "kill: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/%d/stat", backend_pid);
 	for (int i = 0; i < 200 && st != 'Z'; i++) {
@@ -232,7 +227,7 @@ static int t_persist(void)
 
 static int serving(unsigned q)
 {
-	return io(q, T_IN, 0, vf_alloc(&F, 4096), 4096, false) == 0;
+	return io(q, VIRTIO_BLK_T_IN, 0, vf_alloc(&F, 4096), 4096, false) == 0;
 }
 
 static int stalled(unsigned q)
@@ -240,7 +235,7 @@ static int stalled(unsigned q)
 	uint64_t st;
 	uint32_t id, len;
 
-	vf_blk_post(&F, q, T_IN, 0, vf_alloc(&F, 4096), 4096, 1, false, &st);
+	vf_blk_post(&F, q, VIRTIO_BLK_T_IN, 0, vf_alloc(&F, 4096), 4096, 1, false, &st);
 	vf_kick(&F, q);
 	return vf_wait_used(&F, q, 300, &id, &len) == -ETIMEDOUT;
 }
@@ -260,7 +255,7 @@ static void raw_chain(const struct vf_desc *d, const uint16_t *s, unsigned n)
 static uint64_t hdr_in(void)
 {
 	uint64_t h = vf_alloc(&F, 32);
-	uint32_t v[4] = { T_IN, 0, 0, 0 };
+	uint32_t v[4] = { VIRTIO_BLK_T_IN, 0, 0, 0 };
 
 	memcpy(vf_ptr(&F, h), v, 16);
 	return h;
@@ -388,16 +383,16 @@ static int m_range(void)
 {
 	uint64_t end = VF_R1_GPA + VF_R_SIZE - 4096;
 
-	CHECK(io(0, T_IN, F.capacity, vf_alloc(&F, 512), 512, false) == 1, "read past capacity");
-	CHECK(io(0, T_IN, F.capacity - 1, vf_alloc(&F, 1024), 1024, false) == 1, "straddling");
-	CHECK(io(0, T_OUT, 1ull << 63, vf_alloc(&F, 512), 512, false) == 1, "sector 2^63");
-	CHECK(vf_blk(&F, 0, T_IN, 0, vf_alloc(&F, 4096), 700, 1, false) == 1, "700 bytes");
+	CHECK(io(0, VIRTIO_BLK_T_IN, F.capacity, vf_alloc(&F, 512), 512, false) == 1, "read past capacity");
+	CHECK(io(0, VIRTIO_BLK_T_IN, F.capacity - 1, vf_alloc(&F, 1024), 1024, false) == 1, "straddling");
+	CHECK(io(0, VIRTIO_BLK_T_OUT, 1ull << 63, vf_alloc(&F, 512), 512, false) == 1, "sector 2^63");
+	CHECK(vf_blk(&F, 0, VIRTIO_BLK_T_IN, 0, vf_alloc(&F, 4096), 700, 1, false) == 1, "700 bytes");
 	CHECK(vf_blk(&F, 0, 0x7777, 0, 0, 0, 0, false) == 2, "unknown type not UNSUPP");
-	CHECK(range_req(0, T_DISCARD, 0, 8, 0x80) == 2, "discard reserved flag not UNSUPP");
-	CHECK(range_req(0, T_WRITE_ZEROES, F.capacity - 4, 8, 0) == 1, "zeroes past end");
-	CHECK(range_req(0, T_DISCARD, ~0ull - 2, 8, 0) == 1, "discard range wraps");
+	CHECK(range_req(0, VIRTIO_BLK_T_DISCARD, 0, 8, 0x80) == 2, "discard reserved flag not UNSUPP");
+	CHECK(range_req(0, VIRTIO_BLK_T_WRITE_ZEROES, F.capacity - 4, 8, 0) == 1, "zeroes past end");
+	CHECK(range_req(0, VIRTIO_BLK_T_DISCARD, ~0ull - 2, 8, 0) == 1, "discard range wraps");
 	/* A buffer ending exactly at the last byte of guest memory is fine. */
-	CHECK(vf_blk(&F, 0, T_IN, 0, end, 4096, 1, false) == 0, "buffer at the end of RAM");
+	CHECK(vf_blk(&F, 0, VIRTIO_BLK_T_IN, 0, end, 4096, 1, false) == 0, "buffer at the end of RAM");
 	CHECK(serving(0) && serving(1), "queues stopped serving");
 	return 0;
 }

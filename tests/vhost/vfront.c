@@ -1,6 +1,7 @@
 /* vfront.c: test vhost-user frontend and virtio-blk driver, written from the specs. */
 #define _GNU_SOURCE
 #include "vfront.h"
+#include "../../devices/lib/virtio_blk.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -310,13 +311,13 @@ int vf_blk_post(struct vf *f, unsigned q, uint32_t type, uint64_t sector, uint64
 {
 	struct vf_buf b[260];
 	uint64_t hdr = vf_alloc(f, 16 + 1);
-	uint32_t h[4] = { type, 0, (uint32_t)sector, (uint32_t)(sector >> 32) };
-	bool dev_writes = type == 0 || type == 8; /* IN, GET_ID */
+	struct virtio_blk_hdr h = { .type = type, .sector = sector };
+	bool dev_writes = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
 	unsigned n = 0;
 
 	if (nseg > 256)
 		return -EINVAL;
-	memcpy(vf_ptr(f, hdr), h, 16);
+	memcpy(vf_ptr(f, hdr), &h, 16);
 	*status_gpa = hdr + 16;
 	*(uint8_t *)vf_ptr(f, *status_gpa) = 0xff;
 	b[n++] = (struct vf_buf){ hdr, 16, false };

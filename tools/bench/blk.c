@@ -10,12 +10,11 @@
 #include <unistd.h>
 
 #include "../../tests/vhost/vfront.h"
+#include "../../devices/lib/virtio_blk.h"
 
 #define BS          4096u
 #define MAX_DEPTH   64u
 #define QSIZE       256u       /* three descriptors per request, fixed per slot */
-#define T_IN        0
-#define T_OUT       1
 #define F_EVENT_IDX 29
 
 struct slot {
@@ -85,14 +84,11 @@ static void setup_slots(struct bench *b)
 static void fill_request(struct bench *b, unsigned s, uint32_t type)
 {
 	struct vf_queue *q = &b->f.q[0];
-	uint32_t h[4] = { type, 0, 0, 0 };
-	uint64_t sector = next_block(b) * (BS / 512);
+	struct virtio_blk_hdr h = { .type = type, .sector = next_block(b) * (BS / VIRTIO_BLK_SECTOR) };
 
-	h[2] = (uint32_t)sector;
-	h[3] = (uint32_t)(sector >> 32);
-	memcpy(b->slots[s].hdr, h, 16);
+	memcpy(b->slots[s].hdr, &h, 16);
 	b->slots[s].hdr[16] = 0xff;
-	q->desc[3 * s + 1].flags = (uint16_t)(VF_DESC_NEXT | (type == T_IN ? VF_DESC_WRITE : 0));
+	q->desc[3 * s + 1].flags = (uint16_t)(VF_DESC_NEXT | (type == VIRTIO_BLK_T_IN ? VF_DESC_WRITE : 0));
 	q->avail[2 + (q->avail_idx % q->num)] = (uint16_t)(3 * s);
 	q->avail_idx++;
 }
@@ -248,7 +244,7 @@ static int parse_jobs(char *s, struct job *jobs, int max)
 		*colon = 0;
 		if (strcmp(tok, "randread") && strcmp(tok, "randwrite"))
 			return -1;
-		jobs[n++] = (struct job){ tok, strcmp(tok, "randread") ? T_OUT : T_IN, (unsigned)d };
+		jobs[n++] = (struct job){ tok, strcmp(tok, "randread") ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, (unsigned)d };
 	}
 	return n;
 }
@@ -263,13 +259,13 @@ static int start(struct bench *b, const char *sock)
 		fprintf(stderr, "blk: vhost-user start on %s: %s\n", sock, strerror(-rc));
 		return -1;
 	}
-	if (b->f.capacity < BS / 512) {
+	if (b->f.capacity < BS / VIRTIO_BLK_SECTOR) {
 		fprintf(stderr, "blk: the backend reports no usable capacity\n");
 		return -1;
 	}
 	/* The harness sleeps in a blocking read(2) on the call eventfd, as a vCPU waits on irqfd. */
 	fcntl(b->f.q[0].call, F_SETFL, fcntl(b->f.q[0].call, F_GETFL) & ~O_NONBLOCK);
-	b->blocks = b->f.capacity / (BS / 512);
+	b->blocks = b->f.capacity / (BS / VIRTIO_BLK_SECTOR);
 	b->rng = 0x9E3779B97F4A7C15ull;
 	b->event_idx = b->f.features & (1ull << F_EVENT_IDX);
 	setup_slots(b);
