@@ -28,8 +28,8 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-sandbox check-linux bench clean
-all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk probe
+.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-vsock check-sandbox check-linux bench clean
+all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk $(BUILD)/cellvm-vsock probe
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,11 +57,20 @@ SANDBOX_SRCS := $(sort $(wildcard sandbox/*.c))
 BLK_OBJS    := $(BLK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o \
                $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 VHOST_TEST_SRCS := $(sort $(wildcard tests/vhost/*.c))
+VSOCK_SRCS  := $(sort $(wildcard devices/vsock/*.c))
+VSOCK_OBJS  := $(VSOCK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o \
+               $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/cellvm-blk: $(BLK_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -luring -lseccomp -lcap-ng
 
 $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/cellvm-vsock: $(VSOCK_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp -lcap-ng
+
+$(BUILD)/tests/vsock/vsockfe: $(BUILD)/tests/vsock/vsockfe.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 
@@ -78,6 +87,9 @@ check-unit: $(BUILD)/tests/unit/unit
 
 check-vhost: $(BUILD)/cellvm-blk $(BUILD)/tests/vhost/frontend
 	BUILD=$(BUILD) tests/vhost/run.sh
+
+check-vsock: $(BUILD)/cellvm-vsock $(BUILD)/tests/vsock/vsockfe
+	BUILD=$(BUILD) tests/vsock/run.sh
 
 # Escape tests: each forbidden act from inside cellvm-blk's jail (tests/sandbox/run.sh).
 check-sandbox: all
@@ -96,10 +108,10 @@ check-linux: all
 	BUILD=$(BUILD) tests/lab/run
 
 check: deps
-	$(MAKE) check-unit check-integration check-api check-vhost check-sandbox check-linux
+	$(MAKE) check-unit check-integration check-api check-vhost check-vsock check-sandbox check-linux
 
 check-asan: deps
-	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost check-sandbox
+	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost check-vsock check-sandbox
 
 $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)
