@@ -70,7 +70,7 @@ $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
 $(BUILD)/cellvm-vsock: $(VSOCK_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp -lcap-ng
 
-$(BUILD)/tests/vsock/vsockfe: $(BUILD)/tests/vsock/vsockfe.o $(BUILD)/tests/vhost/vfront.o
+$(BUILD)/tests/vsock/vsockfe: $(BUILD)/tests/vsock/vsockfe.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 
