@@ -77,6 +77,9 @@ static const struct test tests[] = {
 	{ "blk-ro", test_blk_ro },
 	{ "blk-mq", test_blk_mq },
 	{ "blk-backend-death", test_blk_backend_death },
+	{ "vsock-connect", test_vsock_connect },
+	{ "vsock-listen", test_vsock_listen },
+	{ "vsock-stream", test_vsock_stream },
 };
 
 static void print_boot(void)
