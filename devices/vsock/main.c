@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "selftest.h"
 #include "vsock.h"
 
 enum exit_status {
@@ -34,6 +35,7 @@ struct config {
 	bool verbose;
 	bool no_jail;
 	bool seccomp_log;
+	const char *selftest;   /* --jail-selftest ACT: a test hook */
 };
 
 struct loop {
@@ -56,6 +58,7 @@ static const char usage_text[] =
 	"  --seccomp MODE      kill (default): a forbidden system call kills the process;\n"
 	"                      log: it is allowed and logged by the kernel (writing policies)\n"
 	"  --no-jail           run WITHOUT the sandbox (debugging only; logged)\n"
+	"  --jail-selftest ACT test hook: enter the jail (no frontend), try one forbidden act\n"
 	"exit status: 0 the frontend disconnected; 1 run-time failure; 2 bad usage;\n"
 	"  3 the hybrid socket cannot be created; 4 the vhost-user socket cannot be set up;\n"
 	"  5 the frontend broke the vhost-user protocol; 6 the jail cannot be entered;\n"
@@ -66,6 +69,7 @@ static const struct option long_opts[] = {
 	{ "cid", required_argument, NULL, 'c' }, { "uds-path", required_argument, NULL, 'u' },
 	{ "max-conns", required_argument, NULL, 'M' }, { "verbose", no_argument, NULL, 'v' },
 	{ "seccomp", required_argument, NULL, 'm' }, { "no-jail", no_argument, NULL, 'J' },
+	{ "jail-selftest", required_argument, NULL, 'T' },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
@@ -119,6 +123,11 @@ static int parse_opt(struct config *c, int opt, const char *arg)
 			return log_error("--socket-fd: not a file descriptor number: %s", arg), -EINVAL;
 		c->socket_fd = (int)v;
 		return 0;
+	case 'T':
+		if (!vsock_selftest_known(arg))
+			return log_error("--jail-selftest: unknown act %s", arg), -EINVAL;
+		c->selftest = arg;
+		return 0;
 	case 'M':
 		if (parse_uint(arg, 1, VSOCK_MAX_CONNS, &v))
 			return log_error("--max-conns: 1 to %d, not %s", VSOCK_MAX_CONNS, arg), -EINVAL;
@@ -145,7 +154,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		return log_error("unexpected argument: %s", argv[optind]), -EINVAL;
 	if (!c->vs.cid || !c->vs.uds_path)
 		return log_error("--cid N and --uds-path PATH are required"), -EINVAL;
-	if (!c->socket_path == (c->socket_fd < 0))
+	if (!c->selftest && !c->socket_path == (c->socket_fd < 0))
 		return log_error("exactly one of --socket PATH and --socket-fd N is required"),
 		       -EINVAL;
 	return 0;
@@ -415,6 +424,10 @@ int main(int argc, char **argv)
 		log_error("%s %s: %s", what, c.vs.uds_path, strerror(-rc));
 		vsock_close(&l.dev);
 		return EXIT_UDS;
+	}
+	if (c.selftest) { /* test hook: no frontend; the jail, then one forbidden act */
+		st = enter_jail(&l, &c);
+		return st >= 0 ? st : vsock_selftest_run(c.selftest);
 	}
 	l.sock = connect_frontend(&l, &c);
 	if (l.sock < 0) {

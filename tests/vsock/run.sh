@@ -83,6 +83,36 @@ else
 	note 77 "socat host client" "socat not installed (tools/deps.sh)"
 fi
 
+# The jail, from inside (--jail-selftest): seccomp kills, and the layers under it still refuse.
+jail_act() { # ACT MODE WANT: WANT is SIGSYS or the errno name
+	"$VS" --cid 3 --uds-path "$T/j.sock" --seccomp "$2" --jail-selftest "$1" 2>"$T/log"; r=$?
+	if [ "$3" = SIGSYS ]; then
+		[ $r -eq 159 ] && grep -q "SIGSYS" "$T/log" && note 0 "jail $1 ($2): killed by SIGSYS" ||
+			note 1 "jail $1 ($2)" "status $r, want 159"
+	else
+		[ $r -eq 0 ] && grep -q "refused: $3 " "$T/log" && note 0 "jail $1 ($2): refused with $3" ||
+			note 1 "jail $1 ($2)" "status $r, want 0 and 'refused: $3'"
+	fi
+}
+"$VS" --cid 3 --uds-path "$T/j.sock" --jail-selftest none 2>"$T/log" && grep -q jailed "$T/log"
+note $? "jail entered"
+jail_act socket-inet kill SIGSYS
+jail_act socket-dgram kill SIGSYS
+jail_act create-in-bind kill SIGSYS
+jail_act create-in-bind log EACCES     # Landlock: no file right in the bound directory
+# A listener outside the bound directory exists on the host, and is out of reach.
+rm -f /tmp/cellvm-vsock-selftest.sock
+if command -v socat >/dev/null; then
+	socat UNIX-LISTEN:/tmp/cellvm-vsock-selftest.sock,mode=777 - </dev/null >/dev/null 2>&1 &
+	SP=$!
+	i=0; while [ ! -S /tmp/cellvm-vsock-selftest.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	jail_act connect-outside kill ENOENT
+	kill $SP 2>/dev/null; wait $SP 2>/dev/null
+	rm -f /tmp/cellvm-vsock-selftest.sock
+else
+	note 77 "jail connect-outside" "socat not installed"
+fi
+
 # Bad command lines: one line, status 2.
 for args in "--cid 2 --uds-path $T/x" "--cid 3" "--cid 4294967295 --uds-path $T/x" \
 	"--cid 3 --uds-path $T/x --max-conns 0"; do
