@@ -773,6 +773,13 @@ void vsock_conn_event(struct vsock_dev *dev, unsigned i, uint32_t events)
 
 void vsock_close(struct vsock_dev *dev)
 {
+	const struct vsock_stats *st = &dev->stats;
+
+	log_info("bad packets %llu, spoofed %llu, credit overflows %llu, refused %llu, "
+		 "table full %llu, RSTs dropped %llu", (unsigned long long)st->bad_packets,
+		 (unsigned long long)st->spoofed, (unsigned long long)st->credit_overflows,
+		 (unsigned long long)st->refused, (unsigned long long)st->table_full,
+		 (unsigned long long)st->rst_dropped);
 	for (unsigned i = 0; i < dev->hi; i++)
 		if (dev->conns[i].state != VC_FREE)
 			conn_reset(dev, &dev->conns[i]);

@@ -45,7 +45,6 @@ enum vsock_state {
 #define PEND_RESPONSE  2u
 #define PEND_CREDIT    4u
 #define PEND_SHUTDOWN  8u
-#define PEND_RST       16u
 
 struct vsock_conn {
 	enum vsock_state state;
