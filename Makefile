@@ -120,6 +120,10 @@ $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# Not in make bench: a vsock stream against a socketpair (tools/bench/vsock, docs/benchmarks.md).
+$(BUILD)/tools/vsock_harness: $(BUILD)/tools/bench/vsock.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
 bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness
 	BUILD=$(BUILD) tools/bench/startup
 	BUILD=$(BUILD) tools/bench/blk

@@ -554,8 +554,9 @@ static bool rx_buffer(struct vsock_dev *dev)
 	}
 	if (rc != 1)
 		return false;
-	if (dev->rx_elem.out_num || dev->rx_elem.in_len < HDR_LEN) {
-		virtq_mark_broken(vq, "rx buffer not device-writable or shorter than a header",
+	/* No room past the header would stall the stream it was picked for: refused. */
+	if (dev->rx_elem.out_num || dev->rx_elem.in_len <= HDR_LEN) {
+		virtq_mark_broken(vq, "rx buffer not device-writable or without room past a header",
 				  dev->rx_elem.in_len);
 		return false;
 	}

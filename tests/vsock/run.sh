@@ -67,7 +67,7 @@ case_ m-addr "source CID is not the guest's"
 case_ m-credit "more data than the credit allows"
 case_ m-flood "" --max-conns 16
 case_ m-txchain "tx buffer shorter than a header"
-case_ m-rxshort "rx buffer not device-writable or shorter than a header"
+case_ m-rxshort "rx buffer not device-writable or without room past a header"
 
 # Unjailed, the same path works (guest connects reach PATH_P directly).
 start_vs --no-jail && "$FE" -s "$T/sock" -u "$T/v.sock" -t guest-connect >"$T/out" 2>&1; r=$?
