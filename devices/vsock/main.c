@@ -26,7 +26,8 @@ enum exit_status {
 };
 
 /* epoll tags: stream i is TAG_CONN + i. */
-enum tag { TAG_SIGNAL = 1, TAG_SOCK, TAG_LISTEN, TAG_KICK, TAG_CONN = TAG_KICK + VSOCK_NUM_QUEUES };
+enum tag { TAG_SIGNAL = 1, TAG_SOCK, TAG_LISTEN, TAG_TIMER, TAG_KICK,
+	   TAG_CONN = TAG_KICK + VSOCK_NUM_QUEUES };
 
 struct config {
 	struct vsock_opts vs;
@@ -302,6 +303,10 @@ static int on_event(struct loop *l, const struct epoll_event *ev)
 		vsock_accept(&l->dev);
 		return -1;
 	}
+	if (tag == TAG_TIMER) {
+		vsock_timer(&l->dev);
+		return -1;
+	}
 	if (tag >= TAG_CONN) {
 		vsock_conn_event(&l->dev, (unsigned)(tag - TAG_CONN), ev->events);
 		return -1;
@@ -321,7 +326,8 @@ static int run(struct loop *l)
 {
 	struct epoll_event ev[32];
 
-	if (watch(l, l->sock, TAG_SOCK) || watch(l, l->dev.listen_fd, TAG_LISTEN))
+	if (watch(l, l->sock, TAG_SOCK) || watch(l, l->dev.listen_fd, TAG_LISTEN) ||
+	    watch(l, l->dev.timer_fd, TAG_TIMER))
 		return log_error("epoll: %m"), EXIT_RUNTIME;
 	for (;;) {
 		int n = epoll_wait(l->epfd, ev, 32, -1);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct rule {
@@ -57,6 +58,12 @@ static int vsock_rules(void *scmp_ctx, const void *arg)
 	if (!rc)
 		rc = add(ctx, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
 			 SCMP_A1(SCMP_CMP_EQ, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC));
+	/* Connect deadlines: the timer fd is armed and disarmed; the clock read (vDSO or not). */
+	if (!rc)
+		rc = add(ctx, SCMP_SYS(timerfd_settime), 1,
+			 SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->timer_fd), none);
+	if (!rc)
+		rc = add(ctx, SCMP_SYS(clock_gettime), 1, SCMP_A0(SCMP_CMP_EQ, CLOCK_MONOTONIC), none);
 	/* The guest's SHUTDOWN(SEND) becomes a half-close of the stream. */
 	if (!rc)
 		rc = add(ctx, SCMP_SYS(shutdown), 1, SCMP_A1(SCMP_CMP_EQ, SHUT_WR), none);
@@ -74,12 +81,13 @@ static int vsock_rules(void *scmp_ctx, const void *arg)
 int vsock_jail_spec(struct jail_spec *s, struct vsock_policy *p, const struct vsock_dev *dev,
 		    int epfd, int sigfd, int sock)
 {
-	const int keep[] = { dev->listen_fd, epfd, sigfd, sock };
+	const int keep[] = { dev->listen_fd, dev->timer_fd, epfd, sigfd, sock };
 	char path[sizeof(p->dir)];
 	int rc = 0;
 
 	*s = jail_spec_default("vsock");
-	*p = (struct vsock_policy){ .epfd = epfd, .listen_fd = dev->listen_fd };
+	*p = (struct vsock_policy){ .epfd = epfd, .listen_fd = dev->listen_fd,
+				    .timer_fd = dev->timer_fd };
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]) && !rc; i++)
 		if (keep[i] >= 0)
 			rc = jail_keep_fd(s, keep[i]);

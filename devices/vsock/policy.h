@@ -9,6 +9,7 @@
 struct vsock_policy {
 	int epfd;
 	int listen_fd;
+	int timer_fd;
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* bind_dir: uds_path's directory */
 };
 

@@ -10,6 +10,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -93,7 +95,7 @@ static int listen_hybrid(const char *path)
 
 int vsock_open(struct vsock_dev *dev, const struct vsock_opts *o, const char **what)
 {
-	dev->listen_fd = -1;
+	dev->listen_fd = dev->timer_fd = -1;
 	dev->cid = dev->cfg_cid = o->cid;
 	dev->max_conns = o->max_conns;
 	dev->next_port = FIRST_EPHEMERAL;
@@ -102,6 +104,10 @@ int vsock_open(struct vsock_dev *dev, const struct vsock_opts *o, const char **w
 		return -ENAMETOOLONG;
 	snprintf(dev->uds_path, sizeof(dev->uds_path), "%s", o->uds_path);
 	snprintf(dev->connect_base, sizeof(dev->connect_base), "%s", o->uds_path);
+	*what = "timerfd";
+	dev->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (dev->timer_fd < 0)
+		return -errno;
 	*what = "stream table";
 	dev->conns = calloc(dev->max_conns, sizeof(*dev->conns));
 	dev->rst = calloc(dev->max_conns + VSOCK_RST_RING, sizeof(*dev->rst));
@@ -131,6 +137,24 @@ int vsock_attach(struct vsock_dev *dev, int sock, int epfd, uint64_t tag_conn,
 }
 
 /* ---- helpers ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* A stream starts waiting (for its CONNECT line or the guest's RESPONSE). */
+static void wait_deadline(struct vsock_dev *dev, struct vsock_conn *c)
+{
+	struct itimerspec its = { .it_interval = { 0, 250 * 1000000 }, .it_value = { 0, 250 * 1000000 } };
+
+	c->deadline_ms = now_ms() + VSOCK_CONNECT_TIMEOUT_MS;
+	if (!dev->timer_armed && timerfd_settime(dev->timer_fd, 0, &its, NULL) == 0)
+		dev->timer_armed = true;
+}
 
 static void bad(struct vsock_dev *dev, uint64_t *counter, const char *why, unsigned long long v)
 {
@@ -693,7 +717,10 @@ void vsock_accept(struct vsock_dev *dev)
 			close(fd); /* the host sees EOF before OK */
 			continue;
 		}
-		conn_new(dev, fd, VC_HOST_LINE);
+		struct vsock_conn *c = conn_new(dev, fd, VC_HOST_LINE);
+
+		if (c)
+			wait_deadline(dev, c);
 	}
 }
 
@@ -753,7 +780,34 @@ static void read_line(struct vsock_dev *dev, struct vsock_conn *c)
 	c->host_port = ephemeral_port(dev);
 	c->state = VC_CONNECTING;
 	c->pending |= PEND_REQUEST;
+	wait_deadline(dev, c);
 	c->peer_buf_alloc = 0; /* no credit until the guest's RESPONSE says how much */
+}
+
+void vsock_timer(struct vsock_dev *dev)
+{
+	uint64_t ticks, now = now_ms();
+	bool waiting = false;
+
+	if (read(dev->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_warn("timerfd read: %m");
+	for (unsigned i = 0; i < dev->hi; i++) {
+		struct vsock_conn *c = &dev->conns[i];
+
+		if (c->state != VC_HOST_LINE && c->state != VC_CONNECTING)
+			continue;
+		if (now < c->deadline_ms) {
+			waiting = true;
+			continue;
+		}
+		dev->stats.timeouts++;
+		log_info("%s timed out; closing", c->state == VC_HOST_LINE ? "a CONNECT line" :
+			 "the guest's RESPONSE");
+		conn_reset(dev, c); /* RST if the guest saw the REQUEST */
+	}
+	if (!waiting && timerfd_settime(dev->timer_fd, 0, &(struct itimerspec){ 0 }, NULL) == 0)
+		dev->timer_armed = false;
+	rx_pump(dev);
 }
 
 void vsock_conn_event(struct vsock_dev *dev, unsigned i, uint32_t events)
@@ -777,9 +831,10 @@ void vsock_close(struct vsock_dev *dev)
 	const struct vsock_stats *st = &dev->stats;
 
 	log_info("bad packets %llu, spoofed %llu, credit overflows %llu, refused %llu, "
-		 "table full %llu, RSTs dropped %llu", (unsigned long long)st->bad_packets,
-		 (unsigned long long)st->spoofed, (unsigned long long)st->credit_overflows,
-		 (unsigned long long)st->refused, (unsigned long long)st->table_full,
+		 "table full %llu, connect timeouts %llu, RSTs dropped %llu",
+		 (unsigned long long)st->bad_packets, (unsigned long long)st->spoofed,
+		 (unsigned long long)st->credit_overflows, (unsigned long long)st->refused,
+		 (unsigned long long)st->table_full, (unsigned long long)st->timeouts,
 		 (unsigned long long)st->rst_dropped);
 	for (unsigned i = 0; i < dev->hi; i++)
 		if (dev->conns[i].state != VC_FREE)
@@ -795,5 +850,7 @@ void vsock_close(struct vsock_dev *dev)
 	dev->rst = NULL;
 	if (dev->listen_fd >= 0)
 		close(dev->listen_fd);
-	dev->listen_fd = -1;
+	if (dev->timer_fd >= 0)
+		close(dev->timer_fd);
+	dev->listen_fd = dev->timer_fd = -1;
 }

@@ -17,6 +17,9 @@
 #define VSOCK_MAX_CONNS     4096
 #define VSOCK_RST_RING      64          /* RSTs for packets that match no stream */
 #define VSOCK_LINE_MAX      32          /* "CONNECT 4294967295\n" fits */
+/* A host connection must send its line, and the guest answer the REQUEST, within this
+ * (Firecracker's value): idle connections cannot hold the table. */
+#define VSOCK_CONNECT_TIMEOUT_MS 2000
 
 struct vsock_hdr {
 	uint64_t src_cid, dst_cid;
@@ -51,6 +54,7 @@ struct vsock_conn {
 	int fd;
 	uint32_t host_port, guest_port;
 	unsigned pending;
+	uint64_t deadline_ms;      /* VC_HOST_LINE, VC_CONNECTING: dropped after this */
 	uint32_t shut_flags;       /* SHUTDOWN flags owed to the guest */
 	/* Host -> guest: the guest's credit. */
 	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
@@ -71,7 +75,7 @@ struct vsock_opts {
 };
 
 struct vsock_stats {
-	uint64_t bad_packets, spoofed, credit_overflows, refused, rst_dropped, table_full;
+	uint64_t bad_packets, spoofed, credit_overflows, refused, rst_dropped, table_full, timeouts;
 };
 
 struct vsock_dev {
@@ -82,6 +86,8 @@ struct vsock_dev {
 	 * the directory the jail bind-mounts (set by main.c after jail_enter()). */
 	char connect_base[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;             /* the hybrid socket */
+	int timer_fd;              /* ticks while a stream waits for its line or RESPONSE */
+	bool timer_armed;
 	int epfd;                  /* the owner's loop; streams are watched with TAG_CONN + i */
 	uint64_t tag_conn;
 	unsigned max_conns, nconns;
@@ -110,6 +116,8 @@ int vsock_attach(struct vsock_dev *dev, int sock, int epfd, uint64_t tag_conn,
 void vsock_process(struct vsock_dev *dev);
 /* The hybrid socket is readable: accept host connections. */
 void vsock_accept(struct vsock_dev *dev);
+/* The timer fd is readable: streams past their connect deadline go. */
+void vsock_timer(struct vsock_dev *dev);
 /* epoll reported events on stream i. */
 void vsock_conn_event(struct vsock_dev *dev, unsigned i, uint32_t events);
 /* Closes every stream (RST to the guest where a ring is still there) and frees everything. */

@@ -66,6 +66,7 @@ case_ m-type "type is not stream"
 case_ m-addr "source CID is not the guest's"
 case_ m-credit "more data than the credit allows"
 case_ m-flood "" --max-conns 16
+case_ m-idle "timed out" --verbose
 case_ m-txchain "tx buffer shorter than a header"
 case_ m-rxshort "rx buffer not device-writable or without room past a header"
 

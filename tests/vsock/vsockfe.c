@@ -328,6 +328,23 @@ static int t_m_line(struct vd *d)
 	return still_works(d);
 }
 
+/* Idle host connections (no line; a REQUEST the guest never answers) go after 2 s. */
+static int t_m_idle(struct vd *d)
+{
+	int quiet = vd_dial(d->uds), waiting = vd_dial(d->uds);
+
+	CHECK(quiet >= 0 && waiting >= 0, "connect: %m");
+	CHECK(write(waiting, "CONNECT 6001\n", 13) == 13, "write");
+	CHECK(vd_recv(d, 3000) == 0 && d->last.op == OP_REQUEST, "no REQUEST");
+	uint32_t host_port = d->last.src_port;
+
+	CHECK(host_drains_to_eof(quiet), "a connection that sent nothing was kept");
+	CHECK(host_drains_to_eof(waiting), "a connection the guest never answered was kept");
+	CHECK(vd_recv(d, 1000) == 0 && d->last.op == OP_RST && d->last.src_port == host_port,
+	      "the guest was not told (RST) that the host side gave up");
+	return still_works(d);
+}
+
 static int t_m_txchain(struct vd *d)
 {
 	struct vf_queue *q = &d->f.q[1];
@@ -397,7 +414,7 @@ static const struct { const char *name; int (*fn)(struct vd *); } tests[] = {
 	{ "close-vm", t_close_vm }, { "half-close", t_half_close },
 	{ "m-len", t_m_len }, { "m-type", t_m_type }, { "m-addr", t_m_addr },
 	{ "m-credit", t_m_credit }, { "m-flood", t_m_flood }, { "m-ops", t_m_ops },
-	{ "m-line", t_m_line }, { "socat", t_socat }, { "m-txchain", t_m_txchain }, { "m-rxshort", t_m_rxshort },
+	{ "m-line", t_m_line }, { "socat", t_socat }, { "m-idle", t_m_idle }, { "m-txchain", t_m_txchain }, { "m-rxshort", t_m_rxshort },
 };
 
 int main(int argc, char **argv)
