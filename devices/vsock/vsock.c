@@ -45,17 +45,30 @@ static void vs_kick_changed(void *opaque, unsigned q, int old_fd, int new_fd)
 		dev->watch(dev->loop, q, old_fd, new_fd);
 }
 
+static void conn_drop(struct vsock_dev *dev, struct vsock_conn *c);
+
 /* A ring stops or memory goes: the one rx buffer held back is returned empty (a driver
- * drops a used buffer shorter than a header). */
+ * drops a used buffer shorter than a header). The tx ring stopping is a device reset (the
+ * guest's driver starts over, or the VM resets): every stream is gone for the guest, so the
+ * host sides are closed too. */
 static void vs_quiesce(void *opaque, int q)
 {
 	struct vsock_dev *dev = opaque;
+	unsigned n = 0;
 
 	if (dev->rx_held && (q < 0 || q == VSOCK_Q_RX)) {
 		dev->rx_held = false;
 		if (virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem.head, 0) == 0)
 			vu_queue_notify(&dev->vu, VSOCK_Q_RX);
 	}
+	if (q != VSOCK_Q_TX)
+		return;
+	for (unsigned i = 0; i < dev->hi; i++)
+		if (dev->conns[i].state > VC_HOST_LINE)
+			conn_drop(dev, &dev->conns[i]), n++;
+	dev->rst_len = 0;
+	if (n)
+		log_info("the tx ring stopped (a device reset): %u stream(s) closed", n);
 }
 
 static const struct vu_device_ops vsock_ops = {

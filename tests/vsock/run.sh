@@ -58,7 +58,7 @@ case_() {
 }
 
 for t in host-connect guest-connect guest-refused host-refused many close-host close-guest \
-	close-vm half-close m-ops m-line; do
+	close-vm reset half-close m-ops m-line; do
 	case_ $t
 done
 case_ m-len "length past the buffer"

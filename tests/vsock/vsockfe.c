@@ -171,6 +171,19 @@ static int t_close_vm(struct vd *d)
 	return 0;
 }
 
+/* The driver resets the device (the VMM stops the rings): every host side is closed. */
+static int t_reset(struct vd *d)
+{
+	uint32_t st[2] = { 1, 0 };
+
+	CHECK(open_many(d, 8) == 0, "could not open 16 streams");
+	CHECK(vf_msg(&d->f, 11 /* GET_VRING_BASE */, st, 8, NULL, 0, st, 8) == 8,
+	      "GET_VRING_BASE for the tx ring");
+	for (unsigned i = 0; i < d->ns; i++)
+		CHECK(host_sees_eof(d->s[i].hfd), "stream %u: the host end is still open", i);
+	return 0;
+}
+
 static int t_half_close(struct vd *d)
 {
 	struct vd_stream *s = vd_host_connect(d, 5001, true);
@@ -411,7 +424,7 @@ static const struct { const char *name; int (*fn)(struct vd *); } tests[] = {
 	{ "host-connect", t_host_connect }, { "guest-connect", t_guest_connect },
 	{ "guest-refused", t_guest_refused }, { "host-refused", t_host_refused },
 	{ "many", t_many }, { "close-host", t_close_host }, { "close-guest", t_close_guest },
-	{ "close-vm", t_close_vm }, { "half-close", t_half_close },
+	{ "close-vm", t_close_vm }, { "reset", t_reset }, { "half-close", t_half_close },
 	{ "m-len", t_m_len }, { "m-type", t_m_type }, { "m-addr", t_m_addr },
 	{ "m-credit", t_m_credit }, { "m-flood", t_m_flood }, { "m-ops", t_m_ops },
 	{ "m-line", t_m_line }, { "socat", t_socat }, { "m-idle", t_m_idle }, { "m-txchain", t_m_txchain }, { "m-rxshort", t_m_rxshort },
