@@ -68,6 +68,7 @@ case_ m-credit "more data than the credit allows"
 case_ m-flood "" --max-conns 16
 case_ m-idle "timed out" --verbose
 case_ m-txchain "tx buffer shorter than a header"
+case_ m-txloop "queue 1 broken: descriptor chain loops"
 case_ m-rxshort "rx buffer not device-writable or without room past a header"
 
 # Unjailed, the same path works (guest connects reach PATH_P directly).

@@ -375,6 +375,20 @@ static int t_m_txchain(struct vd *d)
 	return still_works(d);
 }
 
+/* A tx chain that loops: the tx queue breaks (logged), nothing is returned, no crash. */
+static int t_m_txloop(struct vd *d)
+{
+	struct vf_queue *q = &d->f.q[1];
+	uint32_t id, len;
+
+	q->desc[0] = (struct vf_desc){ d->tx_area, 64, VF_DESC_NEXT, 1 };
+	q->desc[1] = (struct vf_desc){ d->tx_area, 64, VF_DESC_NEXT, 0 };
+	vf_post_head(&d->f, 1, 0);
+	vf_kick(&d->f, 1);
+	CHECK(vf_wait_used(&d->f, 1, 500, &id, &len) == -ETIMEDOUT, "a looping chain was consumed");
+	return 0;
+}
+
 static int t_m_rxshort(struct vd *d)
 {
 	char line[] = "CONNECT 5\n";
@@ -427,7 +441,7 @@ static const struct { const char *name; int (*fn)(struct vd *); } tests[] = {
 	{ "close-vm", t_close_vm }, { "reset", t_reset }, { "half-close", t_half_close },
 	{ "m-len", t_m_len }, { "m-type", t_m_type }, { "m-addr", t_m_addr },
 	{ "m-credit", t_m_credit }, { "m-flood", t_m_flood }, { "m-ops", t_m_ops },
-	{ "m-line", t_m_line }, { "socat", t_socat }, { "m-idle", t_m_idle }, { "m-txchain", t_m_txchain }, { "m-rxshort", t_m_rxshort },
+	{ "m-line", t_m_line }, { "socat", t_socat }, { "m-idle", t_m_idle }, { "m-txchain", t_m_txchain }, { "m-txloop", t_m_txloop }, { "m-rxshort", t_m_rxshort },
 };
 
 int main(int argc, char **argv)
