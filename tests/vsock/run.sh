@@ -76,6 +76,23 @@ start_vs --no-jail && "$FE" -s "$T/sock" -u "$T/v.sock" -t guest-connect >"$T/ou
 reap; [ "$ST" = 0 ] || r=1
 note $r "guest-connect --no-jail"
 
+# Started unprivileged (the jail then makes a user namespace): both directions still work.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir "$T/u" && chown 12345 "$T/u"
+	for t in host-connect guest-connect; do
+		rm -f "$T/u/sock" "$T/u/v.sock"*
+		setpriv --reuid=12345 --regid=12345 --clear-groups \
+			"$VS" --socket "$T/u/sock" --cid 3 --uds-path "$T/u/v.sock" 2>"$T/log" &
+		PID=$!
+		i=0; while [ ! -S "$T/u/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+		"$FE" -s "$T/u/sock" -u "$T/u/v.sock" -t $t >"$T/out" 2>&1; r=$?
+		reap; [ "$ST" = 0 ] || r=1
+		note $r "$t, started unprivileged"
+	done
+else
+	note 77 "unprivileged start" "needs root to switch to an unprivileged uid (setpriv)"
+fi
+
 # Interop with an ordinary client: socat speaks the hybrid protocol's host side.
 if command -v socat >/dev/null; then
 	start_vs && "$FE" -s "$T/sock" -u "$T/v.sock" -t socat >"$T/out" 2>&1; r=$?
