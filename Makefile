@@ -28,8 +28,8 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-api check-asan check-devlib check-vhost check-sandbox check-linux bench clean
-all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk probe
+.PHONY: all deps demo check check-unit check-integration check-api check-asan check-devlib check-vhost check-vsock check-sandbox check-linux bench clean
+all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk $(BUILD)/cellvm-vsock probe
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,6 +57,9 @@ SANDBOX_SRCS := $(sort $(wildcard sandbox/*.c))
 BLK_OBJS    := $(BLK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o \
                $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 VHOST_TEST_SRCS := $(sort $(wildcard tests/vhost/*.c))
+VSOCK_SRCS  := $(sort $(wildcard devices/vsock/*.c))
+VSOCK_OBJS  := $(VSOCK_SRCS:%.c=$(BUILD)/%.o) $(DEVLIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/vmm/log.o \
+               $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/cellvm-blk: $(BLK_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -luring -lseccomp -lcap-ng
@@ -69,6 +72,12 @@ $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
 DEVLIB_TEST_SRCS := $(sort $(wildcard tests/devlib/*.c))
 $(BUILD)/tests/devlib/devlib: $(DEVLIB_TEST_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/devices/lib/virtqueue.o $(BUILD)/vmm/log.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion
+
+$(BUILD)/cellvm-vsock: $(VSOCK_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp -lcap-ng
+
+$(BUILD)/tests/vsock/vsockfe: $(BUILD)/tests/vsock/vsockfe.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 
 deps:
@@ -88,6 +97,9 @@ check-devlib: $(BUILD)/tests/devlib/devlib
 check-vhost: $(BUILD)/cellvm-blk $(BUILD)/tests/vhost/frontend
 	BUILD=$(BUILD) tests/vhost/run.sh
 
+check-vsock: $(BUILD)/cellvm-vsock $(BUILD)/tests/vsock/vsockfe
+	BUILD=$(BUILD) tests/vsock/run.sh
+
 # Escape tests: each forbidden act from inside cellvm-blk's jail (tests/sandbox/run.sh).
 check-sandbox: all
 	BUILD=$(BUILD) tests/sandbox/run.sh
@@ -105,16 +117,20 @@ check-linux: all
 	BUILD=$(BUILD) tests/lab/run
 
 check: deps
-	$(MAKE) check-unit check-devlib check-integration check-api check-vhost check-sandbox check-linux
+	$(MAKE) check-unit check-devlib check-integration check-api check-vhost check-vsock check-sandbox check-linux
 
 check-asan: deps
-	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-devlib check-integration check-api check-vhost check-sandbox
+	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-devlib check-integration check-api check-vhost check-vsock check-sandbox
 
 $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# Not in make bench: a vsock stream against a socketpair (tools/bench/vsock, docs/benchmarks.md).
+$(BUILD)/tools/vsock_harness: $(BUILD)/tools/bench/vsock.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -115,15 +116,47 @@ static int enter_userns(const struct jail_spec *s)
 	return rc ? rc : write_file("/proc/self/gid_map", map);
 }
 
-/* A read-only, empty tmpfs becomes "/"; the host's tree is detached. */
-static int pivot_to_empty_root(void)
+/* A detached copy of bind_dir's mount, taken before the tmpfs covers JAIL_MOUNTPOINT (which
+ * may hold bind_dir); -1 when there is none to take. */
+static int clone_bind_dir(const char *bind_dir)
 {
+	return bind_dir ? open_tree(AT_FDCWD, bind_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) : -1;
+}
+
+/* The clone at JAIL_BIND_PATH in the new root (still at JAIL_MOUNTPOINT). */
+static int attach_bind_dir(int tree)
+{
+	const char *at = JAIL_MOUNTPOINT JAIL_BIND_PATH;
+	int rc = 0;
+
+	if (mkdir(at, 0555) < 0 || move_mount(tree, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    /* read-write, but no device, set-id or executable file */
+	    mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		rc = -errno;
+	close(tree);
+	return rc;
+}
+
+/* A read-only, empty tmpfs becomes "/" (with bind_dir, if any); the host's tree is detached. */
+static int pivot_to_empty_root(const char *bind_dir)
+{
+	int tree = -1, rc;
+
 	/* Private first: nothing below may propagate back to the host's mount table. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("cellvm-jail", JAIL_MOUNTPOINT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "size=4k,nr_inodes=4,mode=0555") < 0 ||
-	    chdir(JAIL_MOUNTPOINT) < 0)
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
+	/* The host's directory is reachable only until the pivot: cloned now. */
+	if (bind_dir && (tree = clone_bind_dir(bind_dir)) < 0)
+		return -errno;
+	if (mount("cellvm-jail", JAIL_MOUNTPOINT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=4k,nr_inodes=4,mode=0555") < 0 || chdir(JAIL_MOUNTPOINT) < 0) {
+		rc = -errno;
+		if (tree >= 0)
+			close(tree);
+		return rc;
+	}
+	if (tree >= 0 && (rc = attach_bind_dir(tree)))
+		return rc;
 	/* pivot_root(".", "."): the old root ends up stacked on "/", then is detached. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return -errno;
@@ -255,7 +288,7 @@ int jail_enter(const struct jail_spec *s, struct jail_result *r)
 	STEP("namespaces", sys0(unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
 					(s->no_pid_ns ? 0 : CLONE_NEWPID) |
 					(s->share_net ? 0 : CLONE_NEWNET))));
-	STEP("pivot_root", pivot_to_empty_root());
+	STEP("pivot_root", pivot_to_empty_root(s->bind_dir));
 	STEP("rlimits", set_rlimits(s));
 	STEP("identity and capabilities", drop_identity(s, as_root));
 	STEP("dumpable", sys0(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)));

@@ -8,6 +8,7 @@
 #define JAIL_MAX_FDS 16
 #define JAIL_NOBODY 65534u   /* the default identity inside the jail (uid and gid) */
 #define JAIL_WAITER 1        /* jail_enter() in the pid-namespace waiter: the worker ended */
+#define JAIL_BIND_PATH "/bind" /* where jail_spec.bind_dir appears inside the jail */
 
 enum jail_seccomp_mode {
 	JAIL_SECCOMP_KILL = 0, /* a syscall outside the allowlist kills the process (SIGSYS) */
@@ -37,6 +38,11 @@ struct jail_spec {
 	bool no_seccomp;              /* --seccomp false: no filter at all (debugging) */
 	bool no_pid_ns;               /* no pid namespace and no waiter: the VMM, whose vCPU
 	                               * threads Kata finds under the pid it started */
+	/* One host directory bind-mounted at JAIL_BIND_PATH (read-write, nosuid, nodev,
+	 * noexec), e.g. where a device connects to Unix sockets; NULL (default): none. The
+	 * rest of the root stays empty and read-only; Landlock still handles every file
+	 * right with no rule, so only path walks and Unix-socket connects work there. */
+	const char *bind_dir;
 	bool strict;                  /* a layer the kernel lacks (Landlock) is an error */
 	unsigned long nofile;         /* RLIMIT_NOFILE (soft = hard); RLIMIT_CORE is always 0 */
 	unsigned long nproc;          /* RLIMIT_NPROC: tasks of the jailed uid, io-wq threads too */

@@ -231,8 +231,70 @@ static int parse_disk(struct vm_config *cfg, const char *arg, char *err, size_t 
 	return 0;
 }
 
+static int vsock_key(struct vsock_config *v, const char *k, const char *val, char *err,
+		     size_t errlen)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!strcmp(k, "socket") && *val) {
+		v->socket = val;
+		return 0;
+	}
+	if (!strcmp(k, "id") || ((!strcmp(k, "iommu") || !strcmp(k, "pci_segment")) &&
+				 (!strcmp(val, "off") || !strcmp(val, "0"))))
+		return 0;
+	if (strcmp(k, "cid")) {
+		snprintf(err, errlen, "--vsock: unknown or unsupported option '%s=%s'", k, val);
+		return -1;
+	}
+	errno = 0;
+	n = strtoull(val, &end, 10);
+	if (errno || end == val || *end || *val == '-' || n < VSOCK_CID_MIN || n > VSOCK_CID_MAX) {
+		snprintf(err, errlen, "--vsock: cid must be 3 to 4294967294, not '%s'", val);
+		return -1;
+	}
+	v->cid = n;
+	return 0;
+}
+
+/* --vsock cid=N,socket=PATH (Cloud Hypervisor's syntax; id, iommu=off, pci_segment=0 too). */
+static int parse_vsock(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	char *save = NULL;
+
+	if (cfg->vsock.enabled) {
+		snprintf(err, errlen, "--vsock: at most one vsock device");
+		return -1;
+	}
+	cfg->vsock_arg = strdup(arg);
+	if (!cfg->vsock_arg) {
+		snprintf(err, errlen, "--vsock: out of memory");
+		return -1;
+	}
+	cfg->vsock = (struct vsock_config){ .enabled = true };
+	for (char *tok = strtok_r(cfg->vsock_arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			snprintf(err, errlen, "--vsock: expected key=value, got '%s'", tok);
+			return -1;
+		}
+		*eq = '\0';
+		if (vsock_key(&cfg->vsock, tok, eq + 1, err, errlen))
+			return -1;
+	}
+	if (!cfg->vsock.cid || !cfg->vsock.socket) {
+		snprintf(err, errlen, "--vsock: cid=N and socket=PATH are required");
+		return -1;
+	}
+	return 0;
+}
+
 void config_free(struct vm_config *cfg)
 {
+	free(cfg->vsock_arg);
+	cfg->vsock_arg = NULL;
 	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
 		free(cfg->disk_args[i]);
 		cfg->disk_args[i] = NULL;
@@ -271,7 +333,7 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK,
-       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST };
+       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST, OPT_VSOCK };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -284,6 +346,7 @@ static const struct option long_opts[] = {
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "jail", required_argument, NULL, OPT_JAIL },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "print-jail", no_argument, NULL, OPT_PRINT_JAIL },
@@ -433,6 +496,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_DEBUG_EXIT: cfg->debug_exit = true; return 0;
 	case OPT_API_SOCKET: return parse_api_socket(cfg, arg, err, errlen);
 	case OPT_DISK: return parse_disk(cfg, arg, err, errlen);
+	case OPT_VSOCK: return parse_vsock(cfg, arg, err, errlen);
 	case OPT_JAIL: return parse_jail(&cfg->jail, arg, err, errlen);
 	case OPT_SECCOMP: return parse_seccomp(&cfg->jail, arg, err, errlen);
 	case OPT_PRINT_JAIL: cfg->jail.print = true; return 0;
@@ -528,6 +592,10 @@ void config_print_help(const char *prog)
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
 	       "                         (reconnected for 10 s if it hangs up)\n"
+	       "  --vsock cid=N,socket=PATH\n"
+	       "                         virtio-vsock served by a cellvm-vsock process (hybrid\n"
+	       "                         vsock): host clients connect to PATH and send\n"
+	       "                         \"CONNECT <port>\\n\"; the guest reaches host port P at PATH_P\n"
 	       "  --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=SIZE]\n"
 	       "         [,pids_max=N][,cpu_max=PERCENT][,uid_range=FIRST-LAST]\n"
 	       "                         the VMM's own jail (default on; strict: a missing layer is\n"

@@ -39,6 +39,17 @@ struct jail_config {
 	uint64_t cpu_pct;
 };
 
+/* --vsock: a virtio-vsock device served by a spawned cellvm-vsock (hybrid vsock). */
+struct vsock_config {
+	bool enabled;
+	uint64_t cid;           /* the guest's context id, 3 to 2^32-2 */
+	const char *socket;     /* host clients send "CONNECT <port>\n" here; the guest reaches
+				 * host port P at "<socket>_P" */
+};
+
+#define VSOCK_CID_MIN 3ull
+#define VSOCK_CID_MAX 0xfffffffeull
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -57,6 +68,8 @@ struct vm_config {
 	unsigned int nr_disks;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	char *disk_args[CONFIG_MAX_DISKS]; /* copies the disk strings point into (config_free) */
+	struct vsock_config vsock;
+	char *vsock_arg;        /* the copy vsock.socket points into (config_free) */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
@@ -72,7 +85,7 @@ int config_parse_size(const char *s, uint64_t *out) __attribute__((warn_unused_r
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 void config_print_help(const char *prog);
-/* Frees what config_parse_args allocated (the --disk argument copies). */
+/* Frees what config_parse_args allocated (the --disk and --vsock argument copies). */
 void config_free(struct vm_config *cfg);
 
 #endif

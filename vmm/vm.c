@@ -15,6 +15,7 @@
 #include "boot/boot.h"
 #include "cpu_boot.h"
 #include "disk.h"
+#include "vsock.h"
 #include "exit_codes.h"
 #include "kvm.h"
 #include "layout.h"
@@ -104,7 +105,7 @@ static int create_pci(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int create_disks(struct vm *vm, char *err, size_t errlen)
+static int create_vhost_devices(struct vm *vm, char *err, size_t errlen)
 {
 	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
 		const struct disk_config *d = &vm->cfg->disks[i];
@@ -116,6 +117,11 @@ static int create_disks(struct vm *vm, char *err, size_t errlen)
 			return EXIT_USAGE;
 		}
 		vm->nr_disks++;
+	}
+	if (vm->cfg->vsock.enabled && !(vm->vsock = vsock_create(vm, &vm->cfg->vsock))) {
+		snprintf(err, errlen, "--vsock socket=%s: the device could not be created (see above)",
+			 vm->cfg->vsock.socket);
+		return EXIT_USAGE;
 	}
 	return 0;
 }
@@ -269,7 +275,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	if (!rc)
 		rc = create_platform_devices(vm, err, errlen);
 	if (!rc)
-		rc = create_disks(vm, err, errlen);
+		rc = create_vhost_devices(vm, err, errlen);
 	if (!rc)
 		rc = vcpu_create_all(vm, &br, err, errlen);
 	return rc;
@@ -315,6 +321,8 @@ void vm_destroy(struct vm *vm)
 	vcpu_destroy_all(vm);
 	while (vm->nr_disks > 0)
 		disk_destroy(vm->disks[--vm->nr_disks]);
+	vsock_destroy(vm->vsock);
+	vm->vsock = NULL;
 	destroy_platform_devices(vm);
 	if (vm->irq_ready)
 		irq_routing_destroy(&vm->irq);

@@ -81,6 +81,7 @@ struct vm {
 	struct pci_bus pci;
 	unsigned int nr_disks;
 	struct virtio_pci *disks[CONFIG_MAX_DISKS];
+	struct virtio_pci *vsock;     /* --vsock, or NULL */
 	unsigned int nr_devices;
 	const struct platform_device *devices[VM_MAX_PLATFORM_DEVICES];
 	void *device_state[VM_MAX_PLATFORM_DEVICES];

@@ -188,3 +188,41 @@ Test(config_size, garbage_and_overflow_rejected)
 	cr_assert_eq(config_parse_size("99999999999999T", &v), -ERANGE);
 	cr_assert_eq(config_parse_size("99999999999999999999999", &v), -ERANGE);
 }
+
+Test(config, vsock_cid_and_socket)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--vsock", "cid=42,socket=/run/v.sock");
+
+	cr_assert_eq(rc, CONFIG_RUN, "%s", err);
+	cr_assert(cfg.vsock.enabled);
+	cr_assert_eq(cfg.vsock.cid, 42);
+	cr_assert_str_eq(cfg.vsock.socket, "/run/v.sock");
+	config_free(&cfg);
+}
+
+Test(config, vsock_reserved_cid_rejected)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--vsock", "cid=2,socket=/run/v.sock");
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "cid must be 3 to 4294967294"), "%s", err);
+	config_free(&cfg);
+}
+
+Test(config, vsock_needs_socket)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--vsock", "cid=3");
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "socket=PATH are required"), "%s", err);
+	config_free(&cfg);
+}

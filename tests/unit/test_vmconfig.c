@@ -186,3 +186,32 @@ Test(vmconfig, round_trip_to_json)
 		json_object_object_get(o, "serial"), "mode")), "Off");
 	json_object_put(o);
 }
+
+Test(vmconfig, vsock_fills_vsock_config)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3,\"socket\":\"/v.sock\","
+		       "\"id\":\"vsock0\"}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(cfg.vsock.enabled);
+	cr_assert_eq(cfg.vsock.cid, 3);
+	cr_assert_str_eq(cfg.vsock.socket, "/v.sock");
+	json_object_put(o);
+}
+
+Test(vmconfig, vsock_without_socket_rejected)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256];
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3}}", &cfg, err, &o);
+
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "VmConfig.vsock"), "%s", err);
+	json_object_put(o);
+}

@@ -359,6 +359,41 @@ static int parse_disks(struct json_object *v, struct vm_config *cfg, const char 
 	return 0;
 }
 
+/* ---- VsockConfig: cid and socket (hybrid vsock through cellvm-vsock) ---- */
+
+static int vsock_cid(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		     size_t errlen)
+{
+	return get_u64(v, VSOCK_CID_MIN, VSOCK_CID_MAX, &cfg->vsock.cid, path, err, errlen);
+}
+
+static int vsock_socket(struct json_object *v, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	return set_string(v, &cfg->vsock.socket, path, err, errlen);
+}
+
+static const struct field vsock_fields[] = {
+	{ "cid", vsock_cid },
+	{ "socket", vsock_socket },
+	{ "id", ignored },
+	{ "iommu", only_default },
+	{ "pci_segment", only_default },
+	{ "pci_device_id", unsupported },
+	{ NULL, NULL },
+};
+
+static int parse_vsock(struct json_object *v, struct vm_config *cfg, const char *path,
+		       char *err, size_t errlen)
+{
+	cfg->vsock = (struct vsock_config){ .enabled = true };
+	if (parse_object(v, vsock_fields, cfg, path, err, errlen))
+		return -1;
+	if (!cfg->vsock.cid || !cfg->vsock.socket || !*cfg->vsock.socket)
+		return fail(err, errlen, path, "cid and socket are required");
+	return 0;
+}
+
 /* SerialConfig: Tty (cellvm's stdio), File, Off or Null. */
 static int parse_serial(struct json_object *v, struct vm_config *cfg, const char *path,
 			char *err, size_t errlen)
@@ -453,7 +488,7 @@ static const struct field vmconfig_fields[] = {
 	{ "landlock_enable", only_default },
 	{ "rng", unsupported },
 	{ "balloon", unsupported },
-	{ "vsock", unsupported },
+	{ "vsock", parse_vsock },
 	{ "tpm", unsupported },
 	{ "rtc", unsupported },
 	{ "platform", unsupported },
@@ -520,6 +555,13 @@ struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 	json_object_object_add(con, "mode", json_object_new_string("Off"));
 	if (cfg->nr_disks)
 		json_object_object_add(o, "disks", disks_to_json(cfg));
+	if (cfg->vsock.enabled) {
+		struct json_object *vs = json_object_new_object();
+
+		json_object_object_add(vs, "cid", json_object_new_int64((int64_t)cfg->vsock.cid));
+		json_object_object_add(vs, "socket", json_object_new_string(cfg->vsock.socket));
+		json_object_object_add(o, "vsock", vs);
+	}
 	json_object_object_add(o, "cpus", cpus);
 	json_object_object_add(o, "memory", mem);
 	json_object_object_add(o, "payload", pl);
