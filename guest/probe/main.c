@@ -77,6 +77,10 @@ static const struct test tests[] = {
 	{ "blk-ro", test_blk_ro },
 	{ "blk-mq", test_blk_mq },
 	{ "blk-backend-death", test_blk_backend_death },
+	{ "net-tx", test_net_tx },
+	{ "net-rx", test_net_rx },
+	{ "net-mq", test_net_mq },
+	{ "net-ctrl-bad", test_net_ctrl_bad },
 };
 
 static void print_boot(void)
