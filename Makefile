@@ -29,7 +29,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-sandbox check-linux bench clean
-all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk probe
+all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk $(BUILD)/cellvm-net probe
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,6 +62,13 @@ $(BUILD)/cellvm-blk: $(BLK_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -luring -lseccomp -lcap-ng
 
 $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+NET_SRCS := $(sort $(wildcard devices/net/*.c))
+$(BUILD)/cellvm-net: $(NET_SRCS:%.c=$(BUILD)/%.o) $(filter-out $(BLK_SRCS:%.c=$(BUILD)/%.o),$(BLK_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp -lcap-ng
+
+$(BUILD)/tests/net/netfront: $(BUILD)/tests/net/netfront.o $(BUILD)/tests/net/vnet.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 
