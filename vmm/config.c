@@ -1,6 +1,7 @@
 /* config.c: command-line parsing into struct vm_config, with Cloud Hypervisor's flag syntax. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -230,11 +231,128 @@ static int parse_disk(struct vm_config *cfg, const char *arg, char *err, size_t 
 	return 0;
 }
 
+bool config_parse_mac(const char *s, uint8_t *mac)
+{
+	uint8_t m[6];
+
+	for (int i = 0; i < 6; i++, s += 3) {
+		char hex[3] = { s[0], s[0] ? s[1] : 0, 0 }, *end;
+		if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]) ||
+		    s[2] != (i < 5 ? ':' : '\0'))
+			return false;
+		m[i] = (uint8_t)strtoul(hex, &end, 16);
+	}
+	if (mac)
+		memcpy(mac, m, 6);
+	return true;
+}
+
+static int net_fd(struct net_config *n, const char *v, char *err, size_t errlen)
+{
+	char *end;
+	long fd = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || fd < 0 || fd > 65535) {
+		snprintf(err, errlen, "--net: fd must be a file descriptor number, not '%s'", v);
+		return -1;
+	}
+	if (n->nr_fds == CONFIG_NET_MAX_PAIRS) {
+		snprintf(err, errlen, "--net: at most %d fd= (one per queue pair)", CONFIG_NET_MAX_PAIRS);
+		return -1;
+	}
+	n->fds[n->nr_fds++] = (int)fd;
+	return 0;
+}
+
+/* One key=value of --net; n's strings point into the caller's copy of the argument. */
+static int net_key(struct net_config *n, const char *k, const char *v, char *err, size_t errlen)
+{
+	char *end;
+	bool b = false;
+
+	if (!strcmp(k, "tap")) n->tap = v;
+	else if (!strcmp(k, "socket") || !strcmp(k, "vhost_socket")) n->socket = v;
+	else if (!strcmp(k, "id")) return 0;
+	else if (!strcmp(k, "fd")) return net_fd(n, v, err, errlen);
+	else if (!strcmp(k, "mac")) {
+		n->mac = v;
+		if (config_parse_mac(v, NULL))
+			return 0;
+		snprintf(err, errlen, "--net: mac must be xx:xx:xx:xx:xx:xx, not '%s'", v);
+		return -1;
+	} else if (!strcmp(k, "num_queues")) {
+		unsigned long q = strtoul(v, &end, 10);
+		n->num_queues = *v && !*end && q <= 64 ? (unsigned int)q : 1; /* odd: refused below */
+	} else if (parse_onoff(v, &b) == 0 && !strcmp(k, "vhost_user")) n->vhost_user = b;
+	else {
+		snprintf(err, errlen, "--net: unknown or unsupported option '%s=%s'", k, v);
+		return -1;
+	}
+	return 0;
+}
+
+int config_check_net(struct net_config *n, char *err, size_t errlen)
+{
+	int kinds = !!n->tap + !!n->nr_fds + !!n->vhost_user;
+
+	if (kinds != 1 || (n->vhost_user && !n->socket) || (!n->vhost_user && n->socket)) {
+		snprintf(err, errlen, "--net: give exactly one of tap=NAME, fd=N[,fd=M...] and "
+				      "vhost_user=true,socket=PATH");
+		return -1;
+	}
+	if (!n->num_queues)
+		n->num_queues = n->nr_fds ? 2 * n->nr_fds : 2;
+	if (n->num_queues % 2 || n->num_queues < 2 || n->num_queues > 2 * CONFIG_NET_MAX_PAIRS) {
+		snprintf(err, errlen, "--net: num_queues counts rx + tx queues: an even number from 2 "
+				      "to %d", 2 * CONFIG_NET_MAX_PAIRS);
+		return -1;
+	}
+	if (n->nr_fds && n->num_queues != 2 * n->nr_fds) {
+		snprintf(err, errlen, "--net: %u fd= given for num_queues=%u: one tap fd per queue pair",
+			 n->nr_fds, n->num_queues);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_net(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct net_config *n = &cfg->nets[cfg->nr_nets];
+	char *copy, *save = NULL;
+
+	if (cfg->nr_nets == CONFIG_MAX_NETS) {
+		snprintf(err, errlen, "--net: at most %d network devices", CONFIG_MAX_NETS);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (!copy) {
+		snprintf(err, errlen, "--net: out of memory");
+		return -1;
+	}
+	cfg->net_args[cfg->nr_nets++] = copy;
+	*n = (struct net_config){ 0 };
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq) {
+			snprintf(err, errlen, "--net: expected key=value, got '%s'", tok);
+			return -1;
+		}
+		*eq = '\0';
+		if (net_key(n, tok, eq + 1, err, errlen))
+			return -1;
+	}
+	return config_check_net(n, err, errlen);
+}
+
 void config_free(struct vm_config *cfg)
 {
 	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
 		free(cfg->disk_args[i]);
 		cfg->disk_args[i] = NULL;
+	}
+	for (unsigned int i = 0; i < CONFIG_MAX_NETS; i++) {
+		free(cfg->net_args[i]);
+		cfg->net_args[i] = NULL;
 	}
 }
 
@@ -269,7 +387,7 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK };
+       OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK, OPT_NET };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -282,6 +400,7 @@ static const struct option long_opts[] = {
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -301,6 +420,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_DEBUG_EXIT: cfg->debug_exit = true; return 0;
 	case OPT_API_SOCKET: return parse_api_socket(cfg, arg, err, errlen);
 	case OPT_DISK: return parse_disk(cfg, arg, err, errlen);
+	case OPT_NET: return parse_net(cfg, arg, err, errlen);
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -380,6 +500,14 @@ void config_print_help(const char *prog)
 	       "                         a virtio-blk disk served by a cellvm-blk process\n"
 	       "  --disk vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-blk disk served by an external vhost-user backend\n"
+	       "  --net tap=NAME[,mac=MAC][,num_queues=N]\n"
+	       "                         a virtio-net device on tap NAME (opened by cellvm, made\n"
+	       "                         if missing) served by a cellvm-net process; num_queues\n"
+	       "                         counts rx + tx queues (default 2: one pair)\n"
+	       "  --net fd=N[,fd=M...][,mac=MAC]\n"
+	       "                         the same on tap queue fds the caller opened (one per pair)\n"
+	       "  --net vhost_user=true,socket=PATH[,num_queues=N]\n"
+	       "                         a virtio-net device served by an external vhost-user backend\n"
 	       "  --api-socket PATH|fd=N serve the Cloud Hypervisor REST API (then --kernel is\n"
 	       "                         optional: the VM can be created with vm.create)\n"
 	       "  -h, --help             this text\n"

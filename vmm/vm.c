@@ -15,6 +15,7 @@
 #include "boot/boot.h"
 #include "cpu_boot.h"
 #include "disk.h"
+#include "net.h"
 #include "exit_codes.h"
 #include "kvm.h"
 #include "layout.h"
@@ -116,6 +117,22 @@ static int create_disks(struct vm *vm, char *err, size_t errlen)
 			return EXIT_USAGE;
 		}
 		vm->nr_disks++;
+	}
+	return 0;
+}
+
+static int create_nets(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++) {
+		const struct net_config *n = &vm->cfg->nets[i];
+
+		vm->nets[i] = net_create(vm, n, i);
+		if (!vm->nets[i]) {
+			snprintf(err, errlen, "--net %s: the device could not be created (see above)",
+				 n->vhost_user ? n->socket : n->tap ? n->tap : "fd=...");
+			return EXIT_USAGE;
+		}
+		vm->nr_nets++;
 	}
 	return 0;
 }
@@ -271,6 +288,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	if (!rc)
 		rc = create_disks(vm, err, errlen);
 	if (!rc)
+		rc = create_nets(vm, err, errlen);
+	if (!rc)
 		rc = vcpu_create_all(vm, &br, err, errlen);
 	return rc;
 }
@@ -315,6 +334,8 @@ void vm_destroy(struct vm *vm)
 	vcpu_destroy_all(vm);
 	while (vm->nr_disks > 0)
 		disk_destroy(vm->disks[--vm->nr_disks]);
+	while (vm->nr_nets > 0)
+		net_destroy(vm->nets[--vm->nr_nets]);
 	destroy_platform_devices(vm);
 	if (vm->irq_ready)
 		irq_routing_destroy(&vm->irq);
