@@ -426,18 +426,24 @@ static const struct pci_device_ops pci_ops = { .cfg_written = on_cfg_written,
 #define ISR_CONFIG 0x02
 
 /* Tells the driver the device failed: NEEDS_RESET plus a configuration-change interrupt. */
-static void mark_broken_locked(struct virtio_pci *vp)
+static void signal_needs_reset(struct virtio_pci *vp)
 {
 	uint64_t one = 1;
 
-	vp->broken = true;
-	vp->active = false;
 	vp->status |= STATUS_NEEDS_RESET;
 	vp->isr |= ISR_CONFIG;
 	vp->config_generation++;
 	if (vp->msix_config < vp->nr_vectors &&
 	    write(vp->vec[vp->msix_config].fd, &one, sizeof(one)) < 0)
 		log_debug("%s: config interrupt: %s", vp->name, strerror(errno));
+}
+
+/* The backend is gone: the device stays failed, even across a reset. */
+static void mark_broken_locked(struct virtio_pci *vp)
+{
+	vp->broken = true;
+	vp->active = false;
+	signal_needs_reset(vp);
 }
 
 static void mark_broken(struct virtio_pci *vp)
@@ -486,7 +492,7 @@ static void local_serve(struct virtio_pci *vp)
 	if (rc < 0) {
 		log_error("%s: queue %u (served by cellvm): %s; device needs reset", vp->name,
 			  vp->nr_backend_queues, why);
-		mark_broken_locked(vp);
+		signal_needs_reset(vp); /* the ring stays broken until the driver resets the device */
 	}
 }
 

@@ -81,6 +81,7 @@ static const struct test tests[] = {
 	{ "net-rx", test_net_rx },
 	{ "net-mq", test_net_mq },
 	{ "net-ctrl-bad", test_net_ctrl_bad },
+	{ "net-ctrl-ring-bad", test_net_ctrl_ring_bad },
 };
 
 static void print_boot(void)

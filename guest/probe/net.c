@@ -477,3 +477,52 @@ noreturn void test_net_ctrl_bad(void)
 		test_fail("device status 0x%x after the commands", st);
 	report_and_pass("net-ctrl-bad");
 }
+
+/* A control-queue chain the device must refuse as a whole: bad=loop (the ack descriptor's
+   next points back at the head) or bad=oob (the header buffer lies far outside RAM). The
+   device must show DEVICE_NEEDS_RESET (0x40) within 10 s; it must not complete the chain. */
+noreturn void test_net_ctrl_ring_bad(void)
+{
+	char kind[16] = "loop";
+	cmdline_get("bad", kind, sizeof(kind));
+	int loop = !strcmp(kind, "loop");
+	if (!loop && strcmp(kind, "oob"))
+		test_fail("bad= must be loop or oob, not '%s'", kind);
+	net_open(1);
+	kick_dirty();
+	u8 *h = phys(ctrlb.addr);
+	h[0] = CTRL_MQ;
+	h[1] = CTRL_MQ_VQ_PAIRS_SET;
+	h[2] = 1;
+	h[3] = 0;
+	struct vq *q = &v.vq[ctrl_q];
+	u16 head = q->free_head;
+	struct vbuf vb[2] = { { loop ? ctrlb.addr : 0xfff00000000ULL, 4, 0 }, { ctrlb.addr + 2048, 1, 1 } };
+	if (vq_add(q, vb, 2, &ctrlb) < 0)
+		test_fail("control queue: no free descriptors");
+	if (loop) {
+		u16 second = q->desc[head].next;
+		q->desc[second].flags |= VIRTQ_DESC_F_NEXT;
+		q->desc[second].next = head;
+	}
+	pr("probe: net-ctrl-ring-bad: %s chain at head %u sent\n", kind, head);
+	vq_kick(&v, q);
+	u64 deadline = rdtsc() + 10 * tsc_hz();
+	while (!(virtio_status(&v) & 0x40)) {
+		if (rdtsc() > deadline)
+			test_fail("status 0x%x: no DEVICE_NEEDS_RESET 10 s after a %s chain (used idx %u)",
+				  virtio_status(&v), kind, q->used->idx);
+		__asm__ volatile("sti; hlt; cli");
+	}
+	if (q->used->idx)
+		test_fail("the bad chain was completed (used idx %u)", q->used->idx);
+	pr("probe: net-ctrl-ring-bad: device status 0x%x: DEVICE_NEEDS_RESET, chain not completed\n",
+	   virtio_status(&v));
+	pr("probe: net-ctrl-ring-bad: resetting the device and sending a good command\n");
+	virtio_start(&v, v.features, v.nq);	/* a reset must bring the device back */
+	alloc_bufs();
+	set_pairs(1);
+	virtio_reset(&v);
+	virtio_irq_stop();
+	test_pass();
+}

@@ -206,5 +206,6 @@ noreturn void test_net_tx(void);
 noreturn void test_net_rx(void);
 noreturn void test_net_mq(void);
 noreturn void test_net_ctrl_bad(void);
+noreturn void test_net_ctrl_ring_bad(void);
 
 #endif

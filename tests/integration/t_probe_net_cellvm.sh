@@ -40,6 +40,11 @@ elif net_can_run cellvm-probe-net; then
 	expect cellvm-net-mq 0 "test net-mq: PASS" cellvm_net cvc2 2 mq "test=net-mq"
 	expect cellvm-net-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc2.peer"
 	expect cellvm-net-ctrl-bad 0 "test net-ctrl-bad: PASS" cellvm_net cvc3 2 none "test=net-ctrl-bad"
+	expect cellvm-net-ctrl-ring-loop 0 "queue 4 \(served by cellvm\).*device needs reset" cellvm_net cvc6 2 none \
+		"test=net-ctrl-ring-bad bad=loop"
+	expect cellvm-net-ctrl-ring-loop-recovers 0 "test net-ctrl-ring-bad: PASS" cat "$TMP/cellvm-net-ctrl-ring-loop.out"
+	# QEMU maps an address outside RAM as unassigned I/O and runs the command; cellvm refuses it
+	expect cellvm-net-ctrl-ring-oob 0 "test net-ctrl-ring-bad: PASS" cellvm_net cvc7 2 none "test=net-ctrl-ring-bad bad=oob"
 	expect cellvm-net-fds-mq 0 "test net-mq: PASS" cellvm_net_fds cvc4 2 mq "test=net-mq"
 	expect cellvm-net-fds-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc4.peer"
 	expect cellvm-net-vhost-user-mq 0 "test net-mq: PASS" cellvm_net_vu cvc5 2 mq "test=net-mq"

@@ -22,6 +22,7 @@ elif net_can_run qemu-probe-net; then
 	expect qemu-net-mq 1 "test net-mq: PASS" qemu_net cvq2 2 mq "test=net-mq"
 	expect qemu-net-mq-peer 0 "peer: mq: OK" cat "$TMP/cvq2.peer"
 	expect qemu-net-ctrl-bad 1 "test net-ctrl-bad: PASS" qemu_net cvq3 2 none "test=net-ctrl-bad"
+	expect qemu-net-ctrl-ring-loop 1 "test net-ctrl-ring-bad: PASS" qemu_net cvq5 2 none "test=net-ctrl-ring-bad bad=loop"
 	# without mq=on the device has no control queue: net-mq must say so and fail
 	expect qemu-net-mq-not-offered 3 "FAIL: VIRTIO_NET_F_CTRL_VQ and VIRTIO_NET_F_MQ not both offered" \
 		net_with_peer cvq4 1 none qemu-system-x86_64 -M q35 -accel tcg -nodefaults -no-user-config -nographic \
