@@ -86,11 +86,13 @@ static int ctrl_handle(void *opaque, struct virtio_pci *vp, const struct vring_c
 }
 
 /* With CTRL_VQ but not MQ the control queue would be queue 2 (virtio 1.2, 5.1.2), a backend
- * queue when there are several pairs: that combination is refused. */
+ * queue when there are several pairs: that combination is refused, as is MQ without CTRL_VQ. */
 static bool ctrl_features_ok(void *opaque, uint64_t f)
 {
 	struct net_dev *nd = opaque;
 
+	if ((f & BIT(NET_F_MQ)) && !(f & BIT(NET_F_CTRL_VQ)))
+		return false; /* MQ needs the control queue (virtio 1.2, 5.1.3.1) */
 	return nd->pairs == 1 || !(f & BIT(NET_F_CTRL_VQ)) || (f & BIT(NET_F_MQ));
 }
 
@@ -163,10 +165,17 @@ static int get_taps(const struct net_config *n, unsigned int pairs, int *fds)
 	if (n->tap)
 		return tap_open(n->tap, pairs, fds);
 	for (unsigned int i = 0; i < pairs; i++) {
+		struct ifreq ifr = { 0 };
 		fds[i] = n->fds[i];
 		if (fcntl(fds[i], F_GETFD) < 0) {
 			log_error("--net fd=%d: not an open file descriptor", fds[i]);
 			return -EBADF;
+		}
+		if (ioctl(fds[i], TUNGETIFF, &ifr) < 0 || (ifr.ifr_flags & (IFF_TAP | IFF_TUN)) != IFF_TAP ||
+		    (ifr.ifr_flags & (IFF_NO_PI | IFF_VNET_HDR)) != (IFF_NO_PI | IFF_VNET_HDR)) {
+			log_error("--net fd=%d: not a tap queue opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR",
+				  fds[i]);
+			return -EINVAL;
 		}
 	}
 	return 0;

@@ -55,3 +55,4 @@ expect cellvm-net-odd-queues 2 "num_queues counts rx \+ tx queues" "$CELLVM" --k
 expect cellvm-net-bad-mac 2 "mac must be xx:xx:xx:xx:xx:xx" "$CELLVM" --kernel "$ELF" --net tap=x,mac=52:54:00:00:00
 expect cellvm-net-fds-vs-queues 2 "2 fd= given for num_queues=2" "$CELLVM" --kernel "$ELF" --net fd=3,fd=4,num_queues=2
 expect cellvm-net-closed-fd 2 "fd=987: not an open file descriptor" "$CELLVM" --kernel "$ELF" --memory size=64M --net fd=987
+expect cellvm-net-fd-not-a-tap 2 "fd=0: not a tap queue" "$CELLVM" --kernel "$ELF" --memory size=64M --net fd=0
