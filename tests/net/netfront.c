@@ -134,6 +134,44 @@ static int t_rx(struct ctx *c)
 	return 0;
 }
 
+/* A 64 KiB TSO frame from the host: one frame when the driver took GUEST_TSO4 (the tap's
+ * offloads follow the negotiated features), MSS-sized segments when it did not. */
+static int t_rx_tso(struct ctx *c, bool tso)
+{
+	struct vn_hdr h = { .flags = F_NEEDS_CSUM, .gso_type = GSO_TCPV4, .hdr_len = 54,
+			    .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+	unsigned segs = 0;
+	size_t bytes = 0;
+	int r;
+
+	if (start(c, tso ? (1ull << VN_F_GUEST_CSUM) | (1ull << VN_F_GUEST_TSO4) : 0, 1))
+		return 1;
+	CHECK(c->mrg, "rx-tso needs -m (MRG_RXBUF)");
+	CHECK(vn_rx_post(&c->n, 0, 128, 2048, 1) == 0, "rx post");
+	tcp_frame(c->a, 65000);
+	CHECK(peer_send(c->peer, &h, c->a, 65000) == 0, "peer send of a TSO frame: %m");
+	while ((r = vn_rx(&c->n, 0, 1000, &h, c->b, VN_MAX_FRAME + 4096)) > 0) {
+		if (r < 54 || c->b[23] != 6)
+			continue; /* not our TCP frame */
+		if (tso) {
+			CHECK(r == 65000 && !memcmp(c->a, c->b, 65000), "TSO rx: %d bytes or differs", r);
+			CHECK(h.gso_type == GSO_TCPV4 && h.gso_size == 1448 && (h.flags & F_NEEDS_CSUM),
+			      "TSO rx header: gso_type %u gso_size %u flags %u", h.gso_type, h.gso_size,
+			      h.flags);
+			printf("rx-tso: one 65000-byte frame with its TSO header (GUEST_TSO4)\n");
+			return 0;
+		}
+		CHECK(r <= 1514 && h.gso_type == 0 && h.flags == 0, "segment of %d bytes, gso %u flags %u",
+		      r, h.gso_type, h.flags);
+		CHECK(!memcmp(c->b + 54, c->a + 54 + bytes, (size_t)r - 54), "segment payload differs");
+		segs++, bytes += (size_t)r - 54;
+	}
+	CHECK(!tso && bytes == 65000 - 54, "rx: %u segments, %zu payload bytes of %d", segs, bytes,
+	      65000 - 54);
+	printf("rx-notso: the host split the frame into %u segments (no GUEST_TSO4)\n", segs);
+	return 0;
+}
+
 /* An IPv4/UDP frame to the guest, port chosen by seq: flows spread over tap queues. */
 static void udp_frame(struct ctx *c, size_t len, uint32_t seq)
 {
@@ -308,6 +346,8 @@ int main(int argc, char **argv)
 		return t_tx(&c);
 	if (!strcmp(test, "rx"))
 		return t_rx(&c);
+	if (!strcmp(test, "rx-tso") || !strcmp(test, "rx-notso"))
+		return t_rx_tso(&c, !strcmp(test, "rx-tso"));
 	if (!strcmp(test, "mq"))
 		return t_mq(&c);
 	if (!strcmp(test, "backpressure"))
