@@ -51,7 +51,7 @@ wait_socket() {
 
 start_net() { # extra cellvm-net options
 	rm -f "$T/sock"
-	nsx "$NET" --socket "$T/sock" --tap "$TAP" "$@" 2>"$T/log" &
+	nsx "$NET" --socket "$T/sock" --tap "$TAP" ${NET_OPTS:-} "$@" 2>"$T/log" &
 	PID=$!
 	wait_socket
 }
