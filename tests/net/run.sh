@@ -114,6 +114,21 @@ PID=$!
 if wait_socket; then fe -t tx; r=$?; reap; [ $r -eq 0 ] && [ "$ST" != 0 ] && r=1; else r=1; reap; fi
 note $r net-tap-fd
 
+# The jail: the worker runs seccomp-filtered, as nobody, in a netns of its own (not the tap's).
+start_net || note 1 net-jail "no socket"
+nsx /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(1.5)' "$T/sock" &
+HOLD=$!
+sleep 0.7
+W=$(cat /proc/$PID/task/$PID/children 2>/dev/null | awk '{print $1}')
+seccomp=$(awk '/^Seccomp:/ {print $2}' /proc/$W/status 2>/dev/null)
+uid=$(awk '/^Uid:/ {print $2}' /proc/$W/status 2>/dev/null)
+wns=$(readlink /proc/$W/ns/net 2>/dev/null)
+tns=$(nsx readlink /proc/self/ns/net)
+wait $HOLD; reap
+[ "$seccomp" = 2 ] && [ "$uid" = 65534 ] && [ -n "$wns" ] && [ "$wns" != "$tns" ]
+note $? net-jail "worker ${W:-?}: seccomp ${seccomp:-?}, uid ${uid:-?}, netns ${wns:-?} vs the tap's $tns"
+
 # Bad command lines: one line, exit status 2 (usage) or 3 (tap).
 "$NET" --socket "$T/s" --tap a --tap-fd 5 >/dev/null 2>&1; a=$?
 "$NET" --socket "$T/s" --tap-fd 5,6 >/dev/null 2>&1; b=$?
