@@ -120,6 +120,9 @@ $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+$(BUILD)/tools/net_harness: $(BUILD)/tools/bench/net.o $(BUILD)/tests/net/vnet.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
 bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness
 	BUILD=$(BUILD) tools/bench/startup
 	BUILD=$(BUILD) tools/bench/blk
