@@ -28,7 +28,7 @@ VMM_OBJS  := $(VMM_LIB:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-sandbox check-linux bench clean
+.PHONY: all deps demo check check-unit check-integration check-api check-asan check-vhost check-net check-sandbox check-linux bench clean
 all: $(BUILD)/cellvm $(BUILD)/cellvm-remote $(BUILD)/cellvm-blk $(BUILD)/cellvm-net probe
 
 $(BUILD)/%.o: %.c
@@ -86,6 +86,11 @@ check-unit: $(BUILD)/tests/unit/unit
 check-vhost: $(BUILD)/cellvm-blk $(BUILD)/tests/vhost/frontend
 	BUILD=$(BUILD) tests/vhost/run.sh
 
+# cellvm-net over a tap in a private netns (root: CAP_NET_ADMIN; SKIPs without), then DPDK.
+check-net: $(BUILD)/cellvm-net $(BUILD)/tests/net/netfront
+	BUILD=$(BUILD) tests/net/run.sh
+	BUILD=$(BUILD) tests/net/dpdk.sh
+
 # Escape tests: each forbidden act from inside cellvm-blk's jail (tests/sandbox/run.sh).
 check-sandbox: all
 	BUILD=$(BUILD) tests/sandbox/run.sh
@@ -103,7 +108,7 @@ check-linux: all
 	BUILD=$(BUILD) tests/lab/run
 
 check: deps
-	$(MAKE) check-unit check-integration check-api check-vhost check-sandbox check-linux
+	$(MAKE) check-unit check-integration check-api check-vhost check-net check-sandbox check-linux
 
 check-asan: deps
 	CELLVM_SANITIZED=1 $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT="-O1 -g" check-unit check-integration check-api check-vhost check-sandbox
@@ -114,6 +119,9 @@ $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 
 $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tools/net_harness: $(BUILD)/tools/bench/net.o $(BUILD)/tests/net/vnet.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness
 	BUILD=$(BUILD) tools/bench/startup

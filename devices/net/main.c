@@ -449,7 +449,7 @@ static int open_device(struct loop *l, struct config *c)
 	if (!rc)
 		rc = net_open(&l->dev, &c->net, &what);
 	if (rc)
-		log_error("%s%s: %s: %s", c->net.tap_name ? "tap " : "--tap-fd",
+		log_error("%s%s: %s: %s", c->net.tap_name ? "--tap " : "--tap-fd",
 			  c->net.tap_name ? c->net.tap_name : "", what, strerror(-rc));
 	return rc;
 }

@@ -156,7 +156,7 @@ int net_open(struct net_dev *dev, const struct net_opts *o, const char **what)
 	*dev = (struct net_dev){ .pairs = o->pairs };
 	for (unsigned p = 0; p < NET_MAX_PAIRS; p++)
 		dev->pair[p].tap = -1;
-	*what = o->tap_name ? "opening the tap" : "checking --tap-fd";
+	*what = o->tap_name ? "opening the tap" : "not a tap queue with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR";
 	if (o->tap_name) {
 		rc = tap_open(o->tap_name, o->pairs, fds);
 	} else {
@@ -203,7 +203,8 @@ int net_attach(struct net_dev *dev, int sock, const struct net_loop_ops *ops, vo
 
 void net_close(struct net_dev *dev)
 {
-	vu_dev_cleanup(&dev->vu);
+	if (dev->vu.ops) /* attached */
+		vu_dev_cleanup(&dev->vu);
 	for (unsigned p = 0; p < NET_MAX_PAIRS; p++) {
 		if (dev->pair[p].tap >= 0)
 			close(dev->pair[p].tap);
