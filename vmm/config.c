@@ -247,6 +247,47 @@ bool config_parse_mac(const char *s, uint8_t *mac)
 	return true;
 }
 
+static int net_fd(struct net_config *n, const char *v, char *err, size_t errlen);
+
+/* fd=N, or Cloud Hypervisor's list fd=[N,M,...]. */
+static int net_fds(struct net_config *n, char *v, char *err, size_t errlen)
+{
+	size_t len = strlen(v);
+	char *save = NULL;
+
+	if (v[0] != '[')
+		return net_fd(n, v, err, errlen);
+	if (len < 3 || v[len - 1] != ']') {
+		snprintf(err, errlen, "--net: fd=[N,M,...] expected, not '%s'", v);
+		return -1;
+	}
+	v[len - 1] = '\0';
+	for (char *t = strtok_r(v + 1, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (net_fd(n, t, err, errlen))
+			return -1;
+	return 0;
+}
+
+/* Splits at the next comma outside brackets; returns the token or NULL at the end. */
+static char *next_token(char **p)
+{
+	char *start = *p;
+	int depth = 0;
+
+	if (!start || !*start)
+		return NULL;
+	for (char *c = start; *c; c++) {
+		depth += *c == '[' ? 1 : *c == ']' ? -1 : 0;
+		if (*c == ',' && depth <= 0) {
+			*c = '\0';
+			*p = c + 1;
+			return start;
+		}
+	}
+	*p = NULL;
+	return start;
+}
+
 static int net_fd(struct net_config *n, const char *v, char *err, size_t errlen)
 {
 	char *end;
@@ -265,7 +306,7 @@ static int net_fd(struct net_config *n, const char *v, char *err, size_t errlen)
 }
 
 /* One key=value of --net; n's strings point into the caller's copy of the argument. */
-static int net_key(struct net_config *n, const char *k, const char *v, char *err, size_t errlen)
+static int net_key(struct net_config *n, const char *k, char *v, char *err, size_t errlen)
 {
 	char *end;
 	bool b = false;
@@ -273,7 +314,7 @@ static int net_key(struct net_config *n, const char *k, const char *v, char *err
 	if (!strcmp(k, "tap")) n->tap = v;
 	else if (!strcmp(k, "socket") || !strcmp(k, "vhost_socket")) n->socket = v;
 	else if (!strcmp(k, "id")) return 0;
-	else if (!strcmp(k, "fd")) return net_fd(n, v, err, errlen);
+	else if (!strcmp(k, "fd")) return net_fds(n, v, err, errlen);
 	else if (!strcmp(k, "mac")) {
 		n->mac = v;
 		if (config_parse_mac(v, NULL))
@@ -318,7 +359,7 @@ int config_check_net(struct net_config *n, char *err, size_t errlen)
 static int parse_net(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
 {
 	struct net_config *n = &cfg->nets[cfg->nr_nets];
-	char *copy, *save = NULL;
+	char *copy, *rest, *tok;
 
 	if (cfg->nr_nets == CONFIG_MAX_NETS) {
 		snprintf(err, errlen, "--net: at most %d network devices", CONFIG_MAX_NETS);
@@ -331,7 +372,8 @@ static int parse_net(struct vm_config *cfg, const char *arg, char *err, size_t e
 	}
 	cfg->net_args[cfg->nr_nets++] = copy;
 	*n = (struct net_config){ 0 };
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	rest = copy;
+	while ((tok = next_token(&rest))) {
 		char *eq = strchr(tok, '=');
 		if (!eq) {
 			snprintf(err, errlen, "--net: expected key=value, got '%s'", tok);
@@ -504,7 +546,7 @@ void config_print_help(const char *prog)
 	       "                         a virtio-net device on tap NAME (opened by cellvm, made\n"
 	       "                         if missing) served by a cellvm-net process; num_queues\n"
 	       "                         counts rx + tx queues (default 2: one pair)\n"
-	       "  --net fd=N[,fd=M...][,mac=MAC]\n"
+	       "  --net fd=N[,fd=M...][,mac=MAC]   (or fd=[N,M,...])\n"
 	       "                         the same on tap queue fds the caller opened (one per pair)\n"
 	       "  --net vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-net device served by an external vhost-user backend\n"

@@ -8,11 +8,12 @@ cellvm_net() {
 	net_with_peer "$1" "$2" "$3" "$CELLVM" --kernel "$ELF" --memory size=128M --debug-exit \
 		--cmdline "$4" --net "tap=$1,mac=$NET_GUEST_MAC,num_queues=$((2 * $2))$5" -v
 }
-# cellvm_net_fds TAP PAIRS PEER_MODE APPEND: the tap queues opened by the caller (as Kata does).
+# cellvm_net_fds TAP PAIRS PEER_MODE APPEND FDS: the tap queues opened by the caller (as Kata
+# does); FDS is {fds} (fd=A,fd=B) or {fdlist} (fd=[A,B]).
 cellvm_net_fds() {
 	net_with_peer "$1" "$2" "$3" /usr/bin/python3 "$(dirname "$NET_PEER")/tapfds.py" "$1" "$2" \
 		"$CELLVM" --kernel "$ELF" --memory size=128M --debug-exit --cmdline "$4" \
-		--net "{fds},mac=$NET_GUEST_MAC" -v
+		--net "$5,mac=$NET_GUEST_MAC" -v
 }
 # cellvm_net_vu TAP PAIRS PEER_MODE APPEND: cellvm-net started by hand, cellvm connects.
 cellvm_net_vu() {
@@ -45,7 +46,9 @@ elif net_can_run cellvm-probe-net; then
 	expect cellvm-net-ctrl-ring-loop-recovers 0 "test net-ctrl-ring-bad: PASS" cat "$TMP/cellvm-net-ctrl-ring-loop.out"
 	# QEMU maps an address outside RAM as unassigned I/O and runs the command; cellvm refuses it
 	expect cellvm-net-ctrl-ring-oob 0 "test net-ctrl-ring-bad: PASS" cellvm_net cvc7 2 none "test=net-ctrl-ring-bad bad=oob"
-	expect cellvm-net-fds-mq 0 "test net-mq: PASS" cellvm_net_fds cvc4 2 mq "test=net-mq"
+	expect cellvm-net-fds-mq 0 "test net-mq: PASS" cellvm_net_fds cvc4 2 mq "test=net-mq" "{fds}"
+	expect cellvm-net-fdlist-rx 0 "test net-rx: PASS" cellvm_net_fds cvc8 1 rx "test=net-rx" "{fdlist}"
+	expect cellvm-net-fdlist-rx-peer 0 "peer: rx: OK" cat "$TMP/cvc8.peer"
 	expect cellvm-net-fds-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc4.peer"
 	expect cellvm-net-vhost-user-mq 0 "test net-mq: PASS" cellvm_net_vu cvc5 2 mq "test=net-mq"
 	expect cellvm-net-vhost-user-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc5.peer"

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """tapfds.py: opens N queues of tap NAME (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, multi-queue if N > 1),
-then execs CMD with every '{fds}' in its arguments replaced by 'fd=A,fd=B,...' (as Kata passes taps).
+then execs CMD with '{fds}' in its arguments replaced by 'fd=A,fd=B,...' and '{fdlist}' by
+'fd=[A,B,...]' (Cloud Hypervisor's form): the taps are passed as Kata passes them.
 usage: tapfds.py NAME N CMD [ARGS...]"""
 import fcntl
 import os
@@ -24,7 +25,8 @@ def main():
         os.set_inheritable(fd, True)
         fds.append(fd)
     spec = ",".join(f"fd={fd}" for fd in fds)
-    args = [a.replace("{fds}", spec) for a in sys.argv[3:]]
+    lst = "fd=[" + ",".join(str(fd) for fd in fds) + "]"
+    args = [a.replace("{fds}", spec).replace("{fdlist}", lst) for a in sys.argv[3:]]
     os.execv(args[0], args)
 
 

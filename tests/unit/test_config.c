@@ -213,6 +213,14 @@ Test(config, net_fds_set_the_queue_count)
 	cr_assert_eq(cfg.nets[0].fds[1], 4);
 	cr_assert_eq(cfg.nets[0].num_queues, 4);
 	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--net", "fd=[5,6,7],mac=52:54:00:12:34:56"), CONFIG_RUN,
+		     "%s", err);
+	cr_assert_eq(cfg.nets[0].nr_fds, 3);
+	cr_assert_eq(cfg.nets[0].fds[2], 7);
+	cr_assert_str_eq(cfg.nets[0].mac, "52:54:00:12:34:56");
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--net", "fd=[5,6"), -1);
+	config_free(&cfg);
 }
 
 Test(config, net_bad_values_are_named)
