@@ -504,8 +504,8 @@ static void on_local_kick(void *opaque, uint32_t events)
 	if (read(vp->q[vp->nr_backend_queues].kick_fd, &n, sizeof(n)) < 0)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	if (vp->active && !vp->broken && vp->local_ring.num)
-		local_serve(vp);
+	if (vp->active && !vp->broken && vp->local_ring.num && !vp->local_ring.broken)
+		local_serve(vp); /* a broken ring waits for the reset, quietly */
 	pthread_mutex_unlock(&vp->lock);
 }
 
