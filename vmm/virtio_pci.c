@@ -230,6 +230,7 @@ static int activate_queue(struct virtio_pci *vp, unsigned int i)
 }
 
 static void deactivate(struct virtio_pci *vp);
+static void local_serve(struct virtio_pci *vp);
 
 /* The VMM's own queue: its rings are checked and translated here, not by a backend. */
 static int activate_local(struct virtio_pci *vp)
@@ -266,6 +267,8 @@ static int activate(struct virtio_pci *vp)
 		rc = vp->local->activated(vp->local->opaque, vp);
 	if (rc < 0)
 		deactivate(vp);
+	else if (vp->local_ring.num)
+		local_serve(vp); /* chains the driver queued (and kicked) before DRIVER_OK */
 	return rc;
 }
 
