@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define JAIL_MAX_FDS 16
+#define JAIL_MAX_FDS 48
 #define JAIL_NOBODY 65534u   /* the default identity inside the jail (uid and gid) */
 #define JAIL_WAITER 1        /* jail_enter() in the pid-namespace waiter: the worker ended */
 #define JAIL_BIND_PATH "/bind" /* where jail_spec.bind_dir appears inside the jail */

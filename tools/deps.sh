@@ -3,7 +3,7 @@
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libfdt-dev libcriterion-dev \
 qemu-system-x86 qemu-utils acpica-tools busybox-static cpio e2fsprogs libhttp-parser-dev libjson-c-dev \
-python3-jsonschema python3-yaml liburing-dev fio socat \
+python3-jsonschema python3-yaml liburing-dev fio socat iproute2 dpdk-dev \
 kmod linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils"
 missing=""
 for p in $PKGS; do

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,14 +29,15 @@
 #include "log.h"
 
 enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT,
-		 OP_KILL, OP_CGROUP, OP_EXIT };
+		 OP_KILL, OP_CGROUP, OP_EXIT, OP_OPEN_TAP };
 
 #define ARGS_BYTES 3072
 #define MANIFEST_MAX 32
 
 struct broker_req {
 	uint32_t op;
-	int32_t pid;                /* OP_KILL: a backend this broker started */
+	int32_t pid;                /* OP_KILL: a backend this broker started;
+				     * OP_OPEN_TAP: how many queues (path: the tap's name) */
 	struct cgroup_limits limits; /* OP_CGROUP (path: the group's name) */
 	uint32_t argc;              /* OP_SPAWN: strings in args */
 	char path[PATH_MAX];        /* the path, or the binary's name */
@@ -159,6 +163,31 @@ static int do_connect(const char *path)
 	return fd;
 }
 
+/* One queue fd per pair of tap `name` (made if missing; IFF_MULTI_QUEUE for several), with
+ * the flags cellvm-net checks. Returns the count, or -errno with nothing left open. */
+static int do_open_tap(const char *name, int queues, int *fds)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+
+	if (!name[0] || strlen(name) >= IFNAMSIZ || queues < 1 || queues > BROKER_MAX_FDS)
+		return -EINVAL;
+	if (queues > 1)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	for (int i = 0; i < queues; i++) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		fds[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (fds[i] < 0 || ioctl(fds[i], TUNSETIFF, &ifr) < 0) {
+			int e = errno;
+
+			for (int j = 0; j <= i; j++)
+				if (fds[j] >= 0)
+					close(fds[j]);
+			return -e;
+		}
+	}
+	return queues;
+}
+
 static bool known_binary(const char *name)
 {
 	for (size_t i = 0; i < sizeof(known_binaries) / sizeof(known_binaries[0]); i++)
@@ -261,7 +290,7 @@ static int unpack_args(const struct broker_req *req, const char **argv)
 
 static bool same_req(const struct broker_req *a, const struct broker_req *b)
 {
-	return a->op == b->op && a->argc == b->argc && strcmp(a->path, b->path) == 0 &&
+	return a->op == b->op && a->argc == b->argc && a->pid == b->pid && strcmp(a->path, b->path) == 0 &&
 	       memcmp(a->args, b->args, ARGS_BYTES) == 0;
 }
 
@@ -324,7 +353,7 @@ static int kill_spawned(const struct manifest *m, pid_t pid)
 static const char *op_name(uint32_t op)
 {
 	static const char *const names[] = { "?", "open", "create", "connect", "spawn", "seal",
-					     "unlink-at-exit", "kill", "cgroup", "exit" };
+					     "unlink-at-exit", "kill", "cgroup", "exit", "open-tap" };
 	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
@@ -377,6 +406,18 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 	}
 }
 
+/* OP_OPEN_TAP: recorded before the seal like the other opens, repeated after it. */
+static int serve_tap(struct manifest *m, struct broker_req *req, int *fds)
+{
+	int rc = manifest_check(m, req);
+
+	if (rc < 0) {
+		log_error("refused open-tap %s: not requested before the guest started", req->path);
+		return rc;
+	}
+	return do_open_tap(req->path, req->pid, fds);
+}
+
 /* The VMM has closed the channel (or died): once it has exited, remove the VM's cgroups. */
 static __attribute__((noreturn)) void broker_exit(struct manifest *m)
 {
@@ -406,15 +447,25 @@ static __attribute__((noreturn)) void broker_main(int sock)
 
 		if (rc == -ECONNRESET)
 			broker_exit(&m);
-		rc = rc < 0 ? rc : serve_one(&m, &req, fds, nfds);
+		int out[BROKER_MAX_FDS], nout = 0;
+
+		if (rc == 0 && req.op == OP_OPEN_TAP && !nfds)
+			rc = nout = serve_tap(&m, &req, out);
+		else if (rc == 0)
+			rc = serve_one(&m, &req, fds, nfds);
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
+		if (rc >= 0 && req.op >= OP_OPEN_READ && req.op <= OP_CONNECT) {
+			out[0] = rc; /* an open or connect: the fd goes back, not its number */
+			nout = 1;
+			rc = 0;
+		}
+		nout = nout < 0 ? 0 : nout;
 		rep.result = rc;
-		bool is_fd = rc >= 0 && req.op >= OP_OPEN_READ && req.op <= OP_CONNECT;
-		if (send_msg(sock, &rep, sizeof(rep), is_fd ? &rc : NULL, is_fd) < 0)
+		if (send_msg(sock, &rep, sizeof(rep), out, (unsigned)nout) < 0)
 			_exit(1);
-		if (is_fd)
-			close(rc);
+		for (int i = 0; i < nout; i++)
+			close(out[i]);
 		if (rc > 0 && req.op == OP_SPAWN)
 			log_info("started %s pid %d", req.path, rc);
 	}
@@ -504,30 +555,42 @@ static void take_pending(void)
 		close(got[i]);
 }
 
+static int call_fds(struct broker_req *req, const int *fds, unsigned nfds, int *got,
+		    unsigned *ngot);
+
 static int call(struct broker_req *req, const int *fds, unsigned nfds)
 {
-	struct broker_reply rep;
 	int got[BROKER_MAX_FDS];
 	unsigned ngot = 0;
-	int rc;
+	int rc = call_fds(req, fds, nfds, got, &ngot);
 
-	pthread_mutex_lock(&client.lock);
-	take_pending();
-	rc = send_msg(client.fd, req, sizeof(*req), fds, nfds);
-	if (rc == 0)
-		rc = recv_msg(client.fd, &rep, sizeof(rep), got, &ngot);
-	pthread_mutex_unlock(&client.lock);
-	if (rc < 0) {
-		log_error("broker: %s", strerror(-rc));
-		return rc;
-	}
-	if (rep.result >= 0 && req->op >= OP_OPEN_READ && req->op <= OP_CONNECT) {
+	if (rc >= 0 && req->op >= OP_OPEN_READ && req->op <= OP_CONNECT) {
 		for (unsigned i = 1; i < ngot; i++)
 			close(got[i]);
 		return ngot ? got[0] : -EPROTO;
 	}
 	for (unsigned i = 0; i < ngot; i++)
 		close(got[i]);
+	return rc;
+}
+
+/* One request, one reply; the fds that came back are the caller's (got, *ngot). */
+static int call_fds(struct broker_req *req, const int *fds, unsigned nfds, int *got,
+		    unsigned *ngot)
+{
+	struct broker_reply rep;
+	int rc;
+
+	pthread_mutex_lock(&client.lock);
+	take_pending();
+	rc = send_msg(client.fd, req, sizeof(*req), fds, nfds);
+	if (rc == 0)
+		rc = recv_msg(client.fd, &rep, sizeof(rep), got, ngot);
+	pthread_mutex_unlock(&client.lock);
+	if (rc < 0) {
+		log_error("broker: %s", strerror(-rc));
+		return rc;
+	}
 	return rep.result;
 }
 
@@ -604,6 +667,37 @@ pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, 
 		rc = call(req, fds, nfds);
 	free(req);
 	return rc;
+}
+
+static int do_open_tap_local(const char *name, int queues, int *fds)
+{
+	return do_open_tap(name, queues, fds);
+}
+
+int broker_open_tap(const char *name, unsigned queues, int *fds)
+{
+	struct broker_req *req;
+	int got[BROKER_MAX_FDS];
+	unsigned ngot = 0;
+	int rc;
+
+	if (client.fd < 0)
+		return do_open_tap_local(name, (int)queues, fds);
+	req = new_req(OP_OPEN_TAP, name);
+	if (!req)
+		return -ENAMETOOLONG;
+	req->pid = (int32_t)queues;
+	rc = call_fds(req, NULL, 0, got, &ngot);
+	free(req);
+	if (rc >= 0 && ngot != queues)
+		rc = -EPROTO;
+	for (unsigned i = 0; i < ngot; i++) {
+		if (rc >= 0)
+			fds[i] = got[i];
+		else
+			close(got[i]);
+	}
+	return rc < 0 ? rc : (int)queues;
 }
 
 int broker_kill(pid_t pid)

@@ -32,6 +32,9 @@ int broker_fd(void);
 int broker_open_read(const char *path);
 int broker_open_log(const char *path);   /* O_WRONLY|O_CREAT|O_TRUNC, 0600 */
 int broker_connect(const char *path);
+/* queues fds of tap `name` (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, multi-queue for several; made if
+ * missing) in fds[]. Returns queues or -errno. */
+int broker_open_tap(const char *name, unsigned queues, int *fds);
 /* Starts binary (a name from the fixed list) with argv[1..] = args; fds become 3, 4, ...
  * Returns the pid, or -errno (with a log line). */
 pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, unsigned nfds);

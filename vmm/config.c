@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cgroup.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -291,6 +292,161 @@ static int parse_vsock(struct vm_config *cfg, const char *arg, char *err, size_t
 	return 0;
 }
 
+bool config_parse_mac(const char *s, uint8_t *mac)
+{
+	uint8_t m[6];
+
+	for (int i = 0; i < 6; i++, s += 3) {
+		char hex[3] = { s[0], s[0] ? s[1] : 0, 0 }, *end;
+		if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]) ||
+		    s[2] != (i < 5 ? ':' : '\0'))
+			return false;
+		m[i] = (uint8_t)strtoul(hex, &end, 16);
+	}
+	if (mac)
+		memcpy(mac, m, 6);
+	return true;
+}
+
+static int net_fd(struct net_config *n, const char *v, char *err, size_t errlen);
+
+/* fd=N, or Cloud Hypervisor's list fd=[N,M,...]. */
+static int net_fds(struct net_config *n, char *v, char *err, size_t errlen)
+{
+	size_t len = strlen(v);
+	char *save = NULL;
+
+	if (v[0] != '[')
+		return net_fd(n, v, err, errlen);
+	if (len < 3 || v[len - 1] != ']') {
+		snprintf(err, errlen, "--net: fd=[N,M,...] expected, not '%s'", v);
+		return -1;
+	}
+	v[len - 1] = '\0';
+	for (char *t = strtok_r(v + 1, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (net_fd(n, t, err, errlen))
+			return -1;
+	return 0;
+}
+
+/* Splits at the next comma outside brackets; returns the token or NULL at the end. */
+static char *next_token(char **p)
+{
+	char *start = *p;
+	int depth = 0;
+
+	if (!start || !*start)
+		return NULL;
+	for (char *c = start; *c; c++) {
+		depth += *c == '[' ? 1 : *c == ']' ? -1 : 0;
+		if (*c == ',' && depth <= 0) {
+			*c = '\0';
+			*p = c + 1;
+			return start;
+		}
+	}
+	*p = NULL;
+	return start;
+}
+
+static int net_fd(struct net_config *n, const char *v, char *err, size_t errlen)
+{
+	char *end;
+	long fd = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || fd < 0 || fd > 65535) {
+		snprintf(err, errlen, "--net: fd must be a file descriptor number, not '%s'", v);
+		return -1;
+	}
+	if (n->nr_fds == CONFIG_NET_MAX_PAIRS) {
+		snprintf(err, errlen, "--net: at most %d fd= (one per queue pair)", CONFIG_NET_MAX_PAIRS);
+		return -1;
+	}
+	n->fds[n->nr_fds++] = (int)fd;
+	return 0;
+}
+
+/* One key=value of --net; n's strings point into the caller's copy of the argument. */
+static int net_key(struct net_config *n, const char *k, char *v, char *err, size_t errlen)
+{
+	char *end;
+	bool b = false;
+
+	if (!strcmp(k, "tap")) n->tap = v;
+	else if (!strcmp(k, "socket") || !strcmp(k, "vhost_socket")) n->socket = v;
+	else if (!strcmp(k, "id")) return 0;
+	else if (!strcmp(k, "fd")) return net_fds(n, v, err, errlen);
+	else if (!strcmp(k, "mac")) {
+		n->mac = v;
+		if (config_parse_mac(v, NULL))
+			return 0;
+		snprintf(err, errlen, "--net: mac must be xx:xx:xx:xx:xx:xx, not '%s'", v);
+		return -1;
+	} else if (!strcmp(k, "num_queues")) {
+		unsigned long q = strtoul(v, &end, 10);
+		n->num_queues = *v && !*end && q <= 64 ? (unsigned int)q : 1; /* odd: refused below */
+	} else if (parse_onoff(v, &b) == 0 && !strcmp(k, "vhost_user")) n->vhost_user = b;
+	else {
+		snprintf(err, errlen, "--net: unknown or unsupported option '%s=%s'", k, v);
+		return -1;
+	}
+	return 0;
+}
+
+int config_check_net(struct net_config *n, char *err, size_t errlen)
+{
+	int kinds = !!n->tap + !!n->nr_fds + !!n->vhost_user;
+
+	if (kinds != 1 || (n->vhost_user && !n->socket) || (!n->vhost_user && n->socket)) {
+		snprintf(err, errlen, "--net: give exactly one of tap=NAME, fd=N[,fd=M...] and "
+				      "vhost_user=true,socket=PATH");
+		return -1;
+	}
+	if (!n->num_queues)
+		n->num_queues = n->nr_fds ? 2 * n->nr_fds : 2;
+	if (n->num_queues % 2 || n->num_queues < 2 || n->num_queues > 2 * CONFIG_NET_MAX_PAIRS) {
+		snprintf(err, errlen, "--net: num_queues counts rx + tx queues: an even number from 2 "
+				      "to %d", 2 * CONFIG_NET_MAX_PAIRS);
+		return -1;
+	}
+	if (n->nr_fds && n->num_queues != 2 * n->nr_fds) {
+		snprintf(err, errlen, "--net: %u fd= given for num_queues=%u: one tap fd per queue pair",
+			 n->nr_fds, n->num_queues);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_net(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct net_config *n = &cfg->nets[cfg->nr_nets];
+	char *copy, *rest, *tok;
+
+	if (cfg->nr_nets == CONFIG_MAX_NETS) {
+		snprintf(err, errlen, "--net: at most %d network devices", CONFIG_MAX_NETS);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (!copy) {
+		snprintf(err, errlen, "--net: out of memory");
+		return -1;
+	}
+	cfg->net_args[cfg->nr_nets++] = copy;
+	*n = (struct net_config){ 0 };
+	rest = copy;
+	while ((tok = next_token(&rest))) {
+		char *eq = strchr(tok, '=');
+		if (!eq) {
+			snprintf(err, errlen, "--net: expected key=value, got '%s'", tok);
+			return -1;
+		}
+		*eq = '\0';
+		if (net_key(n, tok, eq + 1, err, errlen))
+			return -1;
+	}
+	return config_check_net(n, err, errlen);
+}
+
 void config_free(struct vm_config *cfg)
 {
 	free(cfg->vsock_arg);
@@ -298,6 +454,10 @@ void config_free(struct vm_config *cfg)
 	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
 		free(cfg->disk_args[i]);
 		cfg->disk_args[i] = NULL;
+	}
+	for (unsigned int i = 0; i < CONFIG_MAX_NETS; i++) {
+		free(cfg->net_args[i]);
+		cfg->net_args[i] = NULL;
 	}
 }
 
@@ -333,7 +493,7 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK,
-       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST, OPT_VSOCK };
+       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST, OPT_VSOCK, OPT_NET };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -351,6 +511,7 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "print-jail", no_argument, NULL, OPT_PRINT_JAIL },
 	{ "jail-selftest", required_argument, NULL, OPT_JAIL_SELFTEST },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -501,6 +662,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_SECCOMP: return parse_seccomp(&cfg->jail, arg, err, errlen);
 	case OPT_PRINT_JAIL: cfg->jail.print = true; return 0;
 	case OPT_JAIL_SELFTEST: cfg->jail.selftest = arg; return 0;
+	case OPT_NET: return parse_net(cfg, arg, err, errlen);
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -596,6 +758,14 @@ void config_print_help(const char *prog)
 	       "                         virtio-vsock served by a cellvm-vsock process (hybrid\n"
 	       "                         vsock): host clients connect to PATH and send\n"
 	       "                         \"CONNECT <port>\\n\"; the guest reaches host port P at PATH_P\n"
+	       "  --net tap=NAME[,mac=MAC][,num_queues=N]\n"
+	       "                         a virtio-net device on tap NAME (opened by cellvm, made\n"
+	       "                         if missing) served by a cellvm-net process; num_queues\n"
+	       "                         counts rx + tx queues (default 2: one pair)\n"
+	       "  --net fd=N[,fd=M...][,mac=MAC]   (or fd=[N,M,...])\n"
+	       "                         the same on tap queue fds the caller opened (one per pair)\n"
+	       "  --net vhost_user=true,socket=PATH[,num_queues=N]\n"
+	       "                         a virtio-net device served by an external vhost-user backend\n"
 	       "  --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=SIZE]\n"
 	       "         [,pids_max=N][,cpu_max=PERCENT][,uid_range=FIRST-LAST]\n"
 	       "                         the VMM's own jail (default on; strict: a missing layer is\n"

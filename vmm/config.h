@@ -50,6 +50,22 @@ struct vsock_config {
 #define VSOCK_CID_MIN 3ull
 #define VSOCK_CID_MAX 0xfffffffeull
 
+#define CONFIG_MAX_NETS 4
+#define CONFIG_NET_MAX_PAIRS 7 /* 2 * 7 queues + the control queue fit virtio-pci's 16 */
+
+/* --net: a tap (by name or as inherited queue fds) served by a spawned cellvm-net, or an
+ * external vhost-user-net socket. num_queues counts virtqueues (rx + tx), as in Cloud
+ * Hypervisor: 2 per queue pair; the control queue the VMM serves is not counted. */
+struct net_config {
+	const char *tap;
+	const char *socket;     /* vhost_user=true: the backend's socket */
+	const char *mac;        /* xx:xx:xx:xx:xx:xx, checked by the parser; NULL: the backend's */
+	int fds[CONFIG_NET_MAX_PAIRS];
+	unsigned int nr_fds;
+	unsigned int num_queues;
+	bool vhost_user;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -70,6 +86,9 @@ struct vm_config {
 	char *disk_args[CONFIG_MAX_DISKS]; /* copies the disk strings point into (config_free) */
 	struct vsock_config vsock;
 	char *vsock_arg;        /* the copy vsock.socket points into (config_free) */
+	unsigned int nr_nets;
+	struct net_config nets[CONFIG_MAX_NETS];
+	char *net_args[CONFIG_MAX_NETS];   /* copies the net strings point into (config_free) */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION };
@@ -86,6 +105,12 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 void config_print_help(const char *prog);
 /* Frees what config_parse_args allocated (the --disk and --vsock argument copies). */
+/* Checks one --net (also used by the API's NetConfig): exactly one of tap, fd and
+ * vhost_user; num_queues even and matching the fds. Returns 0 or -1 with a reason in err. */
+int config_check_net(struct net_config *n, char *err, size_t errlen);
+/* True for a MAC written xx:xx:xx:xx:xx:xx (hex digits); fills mac[6] when not NULL. */
+bool config_parse_mac(const char *s, uint8_t *mac);
+/* Frees what config_parse_args allocated (the --disk and --net argument copies). */
 void config_free(struct vm_config *cfg);
 
 #endif

@@ -153,7 +153,7 @@ static int enter_jail(const struct vm_config *cfg, struct api_server *api, FILE 
 {
 	struct jail_spec spec;
 	struct jail_result r;
-	int fds[9], n = 0, lock_fd, rc = choose_identity(&cfg->jail, &lock_fd, err, errlen);
+	int fds[JAIL_MAX_FDS], n = 0, lock_fd, rc = choose_identity(&cfg->jail, &lock_fd, err, errlen);
 
 	if (!rc)
 		rc = prepare_jail(cfg, api, err, errlen);
@@ -167,6 +167,10 @@ static int enter_jail(const struct vm_config *cfg, struct api_server *api, FILE 
 		fds[n++] = fileno(logf);
 	if (api)
 		n += api_server_fds(api, fds + n);
+	/* --net fd=N: tap queues the caller opened, handed to cellvm-net at boot */
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		for (unsigned int q = 0; q < cfg->nets[i].nr_fds && n < JAIL_MAX_FDS - 3; q++)
+			fds[n++] = cfg->nets[i].fds[q];
 	if (vmm_jail_spec(&spec, &cfg->jail, fds, (unsigned)n) < 0) {
 		snprintf(err, errlen, "jail: too many fds to keep");
 		return EXIT_JAIL;

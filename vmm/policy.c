@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -88,6 +89,7 @@ static const struct ioctl_rule main_ioctls[] = {
 	IOC(KVM_CREATE_VCPU), IOC(KVM_SET_CPUID2), IOC(KVM_SET_MSRS), IOC(KVM_SET_FPU),
 	IOC(KVM_GET_LAPIC), IOC(KVM_SET_LAPIC), IOC(KVM_GET_SREGS), IOC(KVM_SET_SREGS),
 	IOC(KVM_SET_REGS), IOC(TCGETS), IOC(TCSETS),
+	IOC(TUNGETIFF), /* --net fd=N: checking that the caller's fd is a tap queue */
 };
 
 /* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. */

@@ -236,25 +236,64 @@ static int activate_queue(struct virtio_pci *vp, unsigned int i, bool resume)
 	return rc ? rc : vhu_enable_vring(&vp->vhu, i, true);
 }
 
+static void deactivate(struct virtio_pci *vp);
+static void local_serve(struct virtio_pci *vp);
+
+/* The VMM's own queue: its rings are checked and translated here, not by a backend. */
+static int activate_local(struct virtio_pci *vp)
+{
+	struct vpci_queue *q = &vp->q[vp->nr_backend_queues];
+	int rc;
+
+	if (!q->enabled)
+		return 0;
+	if (q->size > q->max_size)
+		rc = -EINVAL;
+	else
+		rc = vring_setup(&vp->local_ring, &vp->vm->mem, q->size, q->desc, q->driver, q->device,
+				 vp->driver_features);
+	if (rc < 0)
+		log_error("%s: queue %u (served by cellvm): size %u or its rings are invalid", vp->name,
+			  vp->nr_backend_queues, q->size);
+	return rc;
+}
+
 static int activate(struct virtio_pci *vp, bool resume)
 {
-	int rc = vhu_set_features(&vp->vhu, vp->driver_features);
+	int rc = vhu_set_features(&vp->vhu, vp->driver_features & ~vp->vmm_features);
 
 	if (rc == 0)
 		rc = vhu_set_mem_table(&vp->vhu, &vp->vm->mem);
-	for (unsigned int i = 0; i < vp->nr_queues && rc == 0; i++)
+	for (unsigned int i = 0; i < vp->nr_backend_queues && rc == 0; i++)
 		if (vp->q[i].enabled)
 			rc = activate_queue(vp, i, resume);
+	/* The VMM's own queue survives a backend reconnect untouched (resume). */
+	if (rc == 0 && vp->local && !resume)
+		rc = activate_local(vp);
 	vp->active = rc == 0;
+	if (rc == 0 && vp->local && vp->local->activated)
+		rc = vp->local->activated(vp->local->opaque, vp);
+	if (rc < 0)
+		deactivate(vp);
+	else if (vp->local_ring.num)
+		local_serve(vp); /* chains the driver queued (and kicked) before DRIVER_OK */
 	return rc;
 }
 
 static void deactivate(struct virtio_pci *vp)
 {
-	for (unsigned int i = 0; i < vp->nr_queues && vp->active && vp->vhu.fd >= 0; i++)
+	for (unsigned int i = 0; i < vp->nr_backend_queues && vp->active && vp->vhu.fd >= 0; i++)
 		if (vp->q[i].enabled && vhu_get_vring_base(&vp->vhu, i) < 0)
 			break;
+	vring_reset(&vp->local_ring);
 	vp->active = false;
+}
+
+int virtio_pci_backend_enable(struct virtio_pci *vp, unsigned int index, bool on)
+{
+	if (index >= vp->nr_backend_queues || !vp->q[index].enabled || !vp->active)
+		return -EINVAL;
+	return vhu_enable_vring(&vp->vhu, index, on);
 }
 
 static void device_reset(struct virtio_pci *vp)
@@ -286,6 +325,9 @@ static void set_status(struct virtio_pci *vp, uint8_t v)
 	if ((v & STATUS_FEATURES_OK) && !(old & STATUS_FEATURES_OK) &&
 	    ((vp->driver_features & ~vp->device_features) || !(vp->driver_features & VIRTIO_F_VERSION_1)))
 		v &= (uint8_t)~STATUS_FEATURES_OK; /* the driver asked for what we do not offer */
+	if ((v & STATUS_FEATURES_OK) && !(old & STATUS_FEATURES_OK) && vp->local &&
+	    vp->local->features_ok && !vp->local->features_ok(vp->local->opaque, vp->driver_features))
+		v &= (uint8_t)~STATUS_FEATURES_OK;
 	vp->status = (uint8_t)(v | (old & STATUS_NEEDS_RESET));
 	/* While an external backend is reconnecting (no socket), the reconnect activates. */
 	if ((v & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->broken && vp->vhu.fd >= 0 &&
@@ -397,19 +439,86 @@ static const struct pci_device_ops pci_ops = { .cfg_written = on_cfg_written,
 #define ISR_CONFIG 0x02
 
 /* Tells the driver the device failed: NEEDS_RESET plus a configuration-change interrupt. */
-static void mark_broken(struct virtio_pci *vp)
+static void signal_needs_reset(struct virtio_pci *vp)
 {
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&vp->lock);
-	vp->broken = true;
-	vp->active = false;
 	vp->status |= STATUS_NEEDS_RESET;
 	vp->isr |= ISR_CONFIG;
 	vp->config_generation++;
 	if (vp->msix_config < vp->nr_vectors &&
 	    write(vp->vec[vp->msix_config].fd, &one, sizeof(one)) < 0)
 		log_debug("%s: config interrupt: %s", vp->name, strerror(errno));
+}
+
+/* The backend is gone: the device stays failed, even across a reset. */
+static void mark_broken_locked(struct virtio_pci *vp)
+{
+	vp->broken = true;
+	vp->active = false;
+	signal_needs_reset(vp);
+}
+
+static void mark_broken(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	mark_broken_locked(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+/* ---- the queue the VMM serves (struct vpci_local_ops) ---- */
+
+#define LOCAL_REPLY_MAX 256
+
+static void local_interrupt(struct virtio_pci *vp)
+{
+	uint16_t v = vp->q[vp->nr_backend_queues].msix_vector;
+	uint64_t one = 1;
+
+	vp->isr |= 1;
+	if (v < vp->nr_vectors && write(vp->vec[v].fd, &one, sizeof(one)) < 0)
+		log_debug("%s: local queue interrupt: %s", vp->name, strerror(errno));
+}
+
+/* Serves every available chain; a bad ring or chain marks the device as needing reset. */
+static void local_serve(struct virtio_pci *vp)
+{
+	struct vring_chain *c = vp->local_chain;
+	uint8_t reply[LOCAL_REPLY_MAX];
+	const char *why;
+	int rc, n = 0;
+
+	while ((rc = vring_pop(&vp->local_ring, c, &why)) > 0) {
+		size_t cap = c->out_cap < sizeof(reply) ? (size_t)c->out_cap : sizeof(reply);
+		int len = vp->local->handle(vp->local->opaque, vp, c, reply, cap);
+		if (len < 0 || (size_t)len > cap) {
+			why = "the device refused a chain";
+			rc = -EIO;
+			break;
+		}
+		vring_push(&vp->local_ring, c, reply, (uint32_t)len);
+		vring_arm(&vp->local_ring);
+		n++;
+	}
+	if (n)
+		local_interrupt(vp);
+	if (rc < 0) {
+		log_error("%s: queue %u (served by cellvm): %s; device needs reset", vp->name,
+			  vp->nr_backend_queues, why);
+		signal_needs_reset(vp); /* the ring stays broken until the driver resets the device */
+	}
+}
+
+static void on_local_kick(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t n;
+
+	if (read(vp->q[vp->nr_backend_queues].kick_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	if (vp->active && !vp->broken && vp->local_ring.num && !vp->local_ring.broken)
+		local_serve(vp); /* a broken ring waits for the reset, quietly */
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -666,8 +775,10 @@ static int create_fds(struct virtio_pci *vp)
 }
 
 static void init_fields(struct virtio_pci *vp, struct vm *vm, uint16_t type, const char *name,
-			unsigned int nr_queues, uint32_t config_len)
+			unsigned int nr_queues, uint32_t config_len, const struct vpci_local_ops *local)
 {
+	vp->local = local;
+	vp->nr_backend_queues = nr_queues - (local ? 1 : 0);
 	vp->vm = vm;
 	vp->device_type = type;
 	snprintf(vp->name, sizeof(vp->name), "%s", name);
@@ -691,12 +802,18 @@ static int connect_backend(struct virtio_pci *vp, int vhu_fd, const char *path)
 
 	if (rc < 0)
 		return rc;
-	if (vp->nr_queues > vp->vhu.max_queues) {
+	if (vp->nr_backend_queues > vp->vhu.max_queues) {
 		log_error("%s: the backend serves %u queues, %u asked", vp->name, vp->vhu.max_queues,
-			  vp->nr_queues);
+			  vp->nr_backend_queues);
 		return -EINVAL;
 	}
-	vp->device_features = (vp->vhu.features & ~VHU_F_PROTOCOL_FEATURES) | VIRTIO_F_VERSION_1;
+	uint64_t backend = vp->vhu.features & ~VHU_F_PROTOCOL_FEATURES;
+	if (vp->local) {
+		backend &= ~vp->local->hide;
+		vp->vmm_features = vp->local->features & ~backend;
+		backend |= vp->local->features;
+	}
+	vp->device_features = backend | VIRTIO_F_VERSION_1;
 	if (vp->config_len && vhu_get_config(&vp->vhu, vp->config_len, vp->config) < 0) {
 		log_error("%s: the backend does not give its config space (VHOST_USER_PROTOCOL_F_CONFIG)",
 			  vp->name);
@@ -705,30 +822,56 @@ static int connect_backend(struct virtio_pci *vp, int vhu_fd, const char *path)
 	return 0;
 }
 
+/* The local queue's kicks (ioeventfd or a trapped notify write) come to the main loop. */
+static int watch_local(struct virtio_pci *vp)
+{
+	if (!vp->local)
+		return 0;
+	int rc = event_loop_add(vp->vm->loop, vp->q[vp->nr_backend_queues].kick_fd, EPOLLIN,
+				on_local_kick, vp);
+	vp->local_watched = rc == 0;
+	return rc;
+}
+
 struct virtio_pci *virtio_pci_create(struct vm *vm, uint16_t device_type, const char *name,
 				     int vhu_fd, const char *socket_path, unsigned int nr_queues,
 				     uint32_t config_len)
 {
-	struct virtio_pci *vp = calloc(1, sizeof(*vp));
+	return virtio_pci_create_local(vm, device_type, name, vhu_fd, socket_path, nr_queues,
+				       config_len, NULL);
+}
 
-	if (!vp || nr_queues == 0 || nr_queues > VPCI_MAX_QUEUES || config_len > VHU_CONFIG_MAX) {
+struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, const char *name,
+					   int vhu_fd, const char *socket_path,
+					   unsigned int backend_queues, uint32_t config_len,
+					   const struct vpci_local_ops *local)
+{
+	struct virtio_pci *vp = calloc(1, sizeof(*vp));
+	unsigned int nr_queues = backend_queues + (local ? 1 : 0);
+
+	if (vp && local)
+		vp->local_chain = malloc(sizeof(*vp->local_chain));
+	if (!vp || backend_queues == 0 || nr_queues > VPCI_MAX_QUEUES || config_len > VHU_CONFIG_MAX ||
+	    (local && (!local->handle || !vp->local_chain))) {
+		if (vp)
+			free(vp->local_chain);
 		free(vp);
 		if (vhu_fd >= 0)
 			close(vhu_fd);
 		return NULL;
 	}
-	init_fields(vp, vm, device_type, name, nr_queues, config_len);
+	init_fields(vp, vm, device_type, name, nr_queues, config_len, local);
 	if (socket_path && vhu_fd < 0)
 		snprintf(vp->socket_path, sizeof(vp->socket_path), "%s", socket_path);
 	pci_device_init(&vp->pci, 0x1af4, (uint16_t)(0x1040 + device_type),
-			device_type == 2 ? 0x018000 : 0xff0000, 0x1af4, 0x40);
+			device_type == 2 ? 0x018000 : device_type == 1 ? 0x020000 : 0xff0000, 0x1af4, 0x40);
 	vp->pci.bar_ops[0] = &bar_ops;
 	vp->pci.opaque = vp;
 	vp->pci.ops = &pci_ops;
 	vp->pci.name = vp->name;
 	if (connect_backend(vp, vhu_fd, socket_path) < 0 || create_fds(vp) < 0 || add_caps(vp) < 0 ||
 	    pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 || pci_bus_add(&vm->pci, &vp->pci) < 0 ||
-	    watch_backend(vp) < 0) {
+	    watch_backend(vp) < 0 || watch_local(vp) < 0) {
 		log_error("%s: cannot create the virtio-pci device", name);
 		virtio_pci_destroy(vp);
 		return NULL;
@@ -745,6 +888,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	if (vp->watched)
 		event_loop_del(vp->vm->loop, vp->vhu.fd);
 	stop_retry(vp);
+	if (vp->local_watched)
+		event_loop_del(vp->vm->loop, vp->q[vp->nr_backend_queues].kick_fd);
 	vhu_close(&vp->vhu);
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		if (vp->q[i].kick_fd >= 0)
@@ -762,5 +907,6 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 			close(v->fd);
 	}
 	pthread_mutex_destroy(&vp->lock);
+	free(vp->local_chain);
 	free(vp);
 }

@@ -9,12 +9,31 @@
 
 #include "pci.h"
 #include "vhost_user.h"
+#include "vring.h"
 
 #define VPCI_MAX_QUEUES  16
 #define VPCI_MAX_VECTORS (VPCI_MAX_QUEUES + 1)
 #define VPCI_NO_VECTOR   0xffff
 
 struct vm;
+struct virtio_pci;
+
+/* A queue the VMM serves itself, placed after the backend's queues (virtio-net's control
+ * queue). Its kicks come to the main loop; each chain is parsed and checked by vring.c. */
+struct vpci_local_ops {
+	/* One chain (c->in: the first c->in_len of its c->in_total readable bytes): writes at
+	 * most reply_cap bytes to reply and returns how many, or -1 if the chain is unusable
+	 * (the device is then marked as needing reset). Called with vp->lock held. */
+	int (*handle)(void *opaque, struct virtio_pci *vp, const struct vring_chain *c,
+		      uint8_t *reply, size_t reply_cap);
+	/* Optional: false refuses FEATURES_OK for this feature set (lock held). */
+	bool (*features_ok)(void *opaque, uint64_t features);
+	/* Optional: after the backend took the queues at DRIVER_OK (lock held); < 0 fails it. */
+	int (*activated)(void *opaque, struct virtio_pci *vp);
+	uint64_t features;  /* device features the VMM serves, offered on top of the backend's */
+	uint64_t hide;      /* backend features never offered (they would need the VMM's help) */
+	void *opaque;
+};
 
 struct vpci_queue {
 	uint16_t size, max_size, msix_vector;
@@ -54,6 +73,12 @@ struct virtio_pci {
 	int retry_fd;                      /* timerfd while reconnecting, else -1 */
 	unsigned int retry_ms;             /* the next back-off */
 	uint64_t retry_deadline_ms;        /* CLOCK_MONOTONIC end of the grace period */
+	unsigned int nr_backend_queues;    /* queues 0..n-1 go to the backend */
+	const struct vpci_local_ops *local; /* serves queue nr_backend_queues, or NULL */
+	struct vring local_ring;
+	struct vring_chain *local_chain;   /* the chain being served (4 KiB, not on a stack) */
+	uint64_t vmm_features;             /* offered bits the backend is never told about */
+	bool local_watched;                /* the local queue's kick fd is in the event loop */
 };
 
 /* Creates the device on the VM's PCI bus, backed by the connected vhost-user backend in
@@ -61,6 +86,15 @@ struct virtio_pci {
 struct virtio_pci *virtio_pci_create(struct vm *vm, uint16_t device_type, const char *name,
 				     int vhu_fd, const char *socket_path, unsigned int nr_queues,
 				     uint32_t config_len);
+/* The same with one more queue, number backend_queues, served in the VMM by local. */
+struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, const char *name,
+					   int vhu_fd, const char *socket_path,
+					   unsigned int backend_queues, uint32_t config_len,
+					   const struct vpci_local_ops *local);
 void virtio_pci_destroy(struct virtio_pci *vp);
+/* Starts or stops one backend queue the driver has set up (SET_VRING_ENABLE); lock held.
+ * -EINVAL for a queue that is not the backend's or not enabled by the driver. */
+int virtio_pci_backend_enable(struct virtio_pci *vp, unsigned int index, bool on)
+	__attribute__((warn_unused_result));
 
 #endif

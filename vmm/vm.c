@@ -16,6 +16,7 @@
 #include "cpu_boot.h"
 #include "disk.h"
 #include "vsock.h"
+#include "net.h"
 #include "exit_codes.h"
 #include "kvm.h"
 #include "layout.h"
@@ -122,6 +123,22 @@ static int create_vhost_devices(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "--vsock socket=%s: the device could not be created (see above)",
 			 vm->cfg->vsock.socket);
 		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int create_nets(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++) {
+		const struct net_config *n = &vm->cfg->nets[i];
+
+		vm->nets[i] = net_create(vm, n, i);
+		if (!vm->nets[i]) {
+			snprintf(err, errlen, "--net %s: the device could not be created (see above)",
+				 n->vhost_user ? n->socket : n->tap ? n->tap : "fd=...");
+			return EXIT_USAGE;
+		}
+		vm->nr_nets++;
 	}
 	return 0;
 }
@@ -277,6 +294,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	if (!rc)
 		rc = create_vhost_devices(vm, err, errlen);
 	if (!rc)
+		rc = create_nets(vm, err, errlen);
+	if (!rc)
 		rc = vcpu_create_all(vm, &br, err, errlen);
 	return rc;
 }
@@ -323,6 +342,8 @@ void vm_destroy(struct vm *vm)
 		disk_destroy(vm->disks[--vm->nr_disks]);
 	vsock_destroy(vm->vsock);
 	vm->vsock = NULL;
+	while (vm->nr_nets > 0)
+		net_destroy(vm->nets[--vm->nr_nets]);
 	destroy_platform_devices(vm);
 	if (vm->irq_ready)
 		irq_routing_destroy(&vm->irq);

@@ -17,6 +17,7 @@ struct virtio_pci;
 
 struct vm;
 struct event_loop;
+struct net_dev;
 
 /* Why the VM stopped: set once by whoever stops it first (see vm_request_stop). */
 struct vm_stop {
@@ -82,6 +83,8 @@ struct vm {
 	unsigned int nr_disks;
 	struct virtio_pci *disks[CONFIG_MAX_DISKS];
 	struct virtio_pci *vsock;     /* --vsock, or NULL */
+	unsigned int nr_nets;
+	struct net_dev *nets[CONFIG_MAX_NETS];
 	unsigned int nr_devices;
 	const struct platform_device *devices[VM_MAX_PLATFORM_DEVICES];
 	void *device_state[VM_MAX_PLATFORM_DEVICES];

@@ -236,6 +236,35 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	return 0;
 }
 
+int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (heads[i] >= vq->num || !(vq->inflight[heads[i] / 64] & (1ULL << (heads[i] % 64))))
+			return -EIO;
+	for (unsigned i = 0; i < n; i++)
+		vq->inflight[heads[i] / 64] &= ~(1ULL << (heads[i] % 64));
+	if (vq->broken)
+		return -EIO;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *slot = vq->used + 4 + (size_t)((uint16_t)(vq->used_idx + i) & (vq->num - 1)) * 8;
+
+		__atomic_store_n((uint32_t *)slot, (uint32_t)heads[i], __ATOMIC_RELAXED);
+		__atomic_store_n((uint32_t *)(slot + 4), lens[i], __ATOMIC_RELAXED);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	/* Every element must be visible before the index that publishes them. */
+	__atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void virtq_unpop(struct virtq *vq, uint16_t head)
+{
+	if (head >= vq->num || !(vq->inflight[head / 64] & (1ULL << (head % 64))))
+		return;
+	vq->inflight[head / 64] &= ~(1ULL << (head % 64));
+	vq->last_avail--;
+}
+
 bool virtq_should_notify(struct virtq *vq)
 {
 	uint16_t old = vq->signalled_used, now = vq->used_idx, event;

@@ -73,6 +73,12 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *
 /* Returns a chain to the driver with len bytes written; -EIO if head is not in flight. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	__attribute__((warn_unused_result));
+/* Returns n chains at once, published by one used idx update (a merged rx frame must
+ * appear whole). -EIO, nothing pushed, if a head is not in flight or the queue is broken. */
+int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
+	__attribute__((warn_unused_result));
+/* Gives back the chain the last virtq_pop() returned, unused: the next pop returns it again. */
+void virtq_unpop(struct virtq *vq, uint16_t head);
 /* True when the driver wants an interrupt for what was pushed since the last one. */
 bool virtq_should_notify(struct virtq *vq);
 /* Publishes avail_event so the driver kicks for the next buffer (EVENT_IDX). */

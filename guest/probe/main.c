@@ -81,6 +81,11 @@ static const struct test tests[] = {
 	{ "vsock-connect", test_vsock_connect },
 	{ "vsock-listen", test_vsock_listen },
 	{ "vsock-stream", test_vsock_stream },
+	{ "net-tx", test_net_tx },
+	{ "net-rx", test_net_rx },
+	{ "net-mq", test_net_mq },
+	{ "net-ctrl-bad", test_net_ctrl_bad },
+	{ "net-ctrl-ring-bad", test_net_ctrl_ring_bad },
 };
 
 static void print_boot(void)

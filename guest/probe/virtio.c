@@ -284,7 +284,9 @@ void virtio_start(struct vdev *v, u64 wanted, int nq)
 	u8 st = mmio_read8(c + CC_STATUS);
 	if (!(st & S_FEATURES_OK))
 		test_fail("FEATURES_OK did not stick (status 0x%x) for features 0x%lx", st, v->features);
-	pr("probe: virtio features negotiated 0x%lx, status 0x%x\n", v->features, st);
+	/* num_queues may depend on the features (virtio-net's MQ): read it again */
+	v->num_queues = mmio_read16(c + CC_NUMQ);
+	pr("probe: virtio features negotiated 0x%lx, status 0x%x, num_queues %u\n", v->features, st, v->num_queues);
 
 	if (nq > VIRTIO_MAX_QUEUES || nq > v->num_queues)
 		test_fail("%d queues wanted, device has %u (probe max %d)", nq, v->num_queues, VIRTIO_MAX_QUEUES);

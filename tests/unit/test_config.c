@@ -226,3 +226,58 @@ Test(config, vsock_needs_socket)
 	cr_assert(strstr(err, "socket=PATH are required"), "%s", err);
 	config_free(&cfg);
 }
+
+Test(config, net_tap_mac_queues)
+{
+	struct vm_config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--net", "tap=tap0,mac=52:54:00:12:34:56,num_queues=4"),
+		     CONFIG_RUN, "%s", err);
+	cr_assert_eq(cfg.nr_nets, 1);
+	cr_assert_str_eq(cfg.nets[0].tap, "tap0");
+	cr_assert_str_eq(cfg.nets[0].mac, "52:54:00:12:34:56");
+	cr_assert_eq(cfg.nets[0].num_queues, 4);
+	config_free(&cfg);
+}
+
+Test(config, net_fds_set_the_queue_count)
+{
+	struct vm_config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--net", "fd=3,fd=4"), CONFIG_RUN, "%s", err);
+	cr_assert_eq(cfg.nets[0].nr_fds, 2);
+	cr_assert_eq(cfg.nets[0].fds[1], 4);
+	cr_assert_eq(cfg.nets[0].num_queues, 4);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--net", "fd=[5,6,7],mac=52:54:00:12:34:56"), CONFIG_RUN,
+		     "%s", err);
+	cr_assert_eq(cfg.nets[0].nr_fds, 3);
+	cr_assert_eq(cfg.nets[0].fds[2], 7);
+	cr_assert_str_eq(cfg.nets[0].mac, "52:54:00:12:34:56");
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--net", "fd=[5,6"), -1);
+	config_free(&cfg);
+}
+
+Test(config, net_bad_values_are_named)
+{
+	struct vm_config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(PARSE(&cfg, err, "--net", "tap=a,fd=3"), -1);
+	cr_assert(strstr(err, "exactly one of"), "%s", err);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "tap=a,num_queues=16"), -1);
+	cr_assert(strstr(err, "even number from 2 to 14"), "%s", err);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "tap=a,mac=52:54:00:12:34:5g"), -1);
+	cr_assert(strstr(err, "mac must be"), "%s", err);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "vhost_user=true"), -1);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "tap=a,fd=-1"), -1);
+	cr_assert(strstr(err, "file descriptor number"), "%s", err);
+	config_free(&cfg);
+}

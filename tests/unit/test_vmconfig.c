@@ -61,16 +61,42 @@ Test(vmconfig, unknown_field_named)
 	json_object_put(o);
 }
 
-Test(vmconfig, non_empty_net_rejected_by_name)
+Test(vmconfig, net_fills_net_configs)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256] = "";
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t\",\"mac\":"
+		       "\"52:54:00:00:00:07\",\"num_queues\":4,\"offload_tso\":true},"
+		       "{\"vhost_user\":true,\"vhost_socket\":\"/s\"}]}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(cfg.nr_nets, 2);
+	cr_assert_str_eq(cfg.nets[0].tap, "t");
+	cr_assert_eq(cfg.nets[0].num_queues, 4);
+	cr_assert_str_eq(cfg.nets[1].socket, "/s");
+	cr_assert_eq(cfg.nets[1].num_queues, 2);
+	json_object_put(o);
+}
+
+Test(vmconfig, net_host_side_and_bad_values_rejected_by_name)
 {
 	struct vm_config cfg;
 	struct json_object *o;
 	char err[256];
 
-	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t\"}]}", &cfg, err, &o);
-
-	cr_assert_eq(rc, -1);
-	cr_assert_str_eq(err, "VmConfig.net: not supported by cellvm yet");
+	cr_assert_eq(parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t\",\"ip\":\"1.2.3.4\"}]}",
+			   &cfg, err, &o), -1);
+	cr_assert(strstr(err, "VmConfig.net[0].ip: not supported"), "%s", err);
+	json_object_put(o);
+	cr_assert_eq(parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t\",\"num_queues\":3}]}",
+			   &cfg, err, &o), -1);
+	cr_assert(strstr(err, "VmConfig.net[0]: num_queues counts"), "%s", err);
+	json_object_put(o);
+	cr_assert_eq(parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"mac\":\"52:54:00:00:00:07\"}]}",
+			   &cfg, err, &o), -1);
+	cr_assert(strstr(err, "VmConfig.net[0]: give exactly one of"), "%s", err);
 	json_object_put(o);
 }
 

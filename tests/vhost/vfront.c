@@ -149,6 +149,8 @@ static int negotiate(struct vf *f)
 	want = (1ull << F_VERSION_1) | (1ull << F_EVENT_IDX) | (1ull << F_INDIRECT) |
 	       (1ull << F_PROTOCOL_FEATURES) | (1ull << 1) | (1ull << 2) | (1ull << 5) |
 	       (1ull << 6) | (1ull << 9) | (1ull << 12) | (1ull << 13) | (1ull << 14);
+	if (f->want)
+		want = f->want;
 	f->features = feat & want;
 	return vf_msg(f, SET_FEATURES, &f->features, 8, NULL, 0, NULL, 0);
 }

@@ -35,6 +35,7 @@ struct vf {
 	int memfd;
 	uint8_t *mem;
 	uint64_t features, protocol;
+	uint64_t want;              /* features the driver takes if offered; 0: the blk set */
 	unsigned nq;
 	struct vf_queue q[VF_MAX_QUEUES];
 	uint64_t bump;              /* next free guest-physical byte in region 1 */

@@ -394,6 +394,120 @@ static int parse_vsock(struct json_object *v, struct vm_config *cfg, const char 
 	return 0;
 }
 
+/* ---- NetConfig: the device being parsed is cfg->nets[cfg->nr_nets] ---- */
+
+static struct net_config *cur_net(struct vm_config *cfg)
+{
+	return &cfg->nets[cfg->nr_nets];
+}
+
+static int net_tap(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		   size_t errlen)
+{
+	return set_string(v, &cur_net(cfg)->tap, path, err, errlen);
+}
+
+static int net_socket(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		      size_t errlen)
+{
+	return set_string(v, &cur_net(cfg)->socket, path, err, errlen);
+}
+
+static int net_mac(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		   size_t errlen)
+{
+	if (set_string(v, &cur_net(cfg)->mac, path, err, errlen))
+		return -1;
+	return config_parse_mac(cur_net(cfg)->mac, NULL) ? 0 : fail(err, errlen, path, "must be xx:xx:xx:xx:xx:xx");
+}
+
+static int net_vhost_user(struct json_object *v, struct vm_config *cfg, const char *path,
+			  char *err, size_t errlen)
+{
+	return get_bool(v, &cur_net(cfg)->vhost_user, path, err, errlen);
+}
+
+static int net_queues(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		      size_t errlen)
+{
+	uint64_t n;
+
+	if (get_u64(v, 2, 2 * CONFIG_NET_MAX_PAIRS, &n, path, err, errlen))
+		return -1;
+	cur_net(cfg)->num_queues = (unsigned int)n;
+	return 0;
+}
+
+/* The offloads cellvm-net negotiates with the guest cannot be turned off yet. */
+static int net_offload(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		       size_t errlen)
+{
+	bool b;
+
+	if (get_bool(v, &b, path, err, errlen))
+		return -1;
+	return b ? 0 : fail(err, errlen, path, "only true (offloads cannot be turned off yet)");
+}
+
+static int net_vhost_mode(struct json_object *v, struct vm_config *cfg, const char *path,
+			  char *err, size_t errlen)
+{
+	if (want_type(v, json_type_string, path, err, errlen))
+		return -1;
+	return strcmp(json_object_get_string(v), "Client") ? fail(err, errlen, path, "only Client") : 0;
+}
+
+/* cellvm leaves the host side of the tap (address, MTU) to whoever made it. */
+static int net_host_side(struct json_object *v, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen)
+{
+	return fail(err, errlen, path, "not supported: cellvm does not configure the host's tap");
+}
+
+static const struct field net_fields[] = {
+	{ "tap", net_tap },
+	{ "mac", net_mac },
+	{ "num_queues", net_queues },
+	{ "queue_size", disk_queue_size },
+	{ "vhost_user", net_vhost_user },
+	{ "vhost_socket", net_socket },
+	{ "vhost_mode", net_vhost_mode },
+	{ "id", ignored },
+	{ "offload_tso", net_offload },
+	{ "offload_ufo", net_offload },
+	{ "offload_csum", net_offload },
+	{ "iommu", only_default },
+	{ "pci_segment", only_default },
+	{ "ip", net_host_side },
+	{ "mask", net_host_side },
+	{ "host_mac", net_host_side },
+	{ "mtu", net_host_side },
+	{ "pci_device_id", unsupported },
+	{ "rate_limiter_config", unsupported },
+	{ NULL, NULL },
+};
+
+static int parse_nets(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		      size_t errlen)
+{
+	char sub[96], why[256];
+
+	if (want_type(v, json_type_array, path, err, errlen))
+		return -1;
+	if (json_object_array_length(v) > CONFIG_MAX_NETS)
+		return fail(err, errlen, path, "too many network devices (at most 4)");
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		*cur_net(cfg) = (struct net_config){ 0 };
+		if (parse_object(json_object_array_get_idx(v, i), net_fields, cfg, sub, err, errlen))
+			return -1;
+		if (config_check_net(cur_net(cfg), why, sizeof(why)))
+			return fail(err, errlen, sub, why + strlen("--net: "));
+		cfg->nr_nets++;
+	}
+	return 0;
+}
+
 /* SerialConfig: Tty (cellvm's stdio), File, Off or Null. */
 static int parse_serial(struct json_object *v, struct vm_config *cfg, const char *path,
 			char *err, size_t errlen)
@@ -471,7 +585,7 @@ static const struct field vmconfig_fields[] = {
 	{ "console", parse_console },
 	{ "debug_console", parse_console },
 	{ "disks", parse_disks },
-	{ "net", only_default },
+	{ "net", parse_nets },
 	{ "fs", only_default },
 	{ "pmem", only_default },
 	{ "devices", only_default },
@@ -532,6 +646,27 @@ static struct json_object *disks_to_json(const struct vm_config *cfg)
 	return a;
 }
 
+static struct json_object *nets_to_json(const struct vm_config *cfg)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		const struct net_config *n = &cfg->nets[i];
+		struct json_object *o = json_object_new_object();
+
+		if (n->tap)
+			json_object_object_add(o, "tap", json_object_new_string(n->tap));
+		if (n->mac)
+			json_object_object_add(o, "mac", json_object_new_string(n->mac));
+		if (n->socket)
+			json_object_object_add(o, "vhost_socket", json_object_new_string(n->socket));
+		json_object_object_add(o, "vhost_user", json_object_new_boolean(n->vhost_user));
+		json_object_object_add(o, "num_queues", json_object_new_int((int)n->num_queues));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 {
 	static const char *const serial_modes[] = { "Tty", "File", "Off" };
@@ -562,6 +697,8 @@ struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 		json_object_object_add(vs, "socket", json_object_new_string(cfg->vsock.socket));
 		json_object_object_add(o, "vsock", vs);
 	}
+	if (cfg->nr_nets)
+		json_object_object_add(o, "net", nets_to_json(cfg));
 	json_object_object_add(o, "cpus", cpus);
 	json_object_object_add(o, "memory", mem);
 	json_object_object_add(o, "payload", pl);

@@ -1,0 +1,262 @@
+/* net.c: --net: opens the tap queues, spawns cellvm-net on them, adds the virtio-net device and
+ * serves its control queue in the VMM (VQ_PAIRS_SET becomes SET_VRING_ENABLE on the backend). */
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "broker.h"
+#include "log.h"
+#include "virtio_pci.h"
+#include "vm.h"
+
+#define NET_F_CTRL_GUEST_OFFLOADS 2
+#define NET_F_CTRL_VQ   17
+#define NET_F_CTRL_RX   18
+#define NET_F_CTRL_VLAN 19
+#define NET_F_GUEST_ANNOUNCE 21
+#define NET_F_MQ        22
+#define NET_F_CTRL_MAC_ADDR 23
+#define NET_F_VQ_NOTF_COAL 52
+#define NET_F_NOTF_COAL 53
+#define NET_F_HASH_REPORT 57
+#define NET_F_RSS 60
+#define BIT(b) (1ULL << (b))
+
+#define CTRL_MQ 4
+#define CTRL_MQ_VQ_PAIRS_SET 0
+#define NET_OK  0
+#define NET_ERR 1
+
+struct net_dev {
+	struct virtio_pci *vp;
+	unsigned int pairs;
+	struct vpci_local_ops ops;
+};
+
+/* ---- the control queue ---- */
+
+uint8_t net_ctrl_command(const struct vring_chain *c, uint64_t features, unsigned int max_pairs,
+			 int (*set_pairs)(void *opaque, unsigned int n), void *opaque)
+{
+	/* Only MQ commands are offered (no CTRL_RX, CTRL_MAC_ADDR, ...): everything else is
+	 * refused, as is a command whose data is not exactly the command's size. */
+	if (c->in_total != c->in_len || c->in_len < 2 || c->in[0] != CTRL_MQ ||
+	    c->in[1] != CTRL_MQ_VQ_PAIRS_SET || c->in_len != 4 || !(features & BIT(NET_F_MQ)))
+		return NET_ERR;
+	unsigned int n = c->in[2] | c->in[3] << 8;
+	if (n < 1 || n > max_pairs)
+		return NET_ERR;
+	return set_pairs(opaque, n) == 0 ? NET_OK : NET_ERR;
+}
+
+/* Pairs below n run on the backend, the others stop; every one must be set up by the driver. */
+static int set_pairs(void *opaque, unsigned int n)
+{
+	struct net_dev *nd = opaque;
+	int rc = 0;
+
+	for (unsigned int q = 2; q < 2 * nd->pairs && rc == 0; q++)
+		if (q < 2 * n || nd->vp->q[q].enabled)
+			rc = virtio_pci_backend_enable(nd->vp, q, q < 2 * n);
+	/* debug only: the guest decides how often this happens */
+	log_debug("%s: VQ_PAIRS_SET %u %s", nd->vp->name, n,
+		  rc ? "refused: a queue not set up by the driver, or the backend said no" : "done");
+	return rc;
+}
+
+static int ctrl_handle(void *opaque, struct virtio_pci *vp, const struct vring_chain *c,
+		       uint8_t *reply, size_t cap)
+{
+	struct net_dev *nd = opaque;
+
+	if (cap < 1) {
+		log_warn("%s: control command without room for its ack", vp->name);
+		return -1;
+	}
+	reply[0] = net_ctrl_command(c, vp->driver_features, nd->pairs, set_pairs, nd);
+	return 1;
+}
+
+/* With CTRL_VQ but not MQ the control queue would be queue 2 (virtio 1.2, 5.1.2), a backend
+ * queue when there are several pairs: that combination is refused, as is MQ without CTRL_VQ. */
+static bool ctrl_features_ok(void *opaque, uint64_t f)
+{
+	struct net_dev *nd = opaque;
+
+	if ((f & BIT(NET_F_MQ)) && !(f & BIT(NET_F_CTRL_VQ)))
+		return false; /* MQ needs the control queue (virtio 1.2, 5.1.3.1) */
+	return nd->pairs == 1 || !(f & BIT(NET_F_CTRL_VQ)) || (f & BIT(NET_F_MQ));
+}
+
+/* At DRIVER_OK only pair 0 runs (virtio 1.2, 5.1.6.5.5): the others wait for VQ_PAIRS_SET. */
+static int ctrl_activated(void *opaque, struct virtio_pci *vp)
+{
+	struct net_dev *nd = opaque;
+
+	for (unsigned int q = 2; q < 2 * nd->pairs; q++)
+		if (vp->q[q].enabled && virtio_pci_backend_enable(vp, q, false) < 0)
+			return -EIO;
+	return 0;
+}
+
+/* ---- the tap and the backend ---- */
+
+/* One queue fd of tap `name` per pair, with the flags cellvm-net checks, opened by the broker
+ * (the jailed VMM cannot open /dev/net/tun); cellvm-net sets the header size and offloads. */
+static int tap_open(const char *name, unsigned int pairs, int *fds)
+{
+	int rc;
+
+	if (strlen(name) >= IFNAMSIZ) {
+		log_error("--net tap=%s: name longer than %d characters", name, IFNAMSIZ - 1);
+		return -ENAMETOOLONG;
+	}
+	rc = broker_open_tap(name, pairs, fds);
+	if (rc < 0)
+		log_error("--net tap=%s: cannot open the tap: %s", name, strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
+static int net_args(struct backend_spawn *s, const struct net_config *n, unsigned int pairs,
+		    char *fdlist, size_t fdlen, char *queues, size_t qlen)
+{
+	int rc = 0;
+	size_t off = 0;
+
+	for (unsigned int i = 0; i < pairs; i++)
+		off += (size_t)snprintf(fdlist + off, fdlen - off, "%s%d", i ? "," : "", BACKEND_EXTRA_FD + (int)i);
+	snprintf(queues, qlen, "%u", pairs);
+	rc |= backend_arg(s, "--tap-fd");
+	rc |= backend_arg(s, fdlist);
+	rc |= backend_arg(s, "--num-queues");
+	rc |= backend_arg(s, queues);
+	if (n->mac) {
+		rc |= backend_arg(s, "--mac");
+		rc |= backend_arg(s, n->mac);
+	}
+	if (log_get_level() >= LOG_DEBUG)
+		rc |= backend_arg(s, "--verbose");
+	return rc ? -E2BIG : 0;
+}
+
+/* The tap queue fds: opened here by name, or the caller's (checked to be open). */
+static int get_taps(const struct net_config *n, unsigned int pairs, int *fds)
+{
+	if (n->tap)
+		return tap_open(n->tap, pairs, fds);
+	for (unsigned int i = 0; i < pairs; i++) {
+		struct ifreq ifr = { 0 };
+		fds[i] = n->fds[i];
+		if (fcntl(fds[i], F_GETFD) < 0) {
+			log_error("--net fd=%d: not an open file descriptor", fds[i]);
+			return -EBADF;
+		}
+		if (ioctl(fds[i], TUNGETIFF, &ifr) < 0 || (ifr.ifr_flags & (IFF_TAP | IFF_TUN)) != IFF_TAP ||
+		    (ifr.ifr_flags & (IFF_NO_PI | IFF_VNET_HDR)) != (IFF_NO_PI | IFF_VNET_HDR)) {
+			log_error("--net fd=%d: not a tap queue opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR",
+				  fds[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Spawns cellvm-net on the tap fds; the VMM keeps none of them. Returns the socket or -errno. */
+static int spawn_backend(const char *name, const struct net_config *n, unsigned int pairs, pid_t *pid)
+{
+	struct backend_spawn s = { .binary = "cellvm-net" };
+	char fdlist[64], queues[16];
+	int fds[CONFIG_NET_MAX_PAIRS], rc = get_taps(n, pairs, fds);
+
+	if (rc < 0)
+		return rc;
+	for (unsigned int i = 0; i < pairs; i++)
+		s.extra_fds[s.nextra++] = fds[i];
+	rc = net_args(&s, n, pairs, fdlist, sizeof(fdlist), queues, sizeof(queues));
+	if (rc == 0)
+		rc = backend_start(name, &s, pid);
+	for (unsigned int i = 0; i < pairs; i++)
+		close(fds[i]);
+	return rc;
+}
+
+/* The device config the guest reads: the backend's, with the pair count the VMM serves and
+ * the configured MAC. */
+static void fix_config(struct virtio_pci *vp, const struct net_config *n, unsigned int pairs)
+{
+	pthread_mutex_lock(&vp->lock);
+	if (n->mac)
+		config_parse_mac(n->mac, vp->config);
+	vp->config[8] = (uint8_t)pairs;
+	vp->config[9] = 0;
+	pthread_mutex_unlock(&vp->lock);
+}
+
+struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned int index)
+{
+	char name[32];
+	pid_t pid = 0;
+	int fd = -1;
+	struct net_dev *nd = calloc(1, sizeof(*nd));
+
+	if (!nd)
+		return NULL;
+	snprintf(name, sizeof(name), "net%u", index);
+	nd->pairs = n->num_queues / 2;
+	nd->ops = (struct vpci_local_ops){
+		.handle = ctrl_handle,
+		.activated = ctrl_activated,
+		.features_ok = ctrl_features_ok,
+		.features = BIT(NET_F_CTRL_VQ) | BIT(NET_F_MQ),
+		.hide = BIT(NET_F_CTRL_GUEST_OFFLOADS) | BIT(NET_F_CTRL_RX) | BIT(NET_F_CTRL_VLAN) |
+			BIT(NET_F_GUEST_ANNOUNCE) | BIT(NET_F_CTRL_MAC_ADDR) | BIT(NET_F_VQ_NOTF_COAL) |
+			BIT(NET_F_NOTF_COAL) | BIT(NET_F_HASH_REPORT) | BIT(NET_F_RSS),
+		.opaque = nd,
+	};
+	if (!n->vhost_user && (fd = spawn_backend(name, n, nd->pairs, &pid)) < 0) {
+		free(nd);
+		return NULL;
+	}
+	nd->vp = virtio_pci_create_local(vm, VIRTIO_ID_NET, name, fd, n->socket, 2 * nd->pairs,
+					 VIRTIO_NET_CONFIG_LEN, &nd->ops);
+	if (!nd->vp) {
+		if (pid > 0) {
+			broker_kill(pid);
+			waitpid(pid, NULL, 0);
+		}
+		free(nd);
+		return NULL;
+	}
+	nd->vp->backend_pid = pid;
+	fix_config(nd->vp, n, nd->pairs);
+	if (pid > 0)
+		log_info("%s: tap %s served by cellvm-net pid %d, %u queue pair(s)", name,
+			 n->tap ? n->tap : "fds", (int)pid, nd->pairs);
+	return nd;
+}
+
+void net_destroy(struct net_dev *nd)
+{
+	pid_t pid;
+	char name[32];
+
+	if (!nd)
+		return;
+	pid = nd->vp->backend_pid;
+	snprintf(name, sizeof(name), "%s", nd->vp->name);
+	virtio_pci_destroy(nd->vp);
+	if (pid > 0)
+		backend_reap(name, pid);
+	free(nd);
+}
