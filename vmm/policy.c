@@ -323,8 +323,41 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 	print_rules(out, "      ", api_rules, N(api_rules));
 }
 
+static void print_id(FILE *out, const struct jail_config *jc)
+{
+	if (jc->uid_set || jc->id_first)
+		fprintf(out, "  identity: the VM's (see the VMM above), passed as --uid/--gid\n");
+}
+
+static void print_net_vsock(FILE *out, const struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		const struct net_config *n = &cfg->nets[i];
+
+		if (n->vhost_user) {
+			fprintf(out, "process (external) vhost-user-net backend at %s: not started by cellvm\n",
+				n->socket);
+			continue;
+		}
+		fprintf(out, "process cellvm-net for %s%s: jailed by itself, policy in devices/net/policy.c\n"
+			"  (pid namespace with a waiter, empty root, its own empty net namespace, uid 65534,\n"
+			"   no caps; holds only the tap queue fds, which the broker opened; read/write on\n"
+			"   them and TUNSETOFFLOAD, no socket())\n", n->tap ? "tap " : "caller's tap fds",
+			n->tap ? n->tap : "");
+		print_id(out, &cfg->jail);
+	}
+	if (cfg->vsock.enabled) {
+		fprintf(out, "process cellvm-vsock for %s: jailed by itself, policy in devices/vsock/policy.c\n"
+			"  (pid namespace with a waiter, empty root but the socket's directory at /bind,\n"
+			"   empty net namespace, uid 65534, no caps; socket() AF_UNIX stream only)\n",
+			cfg->vsock.socket);
+		print_id(out, &cfg->jail);
+	}
+}
+
 static void print_devices(FILE *out, const struct vm_config *cfg)
 {
+	print_net_vsock(out, cfg);
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 
@@ -336,6 +369,8 @@ static void print_devices(FILE *out, const struct vm_config *cfg)
 				"  (pid namespace with a waiter, empty root, net namespace, uid 65534, no caps,\n"
 				"   seccomp per fd; the disk fd and io_uring are opened before the jail)\n",
 				d->path);
+		if (!d->vhost_user)
+			print_id(out, &cfg->jail);
 	}
 }
 
