@@ -504,6 +504,13 @@ int main(int argc, char **argv)
 		 l.dev.cfg.mac[0], l.dev.cfg.mac[1], l.dev.cfg.mac[2], l.dev.cfg.mac[3],
 		 l.dev.cfg.mac[4], l.dev.cfg.mac[5]);
 	st = run(&l);
+	for (unsigned p = 0; p < l.dev.pairs; p++) {
+		const struct net_stats *ns = &l.dev.pair[p].stats;
+
+		log_info("pair %u: tx %llu frames, %llu dropped; rx %llu frames, %llu dropped", p,
+			 (unsigned long long)ns->tx_frames, (unsigned long long)ns->tx_dropped,
+			 (unsigned long long)ns->rx_frames, (unsigned long long)ns->rx_dropped);
+	}
 	net_close(&l.dev);
 	close(l.sock);
 	return st;

@@ -84,6 +84,7 @@ mk_tap
 case_run net-tx "-t tx"
 case_run net-rx "-t rx"
 case_run net-rx-mrg "-t rx -m"
+case_run net-rx-partial "-t rx-partial -m"
 case_run net-rx-tso "-t rx-tso -m"
 case_run net-rx-notso "-t rx-notso -m"
 case_run net-backpressure "-t backpressure"
