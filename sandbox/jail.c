@@ -98,15 +98,12 @@ static int write_file(const char *path, const char *text)
 }
 
 /* Started unprivileged: a user namespace in which the caller is s->uid/s->gid. */
-static int enter_userns(const struct jail_spec *s)
+/* After unshare(CLONE_NEWUSER): the caller becomes s->uid/s->gid inside. */
+static int map_userns(const struct jail_spec *s, uid_t uid, gid_t gid)
 {
 	char map[64];
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
 	int rc;
 
-	if (unshare(CLONE_NEWUSER) < 0)
-		return -errno;
 	/* An unprivileged process must give up setgroups() before it may write a gid_map. */
 	rc = write_file("/proc/self/setgroups", "deny");
 	snprintf(map, sizeof(map), "%u %u 1\n", s->uid, uid);
@@ -188,11 +185,22 @@ static int set_rlimits(const struct jail_spec *s)
 }
 
 /* Every capability set emptied; as root, also setgroups/setresgid/setresuid to s->uid. */
-static int drop_identity(const struct jail_spec *s, bool as_root)
+/* Unprivileged without a user namespace: the caller's ids stay, and there is nothing to drop
+ * but to check (no capability; the bounding set needs CAP_SETPCAP to change, and
+ * no_new_privs keeps exec from using it). */
+static int check_unprivileged(void)
+{
+	capng_get_caps_process();
+	return capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE ? 0 : -EPERM;
+}
+
+static int drop_identity(const struct jail_spec *s, bool as_root, bool no_userns)
 {
 	uid_t ru, eu, su;
 	int rc;
 
+	if (no_userns)
+		return check_unprivileged();
 	capng_clear(CAPNG_SELECT_ALL);
 	if (as_root)
 		rc = capng_change_id((int)s->uid, (int)s->gid, CAPNG_DROP_SUPP_GRP |
@@ -251,6 +259,28 @@ static int landlock_layer(const struct jail_spec *s, struct jail_result *r)
 }
 
 /*
+ * An unprivileged start needs a user namespace for the namespaces and the empty root. Where
+ * the host allows none (user.max_user_namespaces = 0, a distribution switch), those layers
+ * are skipped and r->no_userns tells the caller to warn; with s->strict it is an error.
+ */
+static int user_namespace(const struct jail_spec *s, struct jail_result *r)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int rc;
+
+	r->step = "user namespace";
+	if (unshare(CLONE_NEWUSER) < 0) {
+		rc = -errno;
+		if (s->strict || (rc != -EPERM && rc != -ENOSPC && rc != -EUSERS && rc != -EINVAL))
+			return rc;
+		r->no_userns = true;
+		return 0;
+	}
+	return map_userns(s, uid, gid);
+}
+
+/*
  * The order, and why (docs/sandbox.md has the same list):
  *  1. fds: first, so nothing the caller forgot reaches the namespaces or the waiter.
  *  2. user namespace (unprivileged start only): before the other namespaces, which need
@@ -283,19 +313,21 @@ int jail_enter(const struct jail_spec *s, struct jail_result *r)
 	__lsan_do_leak_check();
 #endif
 	STEP("fds", close_other_fds(s));
-	if (!as_root)
-		STEP("user namespace", enter_userns(s));
-	STEP("namespaces", sys0(unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
-					(s->no_pid_ns ? 0 : CLONE_NEWPID) |
-					(s->share_net ? 0 : CLONE_NEWNET))));
-	STEP("pivot_root", pivot_to_empty_root(s->bind_dir));
+	if (!as_root && (rc = user_namespace(s, r)) < 0)
+		return rc;
+	if (!r->no_userns) {
+		STEP("namespaces", sys0(unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+						(s->no_pid_ns ? 0 : CLONE_NEWPID) |
+						(s->share_net ? 0 : CLONE_NEWNET))));
+		STEP("pivot_root", pivot_to_empty_root(s->bind_dir));
+	}
 	STEP("rlimits", set_rlimits(s));
-	STEP("identity and capabilities", drop_identity(s, as_root));
+	STEP("identity and capabilities", drop_identity(s, as_root, r->no_userns));
 	STEP("dumpable", sys0(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)));
 	STEP("no_new_privs", sys0(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
 	STEP("mdwe", set_mdwe());
 	STEP("landlock", landlock_layer(s, r));
-	if (!s->no_pid_ns) {
+	if (!s->no_pid_ns && !r->no_userns) {
 		STEP("pid namespace", jail_fork_worker(s, r));
 		if (rc == JAIL_WAITER)
 			return JAIL_WAITER; /* the waiter loaded its own filter and waited */

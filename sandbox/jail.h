@@ -55,6 +55,8 @@ struct jail_spec {
 struct jail_result {
 	const char *step;             /* the layer that failed, or NULL */
 	bool no_landlock;             /* the kernel has no Landlock (warn, or fail when strict) */
+	bool no_userns;               /* unprivileged and no user namespace allowed: no mount,
+	                               * pid, ipc, uts, net namespaces, no empty root (warn) */
 	int worker_status;            /* JAIL_WAITER only: the worker's wait status */
 	pid_t worker_pid;             /* JAIL_WAITER only: the worker, as the waiter sees it */
 };

@@ -183,6 +183,9 @@ static int enter_jail(const struct vm_config *cfg, struct api_server *api, FILE 
 	}
 	if (r.no_landlock)
 		log_warn("jail: this kernel has no Landlock; running without that layer");
+	if (r.no_userns)
+		log_warn("jail: no user namespace for an unprivileged start; running without the "
+			 "namespaces and the empty root");
 	if ((rc = joined_cgroup(&cfg->jail, err, errlen)))
 		return rc;
 	vmm_policy_set_jailed(&cfg->jail);
