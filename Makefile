@@ -113,11 +113,11 @@ check-net: $(BUILD)/cellvm-net $(BUILD)/tests/net/netfront
 	BUILD=$(BUILD) tests/net/dpdk.sh
 
 # Escape tests: each forbidden act from inside cellvm-blk's jail (tests/sandbox/run.sh).
-$(BUILD)/tests/sandbox/no_userns: tests/sandbox/no_userns.c
+$(BUILD)/tests/sandbox/deny: tests/sandbox/deny.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lseccomp
 
-check-sandbox: all $(BUILD)/tests/sandbox/no_userns
+check-sandbox: all $(BUILD)/tests/sandbox/deny
 	BUILD=$(BUILD) tests/sandbox/run.sh
 
 check-integration: all

@@ -193,11 +193,12 @@ check_id_range() {
 	kill -TERM "$a" "$b"; wait "$a" "$b" 2>/dev/null
 }
 
-# A host that allows no user namespace (tests/sandbox/no_userns makes unshare(CLONE_NEWUSER)
+# A host that allows no user namespace (tests/sandbox/deny userns makes unshare(CLONE_NEWUSER)
 # fail with EPERM): an unprivileged start warns and keeps the other layers; strict refuses.
+# A kernel without Landlock (deny landlock): a warning, or a refusal with strict.
 check_no_userns() {
-	local nu=$BUILD/tests/sandbox/no_userns st
-	local -a pre=(setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$nu")
+	local st
+	local -a pre=(setpriv --reuid=$USER_ID --regid=$USER_ID ${KVM_GID:+--groups $KVM_GID} "$BUILD/tests/sandbox/deny" userns)
 	"${pre[@]}" "$CELLVM" --jail on --jail-selftest none 2>"$T/err"; st=$?
 	[ $st -eq 0 ] && grep -q "no user namespace for an unprivileged start" "$T/err" &&
 		ok "no user namespaces: warned once, runs" || bad "no user namespaces: warning" "exit $st"
@@ -209,6 +210,15 @@ check_no_userns() {
 	"${pre[@]}" "$CELLVM" --jail strict --jail-selftest none 2>"$T/err"; st=$?
 	[ $st -eq 9 ] && grep -q "user namespace" "$T/err" && ok "no user namespaces with --jail strict: refused (exit 9)" ||
 		bad "no userns: strict" "exit $st"
+	"$BUILD/tests/sandbox/deny" landlock "$CELLVM" --jail on --jail-selftest none 2>"$T/err"; st=$?
+	[ $st -eq 0 ] && [ "$(grep -c "no Landlock" "$T/err")" = 1 ] && ok "no Landlock: warned once, runs" ||
+		bad "no Landlock: warning" "exit $st"
+	"$BUILD/tests/sandbox/deny" landlock "$CELLVM" --jail strict --jail-selftest none 2>"$T/err"; st=$?
+	[ $st -eq 9 ] && grep -q "landlock" "$T/err" && ok "no Landlock with --jail strict: refused (exit 9)" ||
+		bad "no Landlock: strict" "exit $st"
+	"$BUILD/tests/sandbox/deny" landlock "$BLK" --path "$T/img" --jail-selftest none 2>"$T/err"; st=$?
+	[ $st -eq 0 ] && grep -qi "landlock" "$T/err" && ok "no Landlock: cellvm-blk warns and runs" ||
+		bad "no Landlock: cellvm-blk" "exit $st"
 }
 
 # ---- the VMM's own jail (vmm/policy.c): cellvm --jail-selftest [vcpu:|api:]ACT -------------
