@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "../sandbox/jail.h"
@@ -268,9 +269,12 @@ int vmm_policy_thread(enum vmm_thread_role role)
 
 static void print_rules(FILE *out, const char *indent, const struct rule *r, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s%-18s %s\n", indent, seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-			r[i].nr) ?: "?", r[i].why);
+	for (size_t i = 0; i < n; i++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r[i].nr); /* malloc'd */
+
+		fprintf(out, "%s%-18s %s\n", indent, name ? name : "?", r[i].why);
+		free(name);
+	}
 }
 
 static void print_ioctls(FILE *out, const struct ioctl_rule *r, size_t n)
