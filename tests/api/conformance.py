@@ -402,6 +402,10 @@ def net_create_tx(sock, pid, tap, name, tmp):
           str([comm(k) for k in children(pid)]))
     expect(c, "shutdown with net fds", "PUT", "vm.shutdown", 204)
     check("shutdown reaped cellvm-net", children(pid) == [], str(children(pid)))
+    st, r = c.request("PUT", "vm.add-net", {"mac": "52:54:00:ce:11:03"}, fds=[tap])
+    check("vm.add-net while shut down: 204 (for the next boot)", st == 204, f"{st} {r}")
+    info = expect(c, "info after add-net while shut down", "GET", "vm.info", 200, "VmInfo")
+    check("info lists both nets", info and len(info["config"].get("net", [])) == 2, str(info))
     expect(c, "delete with net fds", "PUT", "vm.delete", 204)
     check("create, boot, reboot, delete with net fds: no fd growth", fd_count(pid) == fds0,
           f"{fds0} -> {fd_count(pid)}")

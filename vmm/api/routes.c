@@ -184,8 +184,8 @@ static void h_create(struct vmm *vmm, struct api_request *req, struct api_respon
 	resp->status = 204;
 }
 
-/* Before vm.boot the device joins the config (a cold add, as Kata does it: vm.create, then
- * vm.add-net with the tap fds, then vm.boot); the body's fds are ignored, every fd the request
+/* With no VM running (created, or shut down) the device joins the config (a cold add, as Kata
+ * does it: vm.create, then vm.add-net with the tap fds, then vm.boot); the body's fds are ignored, every fd the request
  * carried is the device's, as in Cloud Hypervisor. A running VM would need hotplug. */
 static void h_add_net(struct vmm *vmm, struct api_request *req, struct api_response *resp)
 {
@@ -196,7 +196,8 @@ static void h_add_net(struct vmm *vmm, struct api_request *req, struct api_respo
 
 	if (vmm->state == VMM_VM_NONE)
 		return api_error(resp, 404, "vm.add-net: the VM is not created");
-	if (vmm->state != VMM_VM_CREATED || vmm->cfg_release != release_owner)
+	if ((vmm->state != VMM_VM_CREATED && vmm->state != VMM_VM_SHUTDOWN) ||
+	    vmm->cfg_release != release_owner)
 		return api_error(resp, 500, "vm.add-net: the VM is %s and adding a device to it needs "
 				 "device hotplug, which cellvm does not have yet", vmm_state_name(vmm->state));
 	if (!(o = parse_body(req, resp)))
