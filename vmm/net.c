@@ -194,7 +194,8 @@ static int get_taps(const struct net_config *n, unsigned int pairs, int *fds)
 	return rc;
 }
 
-/* Spawns cellvm-net on the tap fds; the VMM keeps none of them. Returns the socket or -errno. */
+/* Spawns cellvm-net on the tap fds and closes what get_taps opened (the caller's stay with
+ * the config). Returns the socket or -errno. */
 static int spawn_backend(const char *name, const struct net_config *n, unsigned int pairs, pid_t *pid)
 {
 	struct backend_spawn s = { .binary = "cellvm-net" };

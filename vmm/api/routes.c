@@ -184,9 +184,9 @@ static void h_create(struct vmm *vmm, struct api_request *req, struct api_respon
 	resp->status = 204;
 }
 
-/* With no VM running (created, or shut down) the device joins the config (a cold add, as Kata
- * does it: vm.create, then vm.add-net with the tap fds, then vm.boot); the body's fds are ignored, every fd the request
- * carried is the device's, as in Cloud Hypervisor. A running VM would need hotplug. */
+/* With no VM running (created, or shut down) the device joins the config: a cold add, as Kata
+ * does it (vm.create, vm.add-net with the tap fds, vm.boot). The body's fds are ignored: every
+ * fd the request carried is the device's, as in Cloud Hypervisor. A running VM needs hotplug. */
 static void h_add_net(struct vmm *vmm, struct api_request *req, struct api_response *resp)
 {
 	struct api_vm_owner *own = vmm->cfg_owner;
