@@ -150,29 +150,52 @@ static int net_args(struct backend_spawn *s, const struct net_config *n, unsigne
 	return rc ? -E2BIG : 0;
 }
 
-/* The tap queue fds: opened here by name, or the caller's (checked to be open). */
-static int get_taps(const struct net_config *n, unsigned int pairs, int *fds)
+int net_check_tap_fd(int fd, char *err, size_t errlen)
 {
-	if (n->tap)
-		return tap_open(n->tap, pairs, fds);
-	for (unsigned int i = 0; i < pairs; i++) {
-		struct ifreq ifr = { 0 };
-		fds[i] = n->fds[i];
-		if (fcntl(fds[i], F_GETFD) < 0) {
-			log_error("--net fd=%d: not an open file descriptor", fds[i]);
-			return -EBADF;
-		}
-		if (ioctl(fds[i], TUNGETIFF, &ifr) < 0 || (ifr.ifr_flags & (IFF_TAP | IFF_TUN)) != IFF_TAP ||
-		    (ifr.ifr_flags & (IFF_NO_PI | IFF_VNET_HDR)) != (IFF_NO_PI | IFF_VNET_HDR)) {
-			log_error("--net fd=%d: not a tap queue opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR",
-				  fds[i]);
-			return -EINVAL;
-		}
+	struct ifreq ifr = { 0 };
+
+	if (fcntl(fd, F_GETFD) < 0) {
+		snprintf(err, errlen, "fd=%d: not an open file descriptor", fd);
+		return -EBADF;
+	}
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0 || (ifr.ifr_flags & (IFF_TAP | IFF_TUN)) != IFF_TAP ||
+	    (ifr.ifr_flags & (IFF_NO_PI | IFF_VNET_HDR)) != (IFF_NO_PI | IFF_VNET_HDR)) {
+		snprintf(err, errlen, "fd=%d: not a tap queue opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR",
+			 fd);
+		return -EINVAL;
 	}
 	return 0;
 }
 
-/* Spawns cellvm-net on the tap fds; the VMM keeps none of them. Returns the socket or -errno. */
+/* The tap queue fds: opened here by name, or copies of the caller's (checked to be tap
+ * queues); the config keeps the caller's, so a reboot can start cellvm-net on them again. */
+static int get_taps(const struct net_config *n, unsigned int pairs, int *fds)
+{
+	char err[128];
+	int rc = 0;
+	unsigned int i;
+
+	if (n->tap)
+		return tap_open(n->tap, pairs, fds);
+	for (i = 0; i < pairs; i++) {
+		rc = net_check_tap_fd(n->fds[i], err, sizeof(err));
+		if (rc == 0 && (fds[i] = fcntl(n->fds[i], F_DUPFD_CLOEXEC, 0)) < 0) {
+			rc = -errno;
+			snprintf(err, sizeof(err), "fd=%d: cannot copy it: %s", n->fds[i], strerror(errno));
+		}
+		if (rc < 0) {
+			log_error("--net %s", err);
+			break;
+		}
+	}
+	if (rc < 0)
+		while (i-- > 0)
+			close(fds[i]);
+	return rc;
+}
+
+/* Spawns cellvm-net on the tap fds and closes what get_taps opened (the caller's stay with
+ * the config). Returns the socket or -errno. */
 static int spawn_backend(const char *name, const struct net_config *n, unsigned int pairs, pid_t *pid)
 {
 	struct backend_spawn s = { .binary = "cellvm-net" };

@@ -17,6 +17,9 @@ struct vring_chain;
 /* Opens the tap (or takes the fds), spawns cellvm-net (or connects to socket) and adds the
  * device. Returns NULL with a log line. */
 struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned int index);
+/* 0 if fd is an open tap queue with IFF_NO_PI|IFF_VNET_HDR (what cellvm-net needs), else
+ * -errno with "fd=N: why" in err. */
+int net_check_tap_fd(int fd, char *err, size_t errlen);
 /* Closes the device; a spawned backend sees the socket close, exits, and is reaped. */
 void net_destroy(struct net_dev *nd);
 

@@ -42,7 +42,7 @@ static const struct rule common_rules[] = {
 	RULE(rseq, "glibc, at thread start"),
 	RULE(poll, "vhost-user replies with a timeout"),
 	RULE(sendmsg, "vhost-user requests (with fds), broker requests"),
-	RULE(recvmsg, "vhost-user replies, broker replies (with fds)"),
+	RULE(recvmsg, "vhost-user replies, broker replies, API requests (with fds)"),
 	RULE(recvfrom, "vhost-user reply payloads"),
 	RULE(epoll_ctl, "watch and unwatch fds in the event loops"),
 	RULE(eventfd2, "ioeventfds and irqfds for virtio queues"),
@@ -90,7 +90,7 @@ static const struct ioctl_rule main_ioctls[] = {
 	IOC(KVM_CREATE_VCPU), IOC(KVM_SET_CPUID2), IOC(KVM_SET_MSRS), IOC(KVM_SET_FPU),
 	IOC(KVM_GET_LAPIC), IOC(KVM_SET_LAPIC), IOC(KVM_GET_SREGS), IOC(KVM_SET_SREGS),
 	IOC(KVM_SET_REGS), IOC(TCGETS), IOC(TCSETS),
-	IOC(TUNGETIFF), /* --net fd=N: checking that the caller's fd is a tap queue */
+	IOC(TUNGETIFF), /* --net fd=N, API net fds: checking that the caller's fd is a tap queue */
 };
 
 /* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. */
@@ -305,8 +305,9 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 		"    no pid namespace (Kata finds the vCPU threads under the pid it started)\n");
 	fprintf(out, "  rlimits: core 0, nofile 4096, nproc 1024; MDWE; Landlock: no file access%s\n",
 		jc->mode == JAIL_STRICT ? " (required: strict)" : " (warn if missing)");
-	fprintf(out, "  fds: stdin, stdout, stderr, /dev/kvm, the broker socket, the API socket, the log file;\n"
-		"    later: guest RAM memfds, VM and vCPU fds, eventfds, backend sockets (no host path is opened)\n");
+	fprintf(out, "  fds: stdin, stdout, stderr, /dev/kvm, the broker socket, the API socket, the log file,\n"
+		"    the caller's tap queues (--net fd=); later: guest RAM memfds, VM and vCPU fds, eventfds,\n"
+		"    backend sockets, tap queues sent with API requests (no host path is opened)\n");
 	if (jc->seccomp == SECCOMP_CLI_FALSE) {
 		fprintf(out, "  seccomp: OFF (--seccomp false)\n");
 		return;
@@ -315,7 +316,7 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 		jc->seccomp == SECCOMP_CLI_LOG ? "log" : "kill the process");
 	fprintf(out, "    every thread:\n");
 	print_rules(out, "      ", common_rules, N(common_rules));
-	fprintf(out, "      fcntl F_GETFD..F_SETFL; tgkill SIGUSR1 to itself; prlimit64 read-only\n");
+	fprintf(out, "      fcntl F_GETFD..F_SETFL, F_DUPFD_CLOEXEC; tgkill SIGUSR1 to itself; prlimit64 read-only\n");
 	fprintf(out, "    main thread (threads inherit it, then narrow it):\n");
 	print_rules(out, "      ", main_rules, N(main_rules));
 	fprintf(out, "      clone with CLONE_THREAD only (clone3: ENOSYS)\n");

@@ -4,9 +4,12 @@
 Uses Debian's python3-jsonschema and python3-yaml on ../shared/api/cloud-hypervisor.yaml.
 Usage: tests/api/conformance.py CELLVM PROBE_ELF SPEC_YAML
 """
+import fcntl
 import json
 import os
+import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -233,7 +236,7 @@ def bad_requests(sock, tmp):
     st, r = Client(sock).request("PUT", "vm.add-net", {"fds": [3]}, fds=[r1, w1])
     os.close(r1)
     os.close(w1)
-    check("fds passed with SCM_RIGHTS are answered", st == 500 and "add-net" in r["error"], str(r))
+    check("fds passed with SCM_RIGHTS are answered", st == 404 and "add-net" in r["error"], str(r))
     staller.close()
 
 
@@ -265,6 +268,181 @@ def thousand(sock, pid, tmp):
         check("1000 requests: no memory growth", rss1 - rss0 < 1024, f"{rss0} KiB -> {rss1} KiB")
 
 
+TUNSETIFF = 0x400454CA
+IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
+GUEST_MAC = "52:54:00:ce:11:02"  # tests/integration/net_lib.sh NET_GUEST_MAC: net_peer.py checks it
+NET_PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "net_peer.py")
+
+
+def open_tap(name):
+    """A queue of a new (non-persistent) tap: it goes away when the last fd to it closes."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+    return fd
+
+
+def net_config(tmp, test, net=None):
+    return {"payload": {"kernel": PROBE, "cmdline": "test=" + test},
+            "memory": {"size": 64 << 20},
+            "serial": {"mode": "File", "file": os.path.join(tmp, "serial-net.txt")},
+            **({"net": net} if net is not None else {})}
+
+
+def fd_count(pid):
+    """The VMM's open fds, once it has closed the connections our dropped Clients left."""
+    time.sleep(0.3)
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_serial(tmp, text, secs=10):
+    path, serial = os.path.join(tmp, "serial-net.txt"), ""
+    for _ in range(secs * 50):
+        serial = open(path).read() if os.path.exists(path) else ""
+        if text in serial:
+            break
+        time.sleep(0.02)
+    return serial
+
+
+def net_bad_fds(sock, pid, tap, tmp):
+    """Every wrong way to send tap fds: 400 naming it, and the VMM keeps none of them."""
+    fds0 = fd_count(pid)
+    one = [{"fds": [-1], "mac": GUEST_MAC}]
+    st, r = Client(sock).request("PUT", "vm.create", net_config(tmp, "idle", one))
+    check("net fds listed but none sent: 400 naming it", st == 400 and "carried 0" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", net_config(tmp, "idle", [{"fds": [-1, -1], "num_queues": 4}]),
+                                 fds=[tap])
+    check("net fds: 2 listed, 1 sent: 400 naming it", st == 400 and "lists 2 tap fds" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", net_config(tmp, "idle"), fds=[tap])
+    check("an fd sent with no net fds: 400", st == 400 and "lists 0 tap fds" in r["error"], str(r))
+    rp, wp = os.pipe()
+    st, r = Client(sock).request("PUT", "vm.create", net_config(tmp, "idle", one), fds=[rp])
+    check("net fds that are not taps: 400 naming it", st == 400 and "net[0].fds[0]" in r["error"]
+          and "not a tap queue" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", net_config(tmp, "idle", one), fds=[rp] * 17)
+    check("17 fds with one request: 400", st == 400 and "more than 16 fds" in r["error"], str(r))
+    st, r = Client(sock).request("PUT", "vm.create", net_config(tmp, "idle", [{"fds": [-1], "ip": "10.1.1.1",
+                                                                                "mtu": 1400}]), fds=[tap])
+    check("net fds with mtu: 400 naming it", st == 400 and "net[0].mtu" in r["error"], str(r))
+    half = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    half.connect(sock)
+    socket.send_fds(half, [b"PUT /api/v1/vm.create HTTP/1.1\r\nContent-Length: 500\r\n\r\n{"], [rp, wp])
+    time.sleep(0.2)
+    half.close()
+    os.close(rp)
+    os.close(wp)
+    time.sleep(0.2)
+    check("bad net fds: the VMM kept none", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
+
+
+def net_add(sock, pid, tap, tmp):
+    """vm.add-net as Kata sends it (NetConfig with the spec's ip/mask defaults, fds by
+    SCM_RIGHTS) between vm.create and vm.boot; while running it needs hotplug."""
+    c = Client(sock)
+    fds0 = fd_count(pid)  # with c's connection
+    expect(c, "create for add-net", "PUT", "vm.create", 204, body=net_config(tmp, "idle"))
+    kata = {"mac": GUEST_MAC, "ip": "192.168.249.1", "mask": "255.255.255.0", "num_queues": 2,
+            "queue_size": 256, "vhost_user": False, "vhost_mode": "Client", "iommu": False}
+    check("Kata's NetConfig matches the spec", validate("NetConfig", kata) is None, str(validate("NetConfig", kata)))
+    rp, wp = os.pipe()
+    st, r = c.request("PUT", "vm.add-net", kata, fds=[rp])
+    check("vm.add-net with a pipe: 400 naming it", st == 400 and "not a tap queue" in r["error"], f"{st} {r}")
+    st, r = c.request("PUT", "vm.add-net", {"mac": GUEST_MAC, "num_queues": 2}, fds=[tap, rp])
+    check("vm.add-net with 2 fds for 1 queue pair: 400", st == 400 and "num_queues=2" in r["error"], f"{st} {r}")
+    os.close(rp)
+    os.close(wp)
+    check("refused vm.add-net: the VMM kept no fd", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
+    st, r = c.request("PUT", "vm.add-net", kata, fds=[tap])
+    check("vm.add-net before boot with a tap fd: 204", st == 204 and documented("vm.add-net", "PUT", st), f"{st} {r}")
+    info = expect(c, "info after add-net", "GET", "vm.info", 200, "VmInfo")
+    check("info lists the added net", info and len(info["config"].get("net", [])) == 1, str(info))
+    expect(c, "boot after add-net", "PUT", "vm.boot", 204)
+    check("boot spawned cellvm-net", [comm(k) for k in children(pid)] == ["cellvm-net"],
+          str([comm(k) for k in children(pid)]))
+    running = fd_count(pid)
+    st, r = c.request("PUT", "vm.add-net", kata, fds=[tap])
+    check("vm.add-net while running: 500 naming hotplug", st == 500 and "hotplug" in r["error"]
+          and documented("vm.add-net", "PUT", st), f"{st} {r}")
+    check("vm.add-net while running: its fd closed", fd_count(pid) == running, f"{running} -> {fd_count(pid)}")
+    expect(c, "delete after add-net", "PUT", "vm.delete", 204)
+    check("add-net, boot, delete: no fd growth", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
+    st, r = c.request("PUT", "vm.add-net", kata, fds=[tap])
+    check("vm.add-net without a VM: 404", st == 404, f"{st} {r}")
+
+
+def net_create_tx(sock, pid, tap, name, tmp):
+    """vm.create with net[].fds and the tap fd by SCM_RIGHTS; the probe's frames reach the peer."""
+    c = Client(sock)
+    fds0 = fd_count(pid)  # with c's connection
+    peer = subprocess.Popen(["/usr/bin/python3", NET_PEER, name, "tx", GUEST_MAC, "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if peer.stdout.readline().strip() != f"peer: listening on {name}":
+        check("net peer starts", False, "no 'listening' line")
+    body = net_config(tmp, "net-tx", [{"fds": [-1], "mac": GUEST_MAC, "num_queues": 2}])
+    check("create with net fds (request matches VmConfig)", validate("VmConfig", body) is None, "")
+    st, r = c.request("PUT", "vm.create", body, fds=[tap])
+    check("create with net fds: 204", st == 204, f"{st} {r}")
+    info = expect(c, "info with net fds", "GET", "vm.info", 200, "VmInfo")
+    net = info and info["config"].get("net", [{}])[0]
+    check("info shows the net device and its fd", net and net.get("mac") == GUEST_MAC and len(net.get("fds", [])) == 1,
+          str(info))
+    expect(c, "boot with net fds", "PUT", "vm.boot", 204)
+    check("boot spawned cellvm-net", [comm(k) for k in children(pid)] == ["cellvm-net"],
+          str([comm(k) for k in children(pid)]))
+    serial = wait_serial(tmp, "test net-tx: PASS")
+    check("probe net-tx passes on the SCM_RIGHTS tap", "test net-tx: PASS" in serial, serial[-300:])
+    try:
+        out = peer.communicate(timeout=35)[0]
+    except subprocess.TimeoutExpired:
+        peer.kill()
+        out = peer.communicate()[0]
+    check("the probe's frames arrive at the peer byte for byte", "peer: tx: OK" in out, out[-300:])
+    expect(c, "reboot with net fds", "PUT", "vm.reboot", 204)
+    check("reboot spawned cellvm-net again on the kept fd", [comm(k) for k in children(pid)] == ["cellvm-net"],
+          str([comm(k) for k in children(pid)]))
+    expect(c, "shutdown with net fds", "PUT", "vm.shutdown", 204)
+    check("shutdown reaped cellvm-net", children(pid) == [], str(children(pid)))
+    st, r = c.request("PUT", "vm.add-net", {"mac": "52:54:00:ce:11:03"}, fds=[tap])
+    check("vm.add-net while shut down: 204 (for the next boot)", st == 204, f"{st} {r}")
+    info = expect(c, "info after add-net while shut down", "GET", "vm.info", 200, "VmInfo")
+    check("info lists both nets", info and len(info["config"].get("net", [])) == 2, str(info))
+    expect(c, "delete with net fds", "PUT", "vm.delete", 204)
+    check("create, boot, reboot, delete with net fds: no fd growth", fd_count(pid) == fds0,
+          f"{fds0} -> {fd_count(pid)}")
+
+
+def net_session(tmp):
+    """Tap fds sent with SCM_RIGHTS (net[].fds, vm.add-net), on a VMM of their own."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("ip"):
+        print("SKIP api net fds: needs root, /dev/net/tun and ip(8) to make a tap", flush=True)
+        return
+    name = f"cva{os.getpid() % 100000}"
+    sock = os.path.join(tmp, "api-net.sock")
+    tap = open_tap(name)
+    subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1"], check=False)
+    subprocess.run(["ip", "link", "set", "dev", name, "up"], check=True)
+    proc = subprocess.Popen([CELLVM, "--api-socket", sock, "-v"], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        Client(sock).request("GET", "vmm.ping")
+        net_bad_fds(sock, proc.pid, tap, tmp)
+        net_create_tx(sock, proc.pid, tap, name, tmp)
+        net_add(sock, proc.pid, tap, tmp)
+        Client(sock).request("PUT", "vmm.shutdown")
+        rc = proc.wait(timeout=10)
+        err = proc.stderr.read()
+        check("net VMM exits 0", rc == 0, f"rc {rc}: {err[-500:]}")
+        check("net VMM left no fd or thread", "no fd or thread left behind" in err, err[-500:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(tap)
+        subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL, check=False)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="cellvm-api.")
     sock = os.path.join(tmp, "api.sock")
@@ -279,6 +457,7 @@ def main():
     try:
         c = session(sock, tmp)
         bad_requests(sock, tmp)
+        net_session(tmp)
         thousand(sock, proc.pid, tmp)
         expect(c, "vmm.shutdown", "PUT", "vmm.shutdown", 204)
         rc = proc.wait(timeout=10)

@@ -100,6 +100,57 @@ Test(vmconfig, net_host_side_and_bad_values_rejected_by_name)
 	json_object_put(o);
 }
 
+Test(vmconfig, net_fds_are_placeholders)
+{
+	struct vm_config cfg;
+	struct json_object *o;
+	char err[256] = "";
+
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"fds\":[5,-1],\"ip\":"
+		       "\"192.168.249.1\",\"mask\":\"255.255.255.0\"}]}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(cfg.nets[0].nr_fds, 2);
+	cr_assert_eq(cfg.nets[0].num_queues, 4);
+	cr_assert_eq(cfg.nets[0].fds[0], -1, "a number in the body is never used as an fd");
+	cr_assert_eq(cfg.nets[0].fds[1], -1);
+	json_object_put(o);
+	cr_assert_eq(parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"fds\":[1,2,3,4,5,6,7,8]}]}",
+			   &cfg, err, &o), -1);
+	cr_assert(strstr(err, "VmConfig.net[0].fds: at most 7"), "%s", err);
+	json_object_put(o);
+	cr_assert_eq(parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"fds\":[\"3\"]}]}",
+			   &cfg, err, &o), -1);
+	cr_assert(strstr(err, "VmConfig.net[0].fds: must be an array of integers"), "%s", err);
+	json_object_put(o);
+	cr_assert_eq(parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"fds\":[3],\"mtu\":1400}]}",
+			   &cfg, err, &o), -1);
+	cr_assert(strstr(err, "VmConfig.net[0].mtu: not supported"), "%s", err);
+	json_object_put(o);
+}
+
+Test(vmconfig, add_net_takes_the_socket_fd_count)
+{
+	struct vm_config cfg = { 0 };
+	struct json_object *o = json_tokener_parse("{\"mac\":\"52:54:00:00:00:07\",\"fds\":[9,9,9],"
+						   "\"num_queues\":2}");
+	char err[256] = "";
+
+	cr_assert_eq(vmconfig_parse_net(o, &cfg, "NetConfig", 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nr_nets, 1);
+	cr_assert_eq(cfg.nets[0].nr_fds, 1, "the body's fds are ignored");
+	cr_assert_eq(cfg.nets[0].fds[0], -1);
+	cr_assert_eq(vmconfig_parse_net(o, &cfg, "NetConfig", 2, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "NetConfig: 2 fd= given for num_queues=2"), "%s", err);
+	cr_assert_eq(cfg.nr_nets, 1);
+	cr_assert_eq(vmconfig_parse_net(o, &cfg, "NetConfig", 8, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "at most 7 tap fds"), "%s", err);
+	cfg.nr_nets = CONFIG_MAX_NETS;
+	cr_assert_eq(vmconfig_parse_net(o, &cfg, "NetConfig", 1, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "too many network devices"), "%s", err);
+	json_object_put(o);
+}
+
 Test(vmconfig, disks_fill_disk_configs)
 {
 	struct vm_config cfg;

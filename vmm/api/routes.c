@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/vmconfig.h"
 #include "exit_codes.h"
+#include "net.h"
 
 #define API_PREFIX "/api/v1/"
 #define JSON_MAX_DEPTH 16
@@ -74,11 +75,6 @@ static void h_vmm_shutdown(struct vmm *vmm, struct api_request *req, struct api_
 	resp->status = 204;
 }
 
-static void release_json(void *owner)
-{
-	json_object_put(owner);
-}
-
 static struct json_object *parse_body(struct api_request *req, struct api_response *resp)
 {
 	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
@@ -103,25 +99,117 @@ static struct json_object *parse_body(struct api_request *req, struct api_respon
 	return o;
 }
 
+/* What an API-created VM's config points into: the JSON bodies (vm.create's, then one per
+ * vm.add-net) and the tap fds received with them, all released at vm.delete. */
+struct api_vm_owner {
+	struct json_object *json[1 + CONFIG_MAX_NETS];
+	unsigned int nr_json;
+	int fds[CONFIG_MAX_NETS * CONFIG_NET_MAX_PAIRS];
+	unsigned int nr_fds;
+};
+
+static void release_owner(void *arg)
+{
+	struct api_vm_owner *own = arg;
+
+	for (unsigned int i = 0; i < own->nr_json; i++)
+		json_object_put(own->json[i]);
+	for (unsigned int i = 0; i < own->nr_fds; i++)
+		close(own->fds[i]);
+	free(own);
+}
+
+/* Gives cfg->nets[first..]'s fds the request's SCM_RIGHTS fds, in order, moving them to own
+ * (the request no longer closes them), then checks each is a tap queue as --net fd=N is. */
+static int attach_fds(struct vm_config *cfg, unsigned int first, struct api_request *req,
+		      struct api_vm_owner *own, char *err, size_t errlen)
+{
+	unsigned int want = 0;
+	int k = 0;
+
+	for (unsigned int i = first; i < cfg->nr_nets; i++)
+		want += cfg->nets[i].nr_fds;
+	if (want != (unsigned int)req->nr_fds) {
+		snprintf(err, errlen, "net fds: the body lists %u tap fds, the request carried %d "
+			 "(SCM_RIGHTS)", want, req->nr_fds);
+		return -1;
+	}
+	for (unsigned int i = first; i < cfg->nr_nets; i++)
+		for (unsigned int q = 0; q < cfg->nets[i].nr_fds; q++) {
+			cfg->nets[i].fds[q] = own->fds[own->nr_fds++] = req->fds[k];
+			req->fds[k++] = -1;
+		}
+	for (unsigned int i = first; i < cfg->nr_nets; i++)
+		for (unsigned int q = 0; q < cfg->nets[i].nr_fds; q++) {
+			char why[128];
+
+			if (net_check_tap_fd(cfg->nets[i].fds[q], why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "net[%u].fds[%u]: the %s", i, q, why);
+				while (k-- > 0) /* this request's fds: closed now, not at vm.delete */
+					close(own->fds[--own->nr_fds]);
+				return -1;
+			}
+		}
+	return 0;
+}
+
 static void h_create(struct vmm *vmm, struct api_request *req, struct api_response *resp)
 {
-	struct json_object *o = parse_body(req, resp);
+	struct api_vm_owner *own = calloc(1, sizeof(*own));
 	struct vm_config cfg;
 	char err[256];
 
-	if (!o)
+	if (!own) {
+		api_error(resp, 500, "out of memory");
 		return;
-	if (vmconfig_from_json(o, &cfg, err, sizeof(err)) < 0 ||
+	}
+	own->json[0] = parse_body(req, resp);
+	if (!own->json[0]) {
+		free(own);
+		return;
+	}
+	own->nr_json = 1;
+	if (vmconfig_from_json(own->json[0], &cfg, err, sizeof(err)) < 0 ||
+	    attach_fds(&cfg, 0, req, own, err, sizeof(err)) < 0 ||
 	    config_validate(&cfg, err, sizeof(err)) < 0) {
 		api_error(resp, 400, "%s", err);
-		json_object_put(o);
+		release_owner(own);
 		return;
 	}
-	if (vmm_vm_create(vmm, &cfg, release_json, o) < 0) {
+	if (vmm_vm_create(vmm, &cfg, release_owner, own) < 0) {
 		api_error(resp, 400, "vm.create: a VM is already created (vm.delete it first)");
+		release_owner(own);
+		return;
+	}
+	resp->status = 204;
+}
+
+/* With no VM running (created, or shut down) the device joins the config: a cold add, as Kata
+ * does it (vm.create, vm.add-net with the tap fds, vm.boot). The body's fds are ignored: every
+ * fd the request carried is the device's, as in Cloud Hypervisor. A running VM needs hotplug. */
+static void h_add_net(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	struct api_vm_owner *own = vmm->cfg_owner;
+	struct json_object *o;
+	struct vm_config cfg = vmm->cfg;
+	char err[256];
+
+	if (vmm->state == VMM_VM_NONE)
+		return api_error(resp, 404, "vm.add-net: the VM is not created");
+	if ((vmm->state != VMM_VM_CREATED && vmm->state != VMM_VM_SHUTDOWN) ||
+	    vmm->cfg_release != release_owner)
+		return api_error(resp, 500, "vm.add-net: the VM is %s and adding a device to it needs "
+				 "device hotplug, which cellvm does not have yet", vmm_state_name(vmm->state));
+	if (!(o = parse_body(req, resp)))
+		return;
+	if (vmconfig_parse_net(o, &cfg, "NetConfig", req->nr_fds, err, sizeof(err)) < 0 ||
+	    attach_fds(&cfg, cfg.nr_nets - 1, req, own, err, sizeof(err)) < 0) {
+		api_error(resp, 400, "vm.add-net: %s", err);
 		json_object_put(o);
 		return;
 	}
+	own->json[own->nr_json++] = o;
+	vmm->cfg.nets[vmm->cfg.nr_nets++] = cfg.nets[cfg.nr_nets - 1];
 	resp->status = 204;
 }
 
@@ -230,7 +318,7 @@ static const struct route routes[] = {
 	{ "vm.add-fs", HTTP_PUT, h_not_yet },
 	{ "vm.add-generic-vhost-user", HTTP_PUT, h_not_yet },
 	{ "vm.add-pmem", HTTP_PUT, h_not_yet },
-	{ "vm.add-net", HTTP_PUT, h_not_yet },
+	{ "vm.add-net", HTTP_PUT, h_add_net },
 	{ "vm.add-vsock", HTTP_PUT, h_not_yet },
 	{ "vm.add-vdpa", HTTP_PUT, h_not_yet },
 	{ "vm.add-user-device", HTTP_PUT, h_not_yet },

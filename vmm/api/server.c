@@ -251,8 +251,13 @@ static void conn_feed(struct conn *c, const char *data, size_t len)
 	}
 }
 
-static void take_fds(struct conn *c, struct msghdr *m)
+/* Keeps the fds that came with these bytes for the request being read (closed with it);
+ * returns false when they are more than a request may carry (every one is still kept, to be
+ * closed with the connection). */
+static bool take_fds(struct conn *c, struct msghdr *m)
 {
+	bool fit = true;
+
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
 		size_t nfds;
 		int *fds;
@@ -262,12 +267,15 @@ static void take_fds(struct conn *c, struct msghdr *m)
 		nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		fds = (int *)CMSG_DATA(cm);
 		for (size_t i = 0; i < nfds; i++) {
-			if (c->nr_fds < API_MAX_FDS)
+			if (c->nr_fds < API_MAX_FDS) {
 				c->fds[c->nr_fds++] = fds[i];
-			else
+			} else {
 				close(fds[i]);
+				fit = false;
+			}
 		}
 	}
+	return fit;
 }
 
 static void conn_readable(struct conn *c)
@@ -288,7 +296,9 @@ static void conn_readable(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	take_fds(c, &m);
+	/* The kernel closes what did not fit in cbuf (MSG_CTRUNC); what did is ours to close. */
+	if (!take_fds(c, &m) || (m.msg_flags & MSG_CTRUNC))
+		return reject(c, 400, "more than 16 fds sent with one request (SCM_RIGHTS)");
 	c->last_active = now_secs();
 	conn_feed(c, buf, (size_t)n);
 }

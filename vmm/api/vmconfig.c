@@ -438,6 +438,28 @@ static int net_queues(struct json_object *v, struct vm_config *cfg, const char *
 	return 0;
 }
 
+/* fds lists one placeholder per tap queue fd sent with the request (SCM_RIGHTS); as in Cloud
+ * Hypervisor the numbers are never used: routes.c puts the received fds in, in order. */
+static int net_fds(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		   size_t errlen)
+{
+	struct net_config *n = cur_net(cfg);
+	size_t len;
+
+	if (want_type(v, json_type_array, path, err, errlen))
+		return -1;
+	len = json_object_array_length(v);
+	if (len > CONFIG_NET_MAX_PAIRS)
+		return fail(err, errlen, path, "at most 7 fds (one tap queue per queue pair)");
+	for (size_t i = 0; i < len; i++) {
+		if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_int))
+			return fail(err, errlen, path, "must be an array of integers");
+		n->fds[i] = -1;
+	}
+	n->nr_fds = (unsigned int)len;
+	return 0;
+}
+
 /* The offloads cellvm-net negotiates with the guest cannot be turned off yet. */
 static int net_offload(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
 		       size_t errlen)
@@ -457,15 +479,23 @@ static int net_vhost_mode(struct json_object *v, struct vm_config *cfg, const ch
 	return strcmp(json_object_get_string(v), "Client") ? fail(err, errlen, path, "only Client") : 0;
 }
 
-/* cellvm leaves the host side of the tap (address, MTU) to whoever made it. */
-static int net_host_side(struct json_object *v, struct vm_config *cfg, const char *path,
-			 char *err, size_t errlen)
+/* cellvm leaves the host side of the tap (address, MTU) to whoever made it: the type is
+ * checked here, whether it is accepted by net_host_side_used once the fds are known. */
+static int net_host_string(struct json_object *v, struct vm_config *cfg, const char *path,
+			   char *err, size_t errlen)
 {
-	return fail(err, errlen, path, "not supported: cellvm does not configure the host's tap");
+	return want_type(v, json_type_string, path, err, errlen);
+}
+
+static int net_host_int(struct json_object *v, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	return want_type(v, json_type_int, path, err, errlen);
 }
 
 static const struct field net_fields[] = {
 	{ "tap", net_tap },
+	{ "fds", net_fds },
 	{ "mac", net_mac },
 	{ "num_queues", net_queues },
 	{ "queue_size", disk_queue_size },
@@ -478,19 +508,63 @@ static const struct field net_fields[] = {
 	{ "offload_csum", net_offload },
 	{ "iommu", only_default },
 	{ "pci_segment", only_default },
-	{ "ip", net_host_side },
-	{ "mask", net_host_side },
-	{ "host_mac", net_host_side },
-	{ "mtu", net_host_side },
+	{ "ip", net_host_string },
+	{ "mask", net_host_string },
+	{ "host_mac", net_host_string },
+	{ "mtu", net_host_int },
 	{ "pci_device_id", unsupported },
 	{ "rate_limiter_config", unsupported },
 	{ NULL, NULL },
 };
 
+/* With tap fds Cloud Hypervisor does not touch the host's tap either: ip and mask (which its
+ * clients send at the spec's defaults) are ignored there; elsewhere they are refused. */
+static int net_host_side_used(struct json_object *obj, const struct net_config *n,
+			      const char *path, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "ip", "mask", "host_mac", "mtu" };
+	struct json_object *v;
+	char sub[128];
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (!json_object_object_get_ex(obj, keys[k], &v) || !v || (n->nr_fds && k < 2))
+			continue;
+		snprintf(sub, sizeof(sub), "%s.%s", path, keys[k]);
+		return fail(err, errlen, sub, "not supported: cellvm does not configure the host's tap");
+	}
+	return 0;
+}
+
+int vmconfig_parse_net(struct json_object *obj, struct vm_config *cfg, const char *path,
+		       int socket_fds, char *err, size_t errlen)
+{
+	struct net_config *n = cur_net(cfg);
+	char why[256];
+
+	if (cfg->nr_nets == CONFIG_MAX_NETS)
+		return fail(err, errlen, path, "too many network devices (at most 4)");
+	*n = (struct net_config){ 0 };
+	if (parse_object(obj, net_fields, cfg, path, err, errlen))
+		return -1;
+	if (socket_fds > CONFIG_NET_MAX_PAIRS)
+		return fail(err, errlen, path, "at most 7 tap fds (one per queue pair)");
+	if (socket_fds >= 0) {
+		n->nr_fds = (unsigned int)socket_fds;
+		for (int i = 0; i < socket_fds; i++)
+			n->fds[i] = -1;
+	}
+	if (net_host_side_used(obj, n, path, err, errlen))
+		return -1;
+	if (config_check_net(n, why, sizeof(why)))
+		return fail(err, errlen, path, why + strlen("--net: "));
+	cfg->nr_nets++;
+	return 0;
+}
+
 static int parse_nets(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
 		      size_t errlen)
 {
-	char sub[96], why[256];
+	char sub[96];
 
 	if (want_type(v, json_type_array, path, err, errlen))
 		return -1;
@@ -498,12 +572,8 @@ static int parse_nets(struct json_object *v, struct vm_config *cfg, const char *
 		return fail(err, errlen, path, "too many network devices (at most 4)");
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		*cur_net(cfg) = (struct net_config){ 0 };
-		if (parse_object(json_object_array_get_idx(v, i), net_fields, cfg, sub, err, errlen))
+		if (vmconfig_parse_net(json_object_array_get_idx(v, i), cfg, sub, -1, err, errlen))
 			return -1;
-		if (config_check_net(cur_net(cfg), why, sizeof(why)))
-			return fail(err, errlen, sub, why + strlen("--net: "));
-		cfg->nr_nets++;
 	}
 	return 0;
 }
@@ -660,6 +730,13 @@ static struct json_object *nets_to_json(const struct vm_config *cfg)
 			json_object_object_add(o, "mac", json_object_new_string(n->mac));
 		if (n->socket)
 			json_object_object_add(o, "vhost_socket", json_object_new_string(n->socket));
+		if (n->nr_fds) {
+			struct json_object *fds = json_object_new_array();
+
+			for (unsigned int q = 0; q < n->nr_fds; q++)
+				json_object_array_add(fds, json_object_new_int(n->fds[q]));
+			json_object_object_add(o, "fds", fds);
+		}
 		json_object_object_add(o, "vhost_user", json_object_new_boolean(n->vhost_user));
 		json_object_object_add(o, "num_queues", json_object_new_int((int)n->num_queues));
 		json_object_array_add(a, o);

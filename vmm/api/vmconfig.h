@@ -11,6 +11,12 @@
  * alive. Returns 0, or -1 with a one-line reason naming the field in err. */
 int vmconfig_from_json(struct json_object *obj, struct vm_config *cfg, char *err, size_t errlen);
 
+/* Parses one NetConfig at path into cfg->nets[cfg->nr_nets] and counts it. socket_fds >= 0:
+ * the fds come from the socket, that many (vm.add-net: the body's fds are ignored); -1: as
+ * many as the body's fds lists. The fds are left -1 for the caller to fill in order. */
+int vmconfig_parse_net(struct json_object *obj, struct vm_config *cfg, const char *path,
+		       int socket_fds, char *err, size_t errlen);
+
 /* A new VmConfig object describing cfg (caller puts it). */
 struct json_object *vmconfig_to_json(const struct vm_config *cfg);
 
