@@ -12,8 +12,8 @@ dpdk_net() {
 	local tap=$1 nq=$2 mode=$3 sock="$TMP/$1.sock" done="$TMP/$1.done" pmd rc prc i
 	rm -f "$sock" "$done"
 	ip link del "$tap" 2>/dev/null
-	{
-		while [ ! -e "$done" ]; do sleep 0.1; done
+	{ # testpmd quits when the guest is done, or after 50 s
+		for i in $(seq 500); do [ -e "$done" ] && break; sleep 0.1; done
 		echo stop
 		echo quit
 	} | dpdk-testpmd -l 0-1 --no-pci --no-huge -m 256 --single-file-segments \
@@ -28,6 +28,7 @@ dpdk_net() {
 	if [ ! -S "$sock" ] || ! ip link show "$tap" >/dev/null 2>&1; then
 		touch "$done"
 		wait "$pmd"
+		rm -rf "/var/run/dpdk/cellvm-it-$tap"
 		tail -n 15 "$TMP/$tap.pmd"
 		echo "testpmd did not create $sock and $tap"
 		return 96
@@ -45,6 +46,7 @@ dpdk_net() {
 	prc=$?
 	touch "$done"
 	wait "$pmd"
+	rm -rf "/var/run/dpdk/cellvm-it-$tap"
 	cat "$TMP/$tap.peer"
 	sed -n '/Accumulated forward statistics/,/+++++$/p' "$TMP/$tap.pmd"
 	[ "$prc" -eq 0 ] || { echo "net peer failed (status $prc)"; return 97; }
