@@ -218,6 +218,21 @@ static void fix_config(struct virtio_pci *vp, const struct net_config *n, unsign
 	pthread_mutex_unlock(&vp->lock);
 }
 
+/* A backend's GET_QUEUE_NUM may count queues or pairs (virtio_pci.c takes either); one with a
+ * config space and MQ says its pairs exactly in max_virtqueue_pairs. */
+static bool backend_pairs_ok(struct virtio_pci *vp, unsigned int pairs)
+{
+	unsigned int have;
+
+	if (!(vp->vhu.protocol_features & VHU_PF_CONFIG) || !(vp->vhu.features & BIT(NET_F_MQ)))
+		return true;
+	have = vp->config[8] | (unsigned int)vp->config[9] << 8;
+	if (have >= pairs)
+		return true;
+	log_error("%s: the backend serves %u queue pair(s), %u asked", vp->name, have, pairs);
+	return false;
+}
+
 struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned int index)
 {
 	char name[32];
@@ -260,6 +275,10 @@ struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned i
 		return NULL;
 	}
 	nd->vp->backend_pid = pid;
+	if (!backend_pairs_ok(nd->vp, nd->pairs)) {
+		net_destroy(nd);
+		return NULL;
+	}
 	fix_config(nd->vp, n, nd->pairs, index);
 	if (pid > 0)
 		log_info("%s: tap %s served by cellvm-net pid %d, %u queue pair(s)", name,
