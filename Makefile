@@ -145,16 +145,19 @@ $(BUILD)/tools/kvm_floor: tools/bench/kvm_floor.c
 $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-# Not in make bench: a vsock stream against a socketpair (tools/bench/vsock, docs/benchmarks.md).
+# A vsock stream against a socketpair (tools/bench/vsock, docs/benchmarks.md).
 $(BUILD)/tools/vsock_harness: $(BUILD)/tools/bench/vsock.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tools/net_harness: $(BUILD)/tools/bench/net.o $(BUILD)/tests/net/vnet.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
-bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness
+bench: deps all $(BUILD)/tools/kvm_floor $(BUILD)/tools/blk_harness $(BUILD)/tools/net_harness \
+		$(BUILD)/tools/vsock_harness $(BUILD)/cellvm-net $(BUILD)/cellvm-vsock
 	BUILD=$(BUILD) tools/bench/startup
 	BUILD=$(BUILD) tools/bench/blk
+	BUILD=$(BUILD) tools/bench/net
+	BUILD=$(BUILD) tools/bench/vsock
 	BUILD=$(BUILD) tools/bench/lab
 
 clean:

@@ -21,6 +21,11 @@
 #include "vm.h"
 
 #define NET_F_CTRL_GUEST_OFFLOADS 2
+#define NET_F_MTU       3
+#define NET_F_MAC       5
+#define NET_F_STATUS    16
+#define VHOST_F_LOG_ALL 26
+#define VIRTIO_F_RING_PACKED 34
 #define NET_F_CTRL_VQ   17
 #define NET_F_CTRL_RX   18
 #define NET_F_CTRL_VLAN 19
@@ -31,6 +36,8 @@
 #define NET_F_NOTF_COAL 53
 #define NET_F_HASH_REPORT 57
 #define NET_F_RSS 60
+#define NET_F_SPEED_DUPLEX 63
+#define NET_S_LINK_UP 1
 #define BIT(b) (1ULL << (b))
 
 #define CTRL_MQ 4
@@ -215,15 +222,38 @@ static int spawn_backend(const char *name, const struct net_config *n, unsigned 
 }
 
 /* The device config the guest reads: the backend's, with the pair count the VMM serves and
- * the configured MAC. */
-static void fix_config(struct virtio_pci *vp, const struct net_config *n, unsigned int pairs)
+ * the configured MAC. A backend without a config space (DPDK's vhost) gets the VMM's: the
+ * configured MAC or 52:54:00:12:34:(0x56 + index), the link up. */
+static void fix_config(struct virtio_pci *vp, const struct net_config *n, unsigned int pairs,
+		       unsigned int index)
 {
 	pthread_mutex_lock(&vp->lock);
+	if (!(vp->vhu.protocol_features & VHU_PF_CONFIG)) {
+		const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + index) };
+		memcpy(vp->config, mac, sizeof(mac));
+		vp->config[6] = NET_S_LINK_UP;
+		vp->config[7] = 0;
+	}
 	if (n->mac)
 		config_parse_mac(n->mac, vp->config);
 	vp->config[8] = (uint8_t)pairs;
 	vp->config[9] = 0;
 	pthread_mutex_unlock(&vp->lock);
+}
+
+/* A backend's GET_QUEUE_NUM may count queues or pairs (virtio_pci.c takes either); one with a
+ * config space and MQ says its pairs exactly in max_virtqueue_pairs. */
+static bool backend_pairs_ok(struct virtio_pci *vp, unsigned int pairs)
+{
+	unsigned int have;
+
+	if (!(vp->vhu.protocol_features & VHU_PF_CONFIG) || !(vp->vhu.features & BIT(NET_F_MQ)))
+		return true;
+	have = vp->config[8] | (unsigned int)vp->config[9] << 8;
+	if (have >= pairs)
+		return true;
+	log_error("%s: the backend serves %u queue pair(s), %u asked", vp->name, have, pairs);
+	return false;
 }
 
 struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned int index)
@@ -244,7 +274,13 @@ struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned i
 		.features = BIT(NET_F_CTRL_VQ) | BIT(NET_F_MQ),
 		.hide = BIT(NET_F_CTRL_GUEST_OFFLOADS) | BIT(NET_F_CTRL_RX) | BIT(NET_F_CTRL_VLAN) |
 			BIT(NET_F_GUEST_ANNOUNCE) | BIT(NET_F_CTRL_MAC_ADDR) | BIT(NET_F_VQ_NOTF_COAL) |
-			BIT(NET_F_NOTF_COAL) | BIT(NET_F_HASH_REPORT) | BIT(NET_F_RSS),
+			BIT(NET_F_NOTF_COAL) | BIT(NET_F_HASH_REPORT) | BIT(NET_F_RSS) |
+			/* fields past the 10 config bytes; a bit no driver may take; the control
+			 * queue is served as a split ring */
+			BIT(NET_F_MTU) | BIT(NET_F_SPEED_DUPLEX) | BIT(VHOST_F_LOG_ALL) |
+			BIT(VIRTIO_F_RING_PACKED),
+		.own_config_features = BIT(NET_F_MAC) | BIT(NET_F_STATUS),
+		.queue_num_pairs = true,
 		.opaque = nd,
 	};
 	if (!n->vhost_user && (fd = spawn_backend(name, n, nd->pairs, &pid)) < 0) {
@@ -262,7 +298,11 @@ struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned i
 		return NULL;
 	}
 	nd->vp->backend_pid = pid;
-	fix_config(nd->vp, n, nd->pairs);
+	if (!backend_pairs_ok(nd->vp, nd->pairs)) {
+		net_destroy(nd);
+		return NULL;
+	}
+	fix_config(nd->vp, n, nd->pairs, index);
 	if (pid > 0)
 		log_info("%s: tap %s served by cellvm-net pid %d, %u queue pair(s)", name,
 			 n->tap ? n->tap : "fds", (int)pid, nd->pairs);

@@ -142,7 +142,8 @@ static int negotiate(struct vhost_user *v)
 	}
 	if (rc == 0)
 		rc = request(v, VHU_SET_OWNER, NULL, 0, NULL, 0);
-	v->max_queues = nq >= 1 && nq <= 64 ? (unsigned int)nq : 1;
+	/* DPDK answers VHOST_MAX_QUEUE_PAIRS (128): more than cellvm uses is as good as 64 */
+	v->max_queues = nq == 0 ? 1 : nq > 64 ? 64 : (unsigned int)nq;
 	return rc;
 }
 

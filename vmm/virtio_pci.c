@@ -612,13 +612,27 @@ static void stop_retry(struct virtio_pci *vp)
 	vp->retry_fd = -1;
 }
 
+/* The backend queues a backend answering GET_QUEUE_NUM with max_queues can serve. */
+static unsigned int backend_queue_room(const struct virtio_pci *vp, unsigned int max_queues)
+{
+	return max_queues * (vp->local && vp->local->queue_num_pairs ? 2 : 1);
+}
+
+/* Whether the VMM fills the config space itself (the backend has no F_CONFIG, the device allows it). */
+static bool own_config(const struct virtio_pci *vp, const struct vhost_user *v)
+{
+	return vp->local && vp->local->own_config_features && !(v->protocol_features & VHU_PF_CONFIG);
+}
+
 /* The new backend must offer all the old one did: the driver may rely on any of it. */
 static int check_new_backend(struct virtio_pci *vp, const struct vhost_user *nv)
 {
 	uint64_t offered = (nv->features & ~VHU_F_PROTOCOL_FEATURES) | VIRTIO_F_VERSION_1;
 
-	if ((vp->device_features & ~offered) == 0 && vp->nr_queues <= nv->max_queues &&
-	    (!vp->config_len || (nv->protocol_features & VHU_PF_CONFIG)))
+	if ((vp->device_features & ~vp->vmm_features & ~offered) == 0 &&
+	    vp->nr_backend_queues <= backend_queue_room(vp, nv->max_queues) &&
+	    own_config(vp, nv) == own_config(vp, &vp->vhu) &&
+	    (!vp->config_len || own_config(vp, nv) || (nv->protocol_features & VHU_PF_CONFIG)))
 		return 0;
 	log_error("%s: the backend at %s came back offering less (features %#llx, %u queues)",
 		  vp->name, vp->socket_path, (unsigned long long)offered, nv->max_queues);
@@ -802,9 +816,9 @@ static int connect_backend(struct virtio_pci *vp, int vhu_fd, const char *path)
 
 	if (rc < 0)
 		return rc;
-	if (vp->nr_backend_queues > vp->vhu.max_queues) {
-		log_error("%s: the backend serves %u queues, %u asked", vp->name, vp->vhu.max_queues,
-			  vp->nr_backend_queues);
+	if (vp->nr_backend_queues > backend_queue_room(vp, vp->vhu.max_queues)) {
+		log_error("%s: the backend serves %u queues%s, %u asked", vp->name, vp->vhu.max_queues,
+			  vp->local && vp->local->queue_num_pairs ? " (or pairs)" : "", vp->nr_backend_queues);
 		return -EINVAL;
 	}
 	uint64_t backend = vp->vhu.features & ~VHU_F_PROTOCOL_FEATURES;
@@ -814,6 +828,12 @@ static int connect_backend(struct virtio_pci *vp, int vhu_fd, const char *path)
 		backend |= vp->local->features;
 	}
 	vp->device_features = backend | VIRTIO_F_VERSION_1;
+	if (vp->config_len && own_config(vp, &vp->vhu)) {
+		memset(vp->config, 0, vp->config_len);
+		vp->vmm_features |= vp->local->own_config_features & ~backend;
+		vp->device_features |= vp->local->own_config_features;
+		return 0;
+	}
 	if (vp->config_len && vhu_get_config(&vp->vhu, vp->config_len, vp->config) < 0) {
 		log_error("%s: the backend does not give its config space (VHOST_USER_PROTOCOL_F_CONFIG)",
 			  vp->name);

@@ -32,6 +32,11 @@ struct vpci_local_ops {
 	int (*activated)(void *opaque, struct virtio_pci *vp);
 	uint64_t features;  /* device features the VMM serves, offered on top of the backend's */
 	uint64_t hide;      /* backend features never offered (they would need the VMM's help) */
+	/* Non-zero: a backend without VHOST_USER_PROTOCOL_F_CONFIG is accepted; the config space
+	 * starts zeroed (the creator fills it) and the VMM offers these features (net: MAC). */
+	uint64_t own_config_features;
+	/* The backend's GET_QUEUE_NUM may count queue pairs (QEMU and DPDK read it so for net). */
+	bool queue_num_pairs;
 	void *opaque;
 };
 

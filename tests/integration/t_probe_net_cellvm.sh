@@ -29,7 +29,22 @@ cellvm_net_vu() {
 		wait "$pid"
 		exit $rc' bash "$1" "$2" "$3" "$4" "$sock"
 }
-export -f cellvm_net cellvm_net_fds cellvm_net_vu
+# cellvm_net_vu_short TAP: cellvm-net serves one pair, cellvm asks two: refused at start-up.
+cellvm_net_vu_short() {
+	local sock="$TMP/$1.sock" pid rc
+	rm -f "$sock"
+	net_tap_up "$1" 1 || return 99
+	"$BUILD/cellvm-net" --socket "$sock" --tap "$1" --num-queues 1 &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	"$CELLVM" --kernel "$ELF" --memory size=64M --debug-exit --net "vhost_user=true,socket=$sock,num_queues=4"
+	rc=$?
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	ip link del "$1" 2>/dev/null
+	return $rc
+}
+export -f cellvm_net cellvm_net_fds cellvm_net_vu cellvm_net_vu_short
 
 if [ ! -x "$BUILD/cellvm-net" ]; then
 	skip cellvm-probe-net "$BUILD/cellvm-net is not built"
@@ -52,6 +67,7 @@ elif net_can_run cellvm-probe-net; then
 	expect cellvm-net-fds-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc4.peer"
 	expect cellvm-net-vhost-user-mq 0 "test net-mq: PASS" cellvm_net_vu cvc5 2 mq "test=net-mq"
 	expect cellvm-net-vhost-user-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc5.peer"
+	expect cellvm-net-vhost-user-short 2 "backend serves 1 queue pair\(s\), 2 asked" cellvm_net_vu_short cvc9
 fi
 expect cellvm-net-needs-a-kind 2 "give exactly one of tap=NAME" "$CELLVM" --kernel "$ELF" --net mac=52:54:00:00:00:01
 expect cellvm-net-odd-queues 2 "num_queues counts rx \+ tx queues" "$CELLVM" --kernel "$ELF" --net tap=x,num_queues=3
