@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -45,6 +46,17 @@ static int write_file(const char *dir, const char *file, const char *text)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+static bool read_empty(const char *path)
+{
+	char buf[16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool empty = fd >= 0 && read(fd, buf, sizeof(buf)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return empty;
 }
 
 static int make_dir(const char *path)
@@ -112,6 +124,56 @@ static int write_limits(const struct cgroup_vm *cg, const struct cgroup_limits *
 	return rc;
 }
 
+/* True when dir and its children hold no process: a group left by a VM whose broker was
+ * killed before it could remove it (kill -9 of the process group). */
+static bool stale(const char *dir)
+{
+	char path[PATH_MAX + 64];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	bool empty = d != NULL;
+
+	while (empty && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/cgroup.procs", dir, e->d_name);
+		empty = read_empty(path);
+	}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	return empty && read_empty(path);
+}
+
+/* Removes a stale group and its children; -EEXIST when it is not stale (a running VM's). */
+static int reclaim(const char *dir)
+{
+	char path[PATH_MAX + 64];
+	struct dirent *e;
+	DIR *d;
+
+	if (!stale(dir))
+		return -EEXIST;
+	d = opendir(dir);
+	while (d && (e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			rmdir(path);
+		}
+	if (d)
+		closedir(d);
+	return rmdir(dir) < 0 ? -EEXIST : 0;
+}
+
+static int make_vm_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	return reclaim(dir) ?: (mkdir(dir, 0755) < 0 ? -errno : 0);
+}
+
 /* On failure cg->nhier counts only the groups this call created: nothing else is removed
  * (an existing group of the same name belongs to another VM). */
 static int create_dirs(struct cgroup_vm *cg)
@@ -126,7 +188,7 @@ static int create_dirs(struct cgroup_vm *cg)
 		if (!rc && cg->v2)
 			rc = v2_enable(CGROUP_ROOT) ?: v2_enable(parent);
 		if (!rc)
-			rc = mkdir(cg->dir[i], 0755) < 0 ? -errno : 0; /* EEXIST: another VM's name */
+			rc = make_vm_dir(cg->dir[i]); /* EEXIST: a running VM has this name */
 		if (rc) {
 			cg->nhier = i;
 			return rc;

@@ -155,6 +155,12 @@ check_cgroups() {
 	for _ in $(seq 40); do [ -d "$(cg_dir pids "$name")" ] || break; sleep 0.05; done
 	[ ! -d "$(cg_dir pids "$name")" ] && [ ! -d "$(cg_dir memory "$name")" ] &&
 		ok "cgroup: removed after the VM exits" || bad "cgroup: removal" "$(cg_dir pids "$name") left"
+	# A group left behind by a VM whose broker was killed (no process in it) is reclaimed.
+	for c in pids memory; do d=$(cg_dir $c "$name-stale"); mkdir -p "$d/vmm" 2>/dev/null; done
+	"$CELLVM" --jail "on,cgroup=$name-stale" --jail-selftest none >/dev/null 2>"$T/err"; st=$?
+	for _ in $(seq 40); do [ -d "$(cg_dir pids "$name-stale")" ] || break; sleep 0.05; done
+	[ $st -eq 0 ] && [ ! -d "$(cg_dir pids "$name-stale")" ] && ok "cgroup: a stale group of the same name is reclaimed" ||
+		bad "cgroup: stale group" "exit $st"
 	"$CELLVM" --kernel "$ELF" --jail "on,cgroup=../x" >/dev/null 2>"$T/err"; st=$?
 	[ $st -eq 2 ] && grep -q "cgroup=../x" "$T/err" && ok "cgroup: a bad name is a usage error" ||
 		bad "cgroup: bad name" "exit $st"
