@@ -81,7 +81,8 @@ int net_jail_spec(struct jail_spec *s, struct net_policy *p, const struct net_de
 	*s = jail_spec_default("net");
 	*p = (struct net_policy){ .epfd = epfd, .sock = sock, .ntaps = dev->pairs };
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]) && !rc; i++)
-		rc = jail_keep_fd(s, keep[i]);
+		if (keep[i] >= 0) /* sock: -1 in --jail-selftest, which has no frontend */
+			rc = jail_keep_fd(s, keep[i]);
 	for (unsigned i = 0; i < dev->pairs && !rc; i++)
 		rc = jail_keep_fd(s, p->taps[i] = dev->pair[i].tap);
 	/* A tap fd keeps working from any network namespace: the worker gets an empty one. */
