@@ -84,25 +84,19 @@ static const struct backend_cli cli = {
 	.selftest_known = blk_selftest_known,
 };
 
-static int on_socket(struct loop *l)
+static void after_message(void *loopp)
 {
-	int st = backend_dispatch_status(vu_dispatch(&l->dev.vu));
+	struct loop *l = loopp;
 
-	if (st >= 0)
-		return st;
-	/* A message may have started or enabled a queue with buffers already posted. */
 	for (unsigned q = 0; q < l->dev.vu.num_queues; q++)
 		blk_process(&l->dev, q);
-	return -1;
 }
 
 /* -1: keep going; otherwise the exit status. */
 static int on_event(struct loop *l, uint64_t tag)
 {
-	if (tag == BACKEND_TAG_SIGNAL)
-		return backend_on_signal(&l->be);
-	if (tag == BACKEND_TAG_SOCK)
-		return on_socket(l);
+	if (tag < BACKEND_TAG_DEVICE)
+		return backend_event(&l->be, tag, &l->dev.vu, after_message, l);
 	if (tag == TAG_URING) {
 		blk_complete(&l->dev);
 		return -1;
@@ -205,6 +199,11 @@ static int jail_spec(void *loopp, struct jail_spec *s)
 	return blk_jail_spec(s, &l->policy, &l->dev, l->be.epfd, l->be.sigfd, l->be.sock);
 }
 
+static int selftest(void *loopp, const char *act, pid_t parent)
+{
+	return blk_selftest_run(act, &((struct loop *)loopp)->dev, parent);
+}
+
 int main(int argc, char **argv)
 {
 	static struct loop l = { .be = BACKEND_INIT, .be.kick_tag = TAG_KICK };
@@ -227,21 +226,9 @@ int main(int argc, char **argv)
 	}
 	if (backend_setup_loop(&l.be))
 		return log_error("event loop setup: %m"), BACKEND_EXIT_RUNTIME;
-	if (o.selftest) { /* test hook: no frontend; the jail, then one forbidden act */
-		pid_t parent = getppid();
-
-		st = backend_jail(&l.be, &o, jail_spec, &l);
-		return st >= 0 ? st : blk_selftest_run(o.selftest, &l.dev, parent);
-	}
-	l.be.sock = backend_connect(&l.be, &o);
-	if (l.be.sock < 0) {
-		blk_close(&l.dev);
-		return l.be.sock == -EINTR ? BACKEND_EXIT_SIGNAL : BACKEND_EXIT_SOCKET;
-	}
-	/* Everything the device needs is open: the jail before the first message is read. */
-	st = backend_jail(&l.be, &o, jail_spec, &l);
+	st = backend_connect_and_jail(&l.be, &o, jail_spec, selftest, &l);
 	if (st >= 0)
-		return st;
+		return st; /* a selftest's or a failure's status: exiting closes the rest */
 	if (blk_attach(&l.dev, l.be.sock, backend_kick_changed, &l.be))
 		return log_error("vhost-user setup failed"), BACKEND_EXIT_RUNTIME;
 	log_info("serving %s (%llu sectors%s) with %u queue(s)", c.blk.path,

@@ -276,7 +276,7 @@ void backend_drain_kick(int fd, unsigned q)
 		log_warn("queue %u: kick read: %m", q);
 }
 
-int backend_on_signal(struct backend *b)
+static int on_signal(struct backend *b)
 {
 	struct signalfd_siginfo si;
 
@@ -285,7 +285,8 @@ int backend_on_signal(struct backend *b)
 	return BACKEND_EXIT_SIGNAL;
 }
 
-int backend_dispatch_status(int rc)
+/* vu_dispatch()'s result: -1 to keep going, otherwise the exit status (logged). */
+static int dispatch_status(int rc)
 {
 	if (rc == -ECONNRESET) {
 		log_info("frontend disconnected");
@@ -300,6 +301,19 @@ int backend_dispatch_status(int rc)
 		return BACKEND_EXIT_RUNTIME;
 	}
 	return -1;
+}
+
+int backend_event(struct backend *b, uint64_t tag, struct vu_dev *vu,
+		  void (*after_message)(void *loop), void *loop)
+{
+	int st;
+
+	if (tag == BACKEND_TAG_SIGNAL)
+		return on_signal(b);
+	st = dispatch_status(vu_dispatch(vu));
+	if (st < 0)
+		after_message(loop);
+	return st;
 }
 
 int backend_run(struct backend *b, int (*on_event)(void *loop, const struct epoll_event *ev),
@@ -398,4 +412,22 @@ int backend_jail(struct backend *b, const struct backend_opts *o, backend_spec_f
 	if (o->seccomp_log)
 		log_warn("--seccomp log: forbidden system calls are logged, not stopped");
 	return -1;
+}
+
+int backend_connect_and_jail(struct backend *b, const struct backend_opts *o,
+			     backend_spec_fn *spec, backend_selftest_fn *selftest, void *loop)
+{
+	int st;
+
+	if (o->selftest) { /* test hook: no frontend; the jail, then one forbidden act */
+		pid_t parent = getppid();
+
+		st = backend_jail(b, o, spec, loop);
+		return st >= 0 ? st : selftest(loop, o->selftest, parent);
+	}
+	b->sock = backend_connect(b, o);
+	if (b->sock < 0)
+		return b->sock == -EINTR ? BACKEND_EXIT_SIGNAL : BACKEND_EXIT_SOCKET;
+	/* Everything the device needs is open: the jail before the first message is read. */
+	return backend_jail(b, o, spec, loop);
 }

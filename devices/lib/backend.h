@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/types.h>
 
 #include "../../sandbox/jail.h"
 
@@ -74,10 +75,12 @@ int backend_connect(struct backend *b, const struct backend_opts *o);
 void backend_kick_changed(void *b, unsigned q, int old_fd, int new_fd);
 /* Drains a kick eventfd after it fired. */
 void backend_drain_kick(int fd, unsigned q);
-/* The signalfd fired: logs the signal; BACKEND_EXIT_SIGNAL. */
-int backend_on_signal(struct backend *b);
-/* vu_dispatch()'s result: -1 to keep going, otherwise the exit status (logged). */
-int backend_dispatch_status(int rc);
+struct vu_dev;
+/* The skeleton's own events (tag below BACKEND_TAG_DEVICE): a stop signal (logged; exit 8),
+ * or a vhost-user message, read and handled, then after_message(loop) (a message may have
+ * started a queue with buffers already posted). -1: keep going; otherwise the exit status. */
+int backend_event(struct backend *b, uint64_t tag, struct vu_dev *vu,
+		  void (*after_message)(void *loop), void *loop);
 
 /* The event loop for devices with nothing between epoll waits: on_event returns -1 to keep
  * going, otherwise the exit status. */
@@ -86,11 +89,19 @@ int backend_run(struct backend *b, int (*on_event)(void *loop, const struct epol
 
 /* Fills the device's jail spec (its policy lives in loop); 0 or -errno. */
 typedef int backend_spec_fn(void *loop, struct jail_spec *s);
+/* Runs a --jail-selftest act in the jailed process; its exit status (sandbox/selftest.h). */
+typedef int backend_selftest_fn(void *loop, const char *act, pid_t parent);
 
 /* Enters the jail (unless --no-jail: logged), with the options' seccomp mode and ids. -1: go
  * on, jailed; otherwise the exit status (a layer failed: never half-jailed). In the pid
  * namespace's waiter it never returns: it ends the way the worker ended. */
 int backend_jail(struct backend *b, const struct backend_opts *o, backend_spec_fn *spec,
 		 void *loop);
+
+/* Once the device is open: with --jail-selftest, no frontend: the jail, then the act. Else
+ * the frontend (backend_connect) into b->sock, then the jail before its first message is
+ * read. -1: go on, connected and jailed; otherwise the exit status. */
+int backend_connect_and_jail(struct backend *b, const struct backend_opts *o,
+			     backend_spec_fn *spec, backend_selftest_fn *selftest, void *loop);
 
 #endif

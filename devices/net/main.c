@@ -14,7 +14,7 @@
 #include "policy.h"
 #include "selftest.h"
 
-enum tag { TAG_KICK = 16, TAG_TAP = 64 };
+enum tag { TAG_KICK = 16, TAG_TAP = 64 }; /* above BACKEND_TAG_DEVICE */
 
 struct loop {
 	struct backend be;        /* first: the kick callback's argument */
@@ -127,15 +127,10 @@ static const struct net_loop_ops loop_ops = {
 	.kick_changed = backend_kick_changed, .tap_poll = watch_tap,
 };
 
-static int on_socket(struct loop *l)
+/* New features set the offloads; a message may have started or enabled a queue. */
+static void after_message(void *loopp)
 {
-	int st = backend_dispatch_status(vu_dispatch(&l->dev.vu));
-
-	if (st >= 0)
-		return st;
-	/* New features set the offloads; a message may have started or enabled a queue. */
-	net_after_message(&l->dev);
-	return -1;
+	net_after_message(&((struct loop *)loopp)->dev);
 }
 
 /* -1: keep going; otherwise the exit status. */
@@ -144,10 +139,8 @@ static int on_event(void *loopp, const struct epoll_event *ev)
 	struct loop *l = loopp;
 	uint64_t tag = ev->data.u64;
 
-	if (tag == BACKEND_TAG_SIGNAL)
-		return backend_on_signal(&l->be);
-	if (tag == BACKEND_TAG_SOCK)
-		return on_socket(l);
+	if (tag < BACKEND_TAG_DEVICE)
+		return backend_event(&l->be, tag, &l->dev.vu, after_message, l);
 	if (tag >= TAG_TAP && tag < TAG_TAP + l->dev.pairs) {
 		net_tap_ready(&l->dev, (unsigned)(tag - TAG_TAP));
 		return -1;
@@ -214,6 +207,11 @@ static int serve(struct loop *l)
 	return st;
 }
 
+static int selftest(void *loopp, const char *act, pid_t parent)
+{
+	return net_selftest_run(act, &((struct loop *)loopp)->dev, parent);
+}
+
 int main(int argc, char **argv)
 {
 	static struct loop l = { .be = BACKEND_INIT, .be.kick_tag = TAG_KICK };
@@ -233,21 +231,9 @@ int main(int argc, char **argv)
 	}
 	if (backend_setup_loop(&l.be))
 		return log_error("event loop setup: %m"), BACKEND_EXIT_RUNTIME;
-	if (o.selftest) { /* test hook: no frontend; the jail, then one forbidden act */
-		pid_t parent = getppid();
-
-		st = backend_jail(&l.be, &o, jail_spec, &l);
-		return st >= 0 ? st : net_selftest_run(o.selftest, &l.dev, parent);
-	}
-	l.be.sock = backend_connect(&l.be, &o);
-	if (l.be.sock < 0) {
-		net_close(&l.dev);
-		return l.be.sock == -EINTR ? BACKEND_EXIT_SIGNAL : BACKEND_EXIT_SOCKET;
-	}
-	/* Everything the device needs is open: the jail before the first message is read. */
-	st = backend_jail(&l.be, &o, jail_spec, &l);
+	st = backend_connect_and_jail(&l.be, &o, jail_spec, selftest, &l);
 	if (st >= 0)
-		return st;
+		return st; /* a selftest's or a failure's status: exiting closes the rest */
 	st = serve(&l);
 	net_close(&l.dev);
 	close(l.be.sock);

@@ -89,15 +89,9 @@ static const struct backend_cli cli = {
 	.selftest_known = vsock_selftest_known,
 };
 
-static int on_socket(struct loop *l)
+static void after_message(void *loopp)
 {
-	int st = backend_dispatch_status(vu_dispatch(&l->dev.vu));
-
-	if (st >= 0)
-		return st;
-	/* A message may have started or enabled a queue with buffers already posted. */
-	vsock_process(&l->dev);
-	return -1;
+	vsock_process(&((struct loop *)loopp)->dev);
 }
 
 /* -1: keep going; otherwise the exit status. */
@@ -106,10 +100,8 @@ static int on_event(void *loopp, const struct epoll_event *ev)
 	struct loop *l = loopp;
 	uint64_t tag = ev->data.u64;
 
-	if (tag == BACKEND_TAG_SIGNAL)
-		return backend_on_signal(&l->be);
-	if (tag == BACKEND_TAG_SOCK)
-		return on_socket(l);
+	if (tag < BACKEND_TAG_DEVICE)
+		return backend_event(&l->be, tag, &l->dev.vu, after_message, l);
 	if (tag == TAG_LISTEN)
 		vsock_accept(&l->dev);
 	else if (tag == TAG_TIMER)
@@ -132,14 +124,9 @@ static int jail_spec(void *loopp, struct jail_spec *s)
 	return vsock_jail_spec(s, &l->policy, &l->dev, l->be.epfd, l->be.sigfd, l->be.sock);
 }
 
-/* The jail; after it, guest-initiated streams connect under its bind mount. */
-static int enter_jail(struct loop *l, const struct backend_opts *o)
+static int selftest(void *loopp, const char *act, pid_t parent)
 {
-	int st = backend_jail(&l->be, o, jail_spec, l);
-
-	if (st < 0 && !o->no_jail)
-		vsock_jail_paths(&l->dev);
-	return st;
+	return vsock_selftest_run(act, parent);
 }
 
 static int serve(struct loop *l, const struct vsock_opts *vs)
@@ -176,21 +163,11 @@ int main(int argc, char **argv)
 		vsock_close(&l.dev);
 		return BACKEND_EXIT_DEVICE;
 	}
-	if (o.selftest) { /* test hook: no frontend; the jail, then one forbidden act */
-		pid_t parent = getppid();
-
-		st = enter_jail(&l, &o);
-		return st >= 0 ? st : vsock_selftest_run(o.selftest, parent);
-	}
-	l.be.sock = backend_connect(&l.be, &o);
-	if (l.be.sock < 0) {
-		vsock_close(&l.dev);
-		return l.be.sock == -EINTR ? BACKEND_EXIT_SIGNAL : BACKEND_EXIT_SOCKET;
-	}
-	/* Everything the device needs is open: the jail before the first message is read. */
-	st = enter_jail(&l, &o);
+	st = backend_connect_and_jail(&l.be, &o, jail_spec, selftest, &l);
 	if (st >= 0)
-		return st;
+		return st; /* a selftest's or a failure's status: exiting closes the rest */
+	if (!o.no_jail) /* guest-initiated streams connect under the bind mount */
+		vsock_jail_paths(&l.dev);
 	st = serve(&l, &vs);
 	vsock_close(&l.dev);
 	close(l.be.sock);
