@@ -349,6 +349,61 @@ __attribute__((noreturn)) static void waiter_exit(const struct jail_result *r)
 	jail_exit_like(st);
 }
 
+struct fd_rule {
+	int nr;
+	const char *why;
+};
+
+static const struct fd_rule epoll_rules[] = {
+	{ SCMP_SYS(epoll_wait), "the event loop" },
+	{ SCMP_SYS(epoll_pwait), "the event loop (libc's epoll_wait on some builds)" },
+	{ SCMP_SYS(epoll_ctl), "watch kick eventfds and the device's own fds" },
+};
+
+static const struct fd_rule socket_rules[] = {
+	{ SCMP_SYS(recvfrom), "vhost-user message payloads (recv)" },
+	{ SCMP_SYS(recvmsg), "vhost-user message headers, with their fds" },
+	{ SCMP_SYS(sendmsg), "vhost-user replies" },
+};
+
+/* Each rule's syscall, with argument 0 being fd. */
+static int add_fd_rules(scmp_filter_ctx ctx, const struct fd_rule *r, size_t n, int fd)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r[i].nr, 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+	return rc;
+}
+
+int backend_rules(void *scmp_ctx, int epfd)
+{
+	scmp_filter_ctx ctx = scmp_ctx;
+	int rc = add_fd_rules(ctx, epoll_rules, sizeof(epoll_rules) / sizeof(epoll_rules[0]), epfd);
+
+	/* Kick eventfds are made non-blocking: F_GETFL and F_SETFL only. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, F_GETFL));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, F_SETFL));
+	/* fstat() of a memory region's fd (its size, against SIGBUS): AT_EMPTY_PATH only. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+				      SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
+	return rc;
+}
+
+int backend_socket_rules(void *scmp_ctx, int sock)
+{
+	if (sock < 0)
+		return 0;
+	return add_fd_rules(scmp_ctx, socket_rules, sizeof(socket_rules) / sizeof(socket_rules[0]),
+			    sock);
+}
+
 /* The device's rules plus dup(), for --jail-selftest nofile alone: it must reach the rlimit. */
 struct rules_and_dup {
 	jail_rules_fn *rules;

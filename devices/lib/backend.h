@@ -87,6 +87,13 @@ int backend_event(struct backend *b, uint64_t tag, struct vu_dev *vu,
 int backend_run(struct backend *b, int (*on_event)(void *loop, const struct epoll_event *ev),
 		void *loop);
 
+/* For each device's seccomp rules (a scmp_filter_ctx as void *): the syscalls devices/lib
+ * makes in every backend. The event loop on epfd, kick eventfds made non-blocking, fstat of a
+ * memory region's fd. 0 or a libseccomp -errno. */
+int backend_rules(void *scmp_ctx, int epfd);
+/* vhost-user messages on the connected socket; none when sock < 0 (--jail-selftest). */
+int backend_socket_rules(void *scmp_ctx, int sock);
+
 /* Fills the device's jail spec (its policy lives in loop); 0 or -errno. */
 typedef int backend_spec_fn(void *loop, struct jail_spec *s);
 /* Runs a --jail-selftest act in the jailed process; its exit status (sandbox/selftest.h). */

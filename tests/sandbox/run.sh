@@ -158,7 +158,8 @@ spawned_status() {
 		>"$T/vm.log" 2>&1 &
 	vm=$!
 	PIDS="$PIDS $vm"
-	for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+	# Up to 20 s: the host may be busy; the guest idles once every device is up.
+	for _ in $(seq 400); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
 	waiter=$(pgrep -P "$vm" -x "cellvm-$kind" | head -n1)
 	if [ -n "$waiter" ]; then check_tree "cellvm-spawned cellvm-$kind (root) /proc status" "$waiter" 65534
 	else bad "cellvm-spawned cellvm-$kind /proc status" "no cellvm-$kind under cellvm"
