@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -268,9 +269,12 @@ int vmm_policy_thread(enum vmm_thread_role role)
 
 static void print_rules(FILE *out, const char *indent, const struct rule *r, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s%-18s %s\n", indent, seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-			r[i].nr) ?: "?", r[i].why);
+	for (size_t i = 0; i < n; i++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r[i].nr);
+
+		fprintf(out, "%s%-18s %s\n", indent, name ?: "?", r[i].why);
+		free(name); /* libseccomp's copy */
+	}
 }
 
 static void print_ioctls(FILE *out, const struct ioctl_rule *r, size_t n)
