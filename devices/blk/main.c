@@ -212,12 +212,12 @@ int main(int argc, char **argv)
 	const char *what;
 	int rc, st;
 
-	log_init("blk", LOG_WARN, NULL);
+	log_init(cli.name, LOG_WARN, NULL);
 	rc = backend_parse_args(&cli, &o, &c, argc, argv);
 	if (rc)
 		return rc > 0 ? 0 : (backend_usage(&cli, stderr), BACKEND_EXIT_USAGE);
 	if (o.verbose)
-		log_init("blk", LOG_INFO, NULL);
+		log_init(cli.name, LOG_INFO, NULL);
 	rc = blk_open(&l.dev, &c.blk, &what);
 	if (rc) {
 		log_error("%s: %s: %s", c.blk.path, what, strerror(-rc));

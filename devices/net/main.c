@@ -219,12 +219,12 @@ int main(int argc, char **argv)
 	struct net_opts n = { .pairs = 1 };
 	int rc, st;
 
-	log_init("net", LOG_WARN, NULL);
+	log_init(cli.name, LOG_WARN, NULL);
 	rc = backend_parse_args(&cli, &o, &n, argc, argv);
 	if (rc)
 		return rc > 0 ? 0 : (backend_usage(&cli, stderr), BACKEND_EXIT_USAGE);
 	if (o.verbose)
-		log_init("net", LOG_INFO, NULL);
+		log_init(cli.name, LOG_INFO, NULL);
 	if (open_device(&l, &n)) {
 		net_close(&l.dev);
 		return BACKEND_EXIT_DEVICE;

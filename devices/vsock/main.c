@@ -149,12 +149,12 @@ int main(int argc, char **argv)
 	const char *what;
 	int rc, st;
 
-	log_init("vsock", LOG_WARN, NULL);
+	log_init(cli.name, LOG_WARN, NULL);
 	rc = backend_parse_args(&cli, &o, &vs, argc, argv);
 	if (rc)
 		return rc > 0 ? 0 : (backend_usage(&cli, stderr), BACKEND_EXIT_USAGE);
 	if (o.verbose)
-		log_init("vsock", LOG_INFO, NULL);
+		log_init(cli.name, LOG_INFO, NULL);
 	if (backend_setup_loop(&l.be))
 		return log_error("event loop setup: %m"), BACKEND_EXIT_RUNTIME;
 	rc = vsock_open(&l.dev, &vs, &what);
