@@ -112,7 +112,7 @@ check-net: $(BUILD)/cellvm-net $(BUILD)/tests/net/netfront
 	BUILD=$(BUILD) tests/net/run.sh
 	BUILD=$(BUILD) tests/net/dpdk.sh
 
-# Escape tests: each forbidden act from inside cellvm-blk's jail (tests/sandbox/run.sh).
+# Escape tests: each forbidden act from inside each backend's and the VMM's jail (tests/sandbox/run.sh).
 $(BUILD)/tests/sandbox/deny: tests/sandbox/deny.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lseccomp

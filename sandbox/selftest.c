@@ -87,7 +87,7 @@ static int act_mprotect_exec(const struct jail_act_ctx *a)
 	return rc_of(mprotect(p, 4096, PROT_READ | PROT_EXEC));
 }
 
-/* dup() is added to the filter for this act alone (policy.c): RLIMIT_NOFILE must stop it. */
+/* dup() is added to the filter for this act alone (devices/lib/backend.c): RLIMIT_NOFILE must stop it. */
 static int act_nofile(const struct jail_act_ctx *a)
 {
 	for (int i = 0; i < 1 << 16; i++)

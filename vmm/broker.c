@@ -215,6 +215,9 @@ static __attribute__((noreturn)) void exec_child(const char **argv, const int *f
 {
 	int moved[BROKER_MAX_FDS];
 
+	signal(SIGTERM, SIG_DFL); /* the broker ignores these; the backend must not inherit that */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	for (unsigned i = 0; i < ncg; i++) /* join the device's child cgroup ("0": this process) */
 		if (write(cg_fds[i], "0", 1) != 1)
 			_exit(126);
@@ -475,7 +478,12 @@ static __attribute__((noreturn)) void broker_main(int sock)
 static void broker_child_setup(int sock)
 {
 	/* No parent-death signal: the channel's EOF tells the broker the VMM has gone, and it
-	 * must outlive the VMM briefly to remove the VM's cgroups. */
+	 * must outlive the VMM briefly to remove the VM's cgroups. Signals sent to the whole
+	 * process group (timeout(1), a shell's ^C) are for the VMM, which then closes the
+	 * channel: the broker ignores them. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	/* stdin and stdout are the VMM's serial console, maybe a pipe whose reader waits for

@@ -213,27 +213,6 @@ static size_t iov_read(const struct iovec *iov, unsigned n, size_t skip, void *d
 	return done;
 }
 
-/* r->data = the len bytes of iov after skip. */
-static void iov_slice(struct blk_req *r, const struct iovec *iov, unsigned n, size_t skip,
-		      size_t len)
-{
-	r->ndata = 0;
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		r->data[r->ndata++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-}
-
 static void bad_request(struct blk_dev *dev, unsigned q, const char *why, unsigned long long v)
 {
 	uint64_t n = ++dev->queues[q].bad_requests;
@@ -289,9 +268,9 @@ static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk
 	if (len == 0)
 		return VIRTIO_BLK_S_OK;
 	if (write)
-		iov_slice(r, e->iov, e->out_num, sizeof(*h), len);
+		r->ndata = iov_slice(e->iov, e->out_num, sizeof(*h), len, r->data);
 	else
-		iov_slice(r, e->iov + e->out_num, e->in_num, 0, len);
+		r->ndata = iov_slice(e->iov + e->out_num, e->in_num, 0, len, r->data);
 	sqe = get_sqe(dev);
 	if (!sqe)
 		return VIRTIO_BLK_S_IOERR;
@@ -324,7 +303,7 @@ static int do_get_id(struct blk_dev *dev, struct blk_req *r)
 	uint64_t len = r->elem.in_len - 1;
 	size_t n = len < BLK_SERIAL_LEN ? (size_t)len : BLK_SERIAL_LEN;
 
-	iov_slice(r, r->elem.iov + r->elem.out_num, r->elem.in_num, 0, n);
+	r->ndata = iov_slice(r->elem.iov + r->elem.out_num, r->elem.in_num, 0, n, r->data);
 	for (unsigned i = 0, off = 0; i < r->ndata; off += r->data[i].iov_len, i++)
 		memcpy(r->data[i].iov_base, dev->serial + off, r->data[i].iov_len);
 	r->used_len = (uint32_t)n + 1;

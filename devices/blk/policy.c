@@ -3,70 +3,23 @@
 #include "policy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <seccomp.h>
 #include <unistd.h>
 
-#define FD_EPOLL 1
-#define FD_SOCK 2
-#define FD_RING 3
-
-struct fd_rule {
-	int nr;
-	int fd;          /* which fd argument 0 must be */
-	const char *why;
-};
-
-static const struct fd_rule fd_rules[] = {
-	{ SCMP_SYS(epoll_wait), FD_EPOLL, "the event loop" },
-	{ SCMP_SYS(epoll_pwait), FD_EPOLL, "the event loop (libc's epoll_wait on some builds)" },
-	{ SCMP_SYS(epoll_ctl), FD_EPOLL, "watch a queue's new kick eventfd" },
-	{ SCMP_SYS(recvfrom), FD_SOCK, "vhost-user message payloads (recv)" },
-	{ SCMP_SYS(recvmsg), FD_SOCK, "vhost-user message headers, with their fds" },
-	{ SCMP_SYS(sendmsg), FD_SOCK, "vhost-user replies" },
-	{ SCMP_SYS(io_uring_enter), FD_RING, "submit disk I/O and wait for it (set up before the jail)" },
-};
-
-static int fd_of(const struct blk_policy *p, int which)
-{
-	return which == FD_EPOLL ? p->epfd : which == FD_SOCK ? p->sock : p->ring_fd;
-}
-
-static int add_fd_rules(scmp_filter_ctx ctx, const struct blk_policy *p)
-{
-	for (size_t i = 0; i < sizeof(fd_rules) / sizeof(fd_rules[0]); i++) {
-		int fd = fd_of(p, fd_rules[i].fd), rc;
-
-		if (fd < 0)
-			continue;
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, fd_rules[i].nr, 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
+#include "../lib/backend.h"
 
 static int blk_rules(void *scmp_ctx, const void *arg)
 {
 	scmp_filter_ctx ctx = scmp_ctx;
 	const struct blk_policy *p = arg;
-	int rc = add_fd_rules(ctx, p);
+	int rc = backend_rules(ctx, p->epfd);
 
-	/* Kick eventfds are made non-blocking: F_GETFL and F_SETFL only. */
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, F_GETFL));
+		rc = backend_socket_rules(ctx, p->sock);
+	/* Submit disk I/O and wait for it, on the ring set up before the jail. */
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, F_SETFL));
-	/* fstat() of a memory region's fd (its size, against SIGBUS): AT_EMPTY_PATH only. */
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
-				      SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
-	/* Test hook only (--jail-selftest nofile): an fd-creating call to reach the rlimit. */
-	if (!rc && p->test_dup)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup), 0);
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->ring_fd));
 	return rc;
 }
 

@@ -10,7 +10,6 @@ struct blk_policy {
 	int epfd;
 	int sock;        /* -1 in --jail-selftest, which has no frontend */
 	int ring_fd;
-	bool test_dup;   /* --jail-selftest nofile only: dup() to reach RLIMIT_NOFILE */
 };
 
 /* The jail for a device whose disk, io_uring, epoll, signalfd and socket are open. */

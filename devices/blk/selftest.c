@@ -37,7 +37,7 @@ static const struct jail_act blk_acts[] = {
 	{ "uring-openat", act_uring_openat }, { "uring-setup", act_uring_setup },
 };
 
-int blk_selftest_known(const char *act)
+bool blk_selftest_known(const char *act)
 {
 	return jail_selftest_known(act, blk_acts, sizeof(blk_acts) / sizeof(blk_acts[0]));
 }

@@ -300,3 +300,26 @@ void virtq_suppress_kick(struct virtq *vq)
 	__atomic_store_n((uint16_t *)(vq->used + 4 + (size_t)vq->num * 8),
 			 (uint16_t)(vq->last_avail - 1), __ATOMIC_RELAXED);
 }
+
+/* Used by each device to take a request's payload out of a chain past its header. */
+unsigned iov_slice(const struct iovec *iov, unsigned n, size_t skip, size_t len,
+		   struct iovec *out)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
+		len -= l;
+		skip = 0;
+	}
+	return k;
+}

@@ -91,5 +91,8 @@ void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long det
 bool virtq_avail_pending(const struct virtq *vq);
 /* Number of popped chains not yet pushed. */
 unsigned virtq_inflight(const struct virtq *vq);
+/* out[] = the len bytes of iov[0..n) after skip (out has room for n); returns the count. */
+unsigned iov_slice(const struct iovec *iov, unsigned n, size_t skip, size_t len,
+		   struct iovec *out);
 
 #endif

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/backend.h"
+
 struct rule {
 	int nr;
 	const char *why;
@@ -38,18 +40,11 @@ static int vsock_rules(void *scmp_ctx, const void *arg)
 	scmp_filter_ctx ctx = scmp_ctx;
 	const struct vsock_policy *p = arg;
 	const struct scmp_arg_cmp none = SCMP_A0(SCMP_CMP_EQ, 0);
-	scmp_datum_t ep = (scmp_datum_t)p->epfd;
-	int rc = 0;
+	/* The event loop (it watches streams too), kick fds, memory regions. */
+	int rc = backend_rules(ctx, p->epfd);
 
 	for (size_t i = 0; i < sizeof(any_fd) / sizeof(any_fd[0]) && !rc; i++)
 		rc = add(ctx, any_fd[i].nr, 0, none, none);
-	/* The event loop, and watching streams and new kick eventfds. */
-	if (!rc)
-		rc = add(ctx, SCMP_SYS(epoll_wait), 1, SCMP_A0(SCMP_CMP_EQ, ep), none);
-	if (!rc)
-		rc = add(ctx, SCMP_SYS(epoll_pwait), 1, SCMP_A0(SCMP_CMP_EQ, ep), none);
-	if (!rc)
-		rc = add(ctx, SCMP_SYS(epoll_ctl), 1, SCMP_A0(SCMP_CMP_EQ, ep), none);
 	/* Host-initiated streams: accept on the hybrid socket only. */
 	if (!rc)
 		rc = add(ctx, SCMP_SYS(accept4), 1,
@@ -67,14 +62,6 @@ static int vsock_rules(void *scmp_ctx, const void *arg)
 	/* The guest's SHUTDOWN(SEND) becomes a half-close of the stream. */
 	if (!rc)
 		rc = add(ctx, SCMP_SYS(shutdown), 1, SCMP_A1(SCMP_CMP_EQ, SHUT_WR), none);
-	/* Kick eventfds are made non-blocking: F_GETFL and F_SETFL only. */
-	if (!rc)
-		rc = add(ctx, SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL), none);
-	if (!rc)
-		rc = add(ctx, SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, F_SETFL), none);
-	/* fstat() of a memory region's fd (its size, against SIGBUS): AT_EMPTY_PATH only. */
-	if (!rc)
-		rc = add(ctx, SCMP_SYS(newfstatat), 1, SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH), none);
 	return rc;
 }
 

@@ -176,29 +176,6 @@ static void bad(struct vsock_dev *dev, uint64_t *counter, const char *why, unsig
 			 *counter == WARN_MAX ? "; not logging more of these" : "");
 }
 
-/* out[] = the len bytes of iov after skip; returns the count. */
-static unsigned iov_slice(const struct iovec *iov, unsigned n, size_t skip, size_t len,
-			  struct iovec *out)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return k;
-}
-
 static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len,
 		       bool to_iov)
 {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run.sh: escape tests for cellvm-blk's jail: each forbidden act from inside it, and the jail as /proc shows it.
+# run.sh: escape tests for the backends' (blk, net, vsock) and the VMM's jails: each forbidden act from inside, and the jail as /proc shows it.
 set -u
 BUILD=${BUILD:-build}
 BLK=$BUILD/cellvm-blk
@@ -8,7 +8,7 @@ ELF=$BUILD/guest/probe.elf
 T=$(mktemp -d /tmp/cellvm-sandbox.XXXXXX)
 USER_ID=12345 # the unprivileged caller for the user-namespace runs
 PIDS=
-trap 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+trap 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; cleanup_devices; rm -rf "$T"' EXIT
 chmod 755 "$T"
 truncate -s 8M "$T/img"
 chmod 666 "$T/img"
@@ -17,17 +17,64 @@ pass=0 fail=0 skip=0
 ok() { pass=$((pass + 1)); echo "PASS $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; [ -f "$T/err" ] && sed 's/^/    | /' "$T/err" | tail -n 5; }
 
-# as root|user CMD...: run as root, or as an unprivileged uid (cellvm-blk then makes a user namespace).
+# as root|user CMD...: run as root, or as an unprivileged uid (a backend then makes a user namespace).
 as() {
 	local who=$1
 	shift
 	if [ "$who" = root ]; then "$@"; else setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$@"; fi
 }
 
-# act WHO MODE ACT WANT: WANT is SIGSYS (killed by seccomp) or the errno name the jail refuses with.
+# ---- the device backends' jails: the same escape table for each kind ---------------------
+# Each kind: how a --jail-selftest run starts (KIND_args), and its acts beyond the generic ones
+# (sandbox/selftest.c): those seccomp kills, those refused by another layer even in kill mode,
+# and what the layers under seccomp refuse with --seccomp log.
+TAP=cvsb$$     # cellvm-net's tap for the selftest runs, usable by $USER_ID
+blk_args() { echo --path "$T/img"; }
+net_args() { echo --tap "$TAP"; }
+vsock_args() { echo --cid 3 --uds-path "$T/vs/j.sock"; }
+
+KILLED_blk="uring-setup"
+KILLED_net="open-tun socket-packet tap-setiff"
+KILLED_vsock="socket-dgram create-in-bind"
+REFUSED_blk="uring-openat:EACCES"        # io_uring's own opcode restrictions
+REFUSED_net=""
+REFUSED_vsock="connect-outside:ENOENT"   # a host listener outside the bound directory
+# An empty root (ENOENT), no capability (EPERM), a tap already attached (EEXIST), Landlock.
+LAYERS_blk=""
+LAYERS_net="open-tun:ENOENT socket-packet:EPERM tap-setiff:EEXIST"
+LAYERS_vsock="create-in-bind:EACCES"
+SECCOMP_ONLY_blk="uring-setup"
+SECCOMP_ONLY_net=""
+SECCOMP_ONLY_vsock="socket-dgram"
+
+# Set-up each kind needs before its runs; false: the kind cannot run here (said by the caller).
+blk_setup() { true; }
+net_setup() {
+	command -v ip >/dev/null && [ -c /dev/net/tun ] &&
+		ip tuntap add dev "$TAP" mode tap user $USER_ID group $USER_ID 2>/dev/null &&
+		ip tuntap add dev "${TAP}v" mode tap 2>/dev/null  # for the VM below
+}
+vsock_setup() {
+	mkdir -p "$T/vs" && chown $USER_ID "$T/vs" || return 1
+	# connect-outside must find a real listener out of reach, not just a missing name.
+	rm -f /tmp/cellvm-vsock-selftest.sock
+	/usr/bin/python3 -c 'import socket,sys,os,time
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); s.listen(8)
+time.sleep(600)' /tmp/cellvm-vsock-selftest.sock &
+	PIDS="$PIDS $!"
+	disown $!  # killed at exit without a job message
+	for _ in $(seq 100); do [ -S /tmp/cellvm-vsock-selftest.sock ] && return 0; sleep 0.05; done
+	return 1
+}
+cleanup_devices() { ip link del "$TAP" 2>/dev/null; ip link del "${TAP}v" 2>/dev/null; rm -f /tmp/cellvm-vsock-selftest.sock; }
+
+# act KIND WHO MODE ACT WANT: WANT is SIGSYS (killed by seccomp) or the errno name the jail
+# refuses with.
 act() {
-	local who=$1 mode=$2 a=$3 want=$4 st name="$1 $2 $3"
-	as "$who" "$BLK" --path "$T/img" --seccomp "$mode" --jail-selftest "$a" >/dev/null 2>"$T/err"
+	local kind=$1 who=$2 mode=$3 a=$4 want=$5 st name="$1 $2 $3 $4"
+	# shellcheck disable=SC2046
+	as "$who" "$BUILD/cellvm-$kind" $("${kind}_args") --seccomp "$mode" --jail-selftest "$a" \
+		>/dev/null 2>"$T/err"
 	st=$?
 	if [ "$want" = SIGSYS ]; then
 		# Exit 128+31, and the waiter's message names the signal and the reason.
@@ -39,9 +86,9 @@ act() {
 	else bad "$name" "exit status $st, want 0 and 'refused: $want'"; fi
 }
 
-# What seccomp kills (the default mode): every act whose syscall is not in the allowlist.
+# What seccomp kills (the default mode): every generic act whose syscall is not allowed.
 KILLED="open-shadow open-kvm open-root socket-inet socket-netlink ptrace-parent vm-readv-parent
-	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec uring-setup"
+	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec"
 # With seccomp only logging, the layers under it must still refuse (defense in depth).
 LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
 	ptrace-parent:ESRCH vm-readv-parent:ESRCH kill-parent:ESRCH mount:EPERM
@@ -49,20 +96,34 @@ LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
 # setuid(0): no capability (root start); uid 0 does not exist in the user namespace (user start).
 SETUID0_root=EPERM SETUID0_user=EINVAL
 # Stopped by seccomp alone: said, not hidden.
-SECCOMP_ONLY="socket-netlink unshare fork mmap-exec uring-setup"
+SECCOMP_ONLY="socket-netlink unshare fork mmap-exec"
 
-for who in root user; do
-	as "$who" "$BLK" --path "$T/img" --jail-selftest none 2>"$T/err" && grep -q "jailed" "$T/err" &&
-		ok "$who: the jail is entered" || bad "$who: the jail is entered" "status $?"
-	for a in $KILLED; do act "$who" kill "$a" SIGSYS; done
-	# Allowed syscalls, refused by another layer even in kill mode.
-	act "$who" kill nofile EMFILE        # RLIMIT_NOFILE (dup is allowed for this act only)
-	act "$who" kill uring-openat EACCES  # io_uring's own opcode restrictions
-	for p in $LAYERS; do act "$who" log "${p%%:*}" "${p#*:}"; done
-	v=SETUID0_$who
-	act "$who" log setuid0 "${!v}"
+# escape_table KIND: every act, as root and as the unprivileged user, in both seccomp modes.
+escape_table() {
+	local kind=$1 who a p v killed=KILLED_$1 refused=REFUSED_$1 layers=LAYERS_$1 only=SECCOMP_ONLY_$1
+	for who in root user; do
+		# shellcheck disable=SC2046
+		as "$who" "$BUILD/cellvm-$kind" $("${kind}_args") --jail-selftest none 2>"$T/err" &&
+			grep -q "jailed" "$T/err" && ok "$kind $who: the jail is entered" ||
+			bad "$kind $who: the jail is entered" "status $?"
+		for a in $KILLED ${!killed}; do act "$kind" "$who" kill "$a" SIGSYS; done
+		# Allowed syscalls, refused by another layer even in kill mode.
+		act "$kind" "$who" kill nofile EMFILE  # RLIMIT_NOFILE (dup is allowed for this act only)
+		for p in ${!refused}; do act "$kind" "$who" kill "${p%%:*}" "${p#*:}"; done
+		for p in $LAYERS ${!layers}; do act "$kind" "$who" log "${p%%:*}" "${p#*:}"; done
+		v=SETUID0_$who
+		act "$kind" "$who" log setuid0 "${!v}"
+	done
+	echo "NOTE $kind: only seccomp stops:" $SECCOMP_ONLY ${!only} "(they succeed with --seccomp log)"
+}
+
+for kind in blk net vsock; do
+	if [ ! -x "$BUILD/cellvm-$kind" ]; then
+		skip=$((skip + 1)); echo "SKIP $kind escape table: $BUILD/cellvm-$kind not built"
+	elif ! "${kind}_setup"; then
+		skip=$((skip + 1)); echo "SKIP $kind escape table: its set-up failed (no ip or /dev/net/tun?)"
+	else escape_table "$kind"; fi
 done
-echo "NOTE only seccomp stops: $SECCOMP_ONLY (they succeed with --seccomp log)"
 
 # check_status NAME PID UID: /proc/PID/status shows the jail.
 check_status() {
@@ -84,18 +145,35 @@ check_tree() { # NAME WAITER_PID UID
 	[ -n "$w" ] && check_status "$1 worker" "$w" "$3" || bad "$1 worker" "no child of $2"
 }
 
-# A VM idling with a disk: cellvm-blk, spawned by cellvm, as root.
-if [ -x "$CELLVM" ] && [ -f "$ELF" ]; then
-	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img" \
+# What cellvm is given for a VM whose devices include one backend of each kind.
+blk_vm_args() { echo --disk "path=$T/img"; }
+net_vm_args() { echo --net "tap=${TAP}v"; }
+vsock_vm_args() { echo --vsock "cid=3,socket=$T/vm.vsock"; }
+
+# spawned_status KIND: a VM idling with that device: its backend, spawned by cellvm, as root.
+spawned_status() {
+	local kind=$1 vm waiter
+	# shellcheck disable=SC2046
+	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle $("${kind}_vm_args") \
 		>"$T/vm.log" 2>&1 &
 	vm=$!
 	PIDS="$PIDS $vm"
-	for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
-	waiter=$(pgrep -P "$vm" -x cellvm-blk | head -n1)
-	if [ -n "$waiter" ]; then check_tree "cellvm-spawned (root) /proc status" "$waiter" 65534
-	else bad "cellvm-spawned /proc status" "no cellvm-blk under cellvm"; fi
+	# Up to 20 s: the host may be busy; the guest idles once every device is up.
+	for _ in $(seq 400); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+	waiter=$(pgrep -P "$vm" -x "cellvm-$kind" | head -n1)
+	if [ -n "$waiter" ]; then check_tree "cellvm-spawned cellvm-$kind (root) /proc status" "$waiter" 65534
+	else bad "cellvm-spawned cellvm-$kind /proc status" "no cellvm-$kind under cellvm"
+		sed 's/^/    | /' "$T/vm.log" | tail -n 5; fi
 	kill -9 "$vm" 2>/dev/null
 	wait "$vm" 2>/dev/null
+}
+
+if [ -x "$CELLVM" ] && [ -f "$ELF" ]; then
+	for kind in blk net vsock; do
+		if [ $kind = net ] && ! ip link show "$TAP" >/dev/null 2>&1; then
+			skip=$((skip + 1)); echo "SKIP cellvm-spawned cellvm-net /proc status: no tap here"
+		else spawned_status $kind; fi
+	done
 else
 	skip=$((skip + 1)); echo "SKIP cellvm-spawned /proc status: $CELLVM or $ELF not built"
 fi
@@ -137,7 +215,7 @@ check_cgroups() {
 		--jail "on,cgroup=$name,memory_max=256M,pids_max=300,cpu_max=150" >"$T/vm.log" 2>&1 &
 	vm=$!
 	PIDS="$PIDS $vm"
-	for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+	for _ in $(seq 400); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
 	d=$(cg_dir pids "$name")
 	[ "$(cat "$d/pids.max" 2>/dev/null)" = 300 ] && ok "cgroup: pids_max set" || bad "cgroup: pids_max" "$d"
 	d=$(cg_dir memory "$name")
@@ -181,12 +259,12 @@ check_id_range() {
 	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img1" \
 		--jail "on,uid_range=$base-$((base + 1))" >"$T/a.log" 2>&1 &
 	a=$!
-	for _ in $(seq 100); do grep -q "probe: idle" "$T/a.log" && break; sleep 0.05; done
+	for _ in $(seq 400); do grep -q "probe: idle" "$T/a.log" && break; sleep 0.05; done
 	"$CELLVM" --kernel "$ELF" --memory size=64M --cmdline test=idle --disk "path=$T/img2" \
 		--jail "on,uid_range=$base-$((base + 1))" >"$T/b.log" 2>&1 &
 	b=$!
 	PIDS="$PIDS $a $b"
-	for _ in $(seq 100); do grep -q "probe: idle" "$T/b.log" && break; sleep 0.05; done
+	for _ in $(seq 400); do grep -q "probe: idle" "$T/b.log" && break; sleep 0.05; done
 	ua=$(awk '/^Uid:/{print $2}' /proc/$a/status) ub=$(awk '/^Uid:/{print $2}' /proc/$b/status)
 	[ "$ua" = $base ] && [ "$ub" = $((base + 1)) ] && ok "uid_range: two VMs, two ids ($ua, $ub)" ||
 		bad "uid_range: ids" "got $ua and $ub"
@@ -281,7 +359,7 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 			>"$T/vm.log" 2>&1 &
 		vm=$!
 		PIDS="$PIDS $vm"
-		for _ in $(seq 100); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
+		for _ in $(seq 400); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
 		[ $who = root ] && uid=65534 || uid=$USER_ID
 		check_status "running VMM ($who) /proc status" "$vm" $uid
 		names=$(cat /proc/$vm/task/*/comm 2>/dev/null | sort | tr '\n' ,)
