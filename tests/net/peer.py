@@ -28,7 +28,7 @@ except BlockingIOError:
 frame = b'\xff' * 6 + b'\x02\x00\x00\x00\x00\x01' + b'\x88\xb5' + bytes(range(46))
 for i in range(nsend):
     s.send(frame)
-    if i % 64 == 63:
-        time.sleep(0.002)  # the rate the test sets: about 30k frames/s at most
+    if i % 16 == 15:
+        time.sleep(0.002)  # the rate the test sets: about 8k frames/s at most (2 shared cores)
 with open(out, 'w') as f:
     f.write('%d %d\n' % (got, nsend))
