@@ -288,9 +288,13 @@ static bool backend_present(const struct virtio_pci *vp)
 	return vp->vhk.nfds > 0 || vp->vhu.fd >= 0;
 }
 
+/* Stops the rings. The kernel's are stopped even after a failed activation: a ring left
+ * with its backend attached would refuse the next set-up (EBUSY). */
 static void deactivate(struct virtio_pci *vp)
 {
-	for (unsigned int i = 0; i < vp->nr_backend_queues && vp->active && backend_present(vp); i++)
+	bool stop = vp->active || vp->vhk.nfds > 0;
+
+	for (unsigned int i = 0; i < vp->nr_backend_queues && stop && backend_present(vp); i++)
 		if (vp->q[i].enabled && vp->be_ops->get_vring_base(vp->be, i) < 0)
 			break;
 	vring_reset(&vp->local_ring);
