@@ -99,10 +99,12 @@ xfer_check() {
 	blk_want "$key: sha256 of what L2 sent, as L1 received it" "$(sha256sum <"$out.$n.rx" | cut -d' ' -f1)" "$4" &&
 		blk_want "$key: sha256 of what L1 sent, as L2 received it" "$(sha256sum <"$out.$n.tx" | cut -d' ' -f1)" "$6"
 }
-# net_tap NAME: a persistent tap with 10.0.0.1/24, up (kept for the next case).
+# net_tap NAME [NET [mq]]: a persistent tap with NET.1/24 (default 10.0.0), up (kept for the next case);
+# mq: multi-queue, for several pairs.
 net_tap() {
-	/lab/labsock mktap "$1" || return 1
-	ip addr show dev "$1" | grep -q 'inet 10.0.0.1/24' || ip addr add 10.0.0.1/24 dev "$1" || return 1
+	local net=${2:-10.0.0}
+	/lab/labsock mktap "$1" $3 || return 1
+	ip addr show dev "$1" | grep -q "inet $net.1/24" || ip addr add "$net.1/24" dev "$1" || return 1
 	ip link set "$1" up
 }
 # net: cellvm-net, then the kernel's vhost-net (vhost=on: no cellvm-net process).
@@ -112,6 +114,12 @@ for v in "" -vhost; do
 	l2case "tiny/net$v" tiny 0 "lab.test=net lab.port=5001" "pre:net_tap labtap0" "pre:xfer_bg tcp tcp-listen:5001" \
 		"vmm:--net tap=labtap0${v:+,vhost=on}" '^L2-RESULT: net PASS' "post:xfer_check tcp tcp" "log:$by"
 done
+# Two pairs on the kernel's vhost-net (one vhost fd per pair): Linux with 2 vCPUs asks for both
+# (VQ_PAIRS_SET on the VMM's control queue attaches pair 1's tap queue); the tap steers flows.
+l2case tiny/net-vhost-mq tiny 0 "lab.test=net lab.port=5011 lab.net=10.0.1 lab.pairs=2" \
+	"pre:net_tap labtap1 10.0.1 mq" "pre:xfer_bg tcp tcp-listen:5011" "vmm:--net tap=labtap1,num_queues=4,vhost=on" \
+	'^L2-RESULT: net PASS' "post:xfer_check tcp tcp" 'log:served by the kernel.s vhost-net, 2 queue pair'
+
 # vsock: hybrid (cellvm-vsock: L1 sends "CONNECT 5002" to the socket; L2 reaches host port 5003 at PATH_5003),
 # then the kernel's vhost-vsock (L1 uses AF_VSOCK: cid 3 port 5002; L2 reaches cid 2 port 5003).
 VS=/tmp/tiny_vsock.sock

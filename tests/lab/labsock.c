@@ -23,7 +23,8 @@
  *     at stdin's EOF the write side is shut down; done at the stream's EOF.
  *     -r: keep retrying the connect for that long (the peer may not listen yet);
  *     -t: give up (exit 3) after that long in all (default 120).
- * labsock mktap NAME                       a persistent tap (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR).
+ * labsock mktap NAME [mq]                  a persistent tap (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR;
+ *                                          mq: IFF_MULTI_QUEUE, for several queue pairs).
  * ADDR: tcp:IP:PORT  tcp-listen:PORT  vsock:CID:PORT  vsock-listen:PORT  unix:PATH
  *       unix-listen:PATH  hybrid:PATH:PORT (unix, then "CONNECT PORT\n", then "OK ...\n")
  */
@@ -34,9 +35,9 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int mktap(const char *name)
+static int mktap(const char *name, int mq)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (mq ? IFF_MULTI_QUEUE : 0) };
 	int fd = open("/dev/net/tun", O_RDWR);
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
@@ -208,8 +209,8 @@ int main(int argc, char **argv)
 	double retry = 0;
 	int timeout = 120, opt;
 
-	if (argc == 3 && !strcmp(argv[1], "mktap"))
-		return mktap(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "mktap"))
+		return mktap(argv[2], argc == 4 && !strcmp(argv[3], "mq"));
 	while ((opt = getopt(argc, argv, "r:t:")) != -1) {
 		if (opt == 'r')
 			retry = atof(optarg);
@@ -219,7 +220,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: labsock [-r S] [-t S] ADDR | labsock mktap NAME\n");
+		fprintf(stderr, "usage: labsock [-r S] [-t S] ADDR | labsock mktap NAME [mq]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
