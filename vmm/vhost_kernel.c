@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/vhost.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ int vhk_init(struct vhost_kernel *k, const char *name, enum vhk_kind kind, const
 {
 	int rc = 0;
 
-	*k = (struct vhost_kernel){ .kind = kind, .name = name, .features = ~0ULL };
+	*k = (struct vhost_kernel){ .kind = kind, .name = name, .features = ~0ULL, .err_fd = -1 };
 	if (nfds == 0 || nfds > VHK_MAX_FDS)
 		return -EINVAL;
 	for (unsigned int i = 0; i < nfds; i++) {
@@ -46,6 +47,8 @@ int vhk_init(struct vhost_kernel *k, const char *name, enum vhk_kind kind, const
 		k->features &= f;
 	}
 	k->features &= ~VHK_HIDDEN;
+	if (rc == 0 && (k->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		rc = -errno;
 	return rc;
 }
 
@@ -58,6 +61,9 @@ void vhk_close(struct vhost_kernel *k)
 			close(k->taps[i]);
 		k->fds[i] = k->taps[i] = -1;
 	}
+	if (k->nfds && k->err_fd >= 0)
+		close(k->err_fd);
+	k->err_fd = -1;
 	k->nfds = 0;
 }
 
@@ -105,7 +111,7 @@ int vhk_set_vring(struct vhost_kernel *k, unsigned int index, unsigned int num, 
 	struct vhost_vring_state s = { r, num }, b = { r, base_idx };
 	struct vhost_vring_addr a = { .index = r, .desc_user_addr = desc, .used_user_addr = used,
 				      .avail_user_addr = avail };
-	struct vhost_vring_file kick = { r, kick_fd }, call = { r, call_fd };
+	struct vhost_vring_file kick = { r, kick_fd }, call = { r, call_fd }, err = { r, k->err_fd };
 	int rc;
 
 	if (fd < 0)
@@ -117,6 +123,8 @@ int vhk_set_vring(struct vhost_kernel *k, unsigned int index, unsigned int num, 
 		rc = vioctl(k, fd, VHOST_SET_VRING_ADDR, &a, "VHOST_SET_VRING_ADDR");
 	if (rc == 0)
 		rc = vioctl(k, fd, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL");
+	if (rc == 0)
+		rc = vioctl(k, fd, VHOST_SET_VRING_ERR, &err, "VHOST_SET_VRING_ERR");
 	if (rc == 0)
 		rc = vioctl(k, fd, VHOST_SET_VRING_KICK, &kick, "VHOST_SET_VRING_KICK");
 	return rc;

@@ -24,13 +24,15 @@ struct vhost_kernel {
 	unsigned int nfds;
 	int fds[VHK_MAX_FDS];
 	int taps[VHK_MAX_FDS];      /* VHK_NET: the tap queue of each pair; else -1 */
+	int err_fd;                 /* eventfd every ring signals a kernel-side error on
+				     * (VHOST_SET_VRING_ERR: a descriptor it refused) */
 	uint64_t features;          /* what every fd offers (VHOST_GET_FEATURES, intersected) */
 	bool running;               /* VHK_VSOCK: SET_RUNNING 1 was done */
 	const char *name;
 };
 
-/* Takes the fds (and taps) over: SET_OWNER and GET_FEATURES on each. Returns 0 or -errno
- * with a log line; on failure the fds are closed by vhk_close. */
+/* Takes the fds (and taps) over: SET_OWNER and GET_FEATURES on each, and makes err_fd.
+ * Returns 0 or -errno with a log line; on failure the fds are closed by vhk_close. */
 int vhk_init(struct vhost_kernel *k, const char *name, enum vhk_kind kind, const int *fds,
 	     const int *taps, unsigned int nfds) __attribute__((warn_unused_result));
 void vhk_close(struct vhost_kernel *k);

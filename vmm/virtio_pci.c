@@ -884,6 +884,30 @@ static struct virtio_pci *alloc_device(struct vm *vm, uint16_t device_type, cons
 	return vp;
 }
 
+/* The kernel's vhost refused a ring (a descriptor it cannot use: it stops that ring). The
+ * driver is told the device needs a reset, which sets the rings up afresh. */
+static void on_kernel_error(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t n;
+
+	if (read(vp->vhk.err_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	log_error("%s: the kernel's vhost stopped a ring on an error (a bad descriptor or ring); "
+		  "device needs reset", vp->name);
+	signal_needs_reset(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static int watch_kernel_errors(struct virtio_pci *vp)
+{
+	int rc = event_loop_add(vp->vm->loop, vp->vhk.err_fd, EPOLLIN, on_kernel_error, vp);
+
+	vp->err_watched = rc == 0;
+	return rc;
+}
+
 /* The PCI side: eventfds, capabilities, BAR 0, the bus, the local queue's kicks. */
 static int add_to_bus(struct virtio_pci *vp)
 {
@@ -936,7 +960,7 @@ struct virtio_pci *virtio_pci_create_kernel(struct vm *vm, uint16_t device_type,
 	vp->vmm_features = offered & ~vp->vhk.features;
 	vp->device_features = offered | VIRTIO_F_VERSION_1;
 	memcpy(vp->config, config, config_len);
-	if (add_to_bus(vp) < 0) {
+	if (add_to_bus(vp) < 0 || watch_kernel_errors(vp) < 0) {
 		log_error("%s: cannot create the virtio-pci device", name);
 		virtio_pci_destroy(vp);
 		return NULL;
@@ -955,6 +979,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	stop_retry(vp);
 	if (vp->local_watched)
 		event_loop_del(vp->vm->loop, vp->q[vp->nr_backend_queues].kick_fd);
+	if (vp->err_watched)
+		event_loop_del(vp->vm->loop, vp->vhk.err_fd);
 	vhu_close(&vp->vhu);
 	vhk_close(&vp->vhk);
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {

@@ -83,6 +83,7 @@ struct virtio_pci {
 	struct vring_chain *local_chain;   /* the chain being served (4 KiB, not on a stack) */
 	uint64_t vmm_features;             /* offered bits the backend is never told about */
 	bool local_watched;                /* the local queue's kick fd is in the event loop */
+	bool err_watched;                  /* the kernel's ring-error eventfd is in the event loop */
 };
 
 /* Creates the device on the VM's PCI bus, backed by the connected vhost-user backend in

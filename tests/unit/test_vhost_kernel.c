@@ -39,7 +39,7 @@ Test(vhost_kernel, init_refuses_bad_counts)
  * served by an fd reach the kernel (here: ENOTTY from /dev/null). */
 Test(vhost_kernel, parked_rings_and_served_rings)
 {
-	struct vhost_kernel k = { .kind = VHK_VSOCK, .nfds = 1, .name = "t" };
+	struct vhost_kernel k = { .kind = VHK_VSOCK, .nfds = 1, .name = "t", .err_fd = -1 };
 
 	k.fds[0] = not_vhost();
 	k.taps[0] = -1;
@@ -56,7 +56,7 @@ Test(vhost_kernel, parked_rings_and_served_rings)
 /* Net: ring i belongs to pair i / 2 and enabling it sets that pair's tap as its backend. */
 Test(vhost_kernel, net_enable_reaches_the_pairs_fd)
 {
-	struct vhost_kernel k = { .kind = VHK_NET, .nfds = 2, .name = "t" };
+	struct vhost_kernel k = { .kind = VHK_NET, .nfds = 2, .name = "t", .err_fd = -1 };
 
 	for (int i = 0; i < 2; i++) {
 		k.fds[i] = not_vhost();
