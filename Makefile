@@ -129,7 +129,12 @@ check-api: all
 	else echo "SKIP check-api: the API spec $(SPEC) is not beside this checkout"; fi
 
 # The nested lab (tests/lab/run, docs/testing.md): real Linux guests under cellvm inside a TCG L1.
-check-linux: all
+# labsock: its static stream helper (TCP, vsock, hybrid vsock, taps), in L1 and in L2.
+$(BUILD)/tests/lab/labsock: tests/lab/labsock.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARNINGS) -static -o $@ $<
+
+check-linux: all $(BUILD)/tests/lab/labsock
 	BUILD=$(BUILD) tests/lab/run
 
 check: deps

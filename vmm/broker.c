@@ -29,7 +29,7 @@
 #include "log.h"
 
 enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT,
-		 OP_KILL, OP_CGROUP, OP_EXIT, OP_OPEN_TAP };
+		 OP_KILL, OP_CGROUP, OP_EXIT, OP_OPEN_TAP, OP_OPEN_DEV };
 
 #define ARGS_BYTES 3072
 #define MANIFEST_MAX 32
@@ -50,6 +50,9 @@ struct broker_reply {
 
 /* The backends the broker may start: the only binaries it ever executes. */
 static const char *const known_binaries[] = { "cellvm-blk", "cellvm-net", "cellvm-vsock" };
+
+/* The device nodes the broker may open (read-write): the kernel's vhost. */
+static const char *const known_devices[] = { "/dev/vhost-net", "/dev/vhost-vsock" };
 
 /* The client side's connection (see broker.h for the owner rule). */
 static struct {
@@ -186,6 +189,33 @@ static int do_open_tap(const char *name, int queues, int *fds)
 		}
 	}
 	return queues;
+}
+
+/* OP_OPEN_DEV: a character device from known_devices, read-write. */
+static int do_open_dev(const char *path)
+{
+	struct stat st;
+	bool known = false;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(known_devices) / sizeof(known_devices[0]); i++)
+		known |= strcmp(path, known_devices[i]) == 0;
+	if (!known)
+		return -EPERM;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* The requests whose reply carries one fd (not its number). */
+static bool returns_fd(uint32_t op)
+{
+	return (op >= OP_OPEN_READ && op <= OP_CONNECT) || op == OP_OPEN_DEV;
 }
 
 static bool known_binary(const char *name)
@@ -356,7 +386,8 @@ static int kill_spawned(const struct manifest *m, pid_t pid)
 static const char *op_name(uint32_t op)
 {
 	static const char *const names[] = { "?", "open", "create", "connect", "spawn", "seal",
-					     "unlink-at-exit", "kill", "cgroup", "exit", "open-tap" };
+					     "unlink-at-exit", "kill", "cgroup", "exit", "open-tap",
+					     "open-device" };
 	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
@@ -409,16 +440,17 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 	}
 }
 
-/* OP_OPEN_TAP: recorded before the seal like the other opens, repeated after it. */
-static int serve_tap(struct manifest *m, struct broker_req *req, int *fds)
+/* OP_OPEN_TAP, OP_OPEN_DEV: recorded before the seal like the other opens, repeated after it. */
+static int serve_tap_dev(struct manifest *m, struct broker_req *req, int *fds)
 {
-	int rc = manifest_check(m, req);
+	int rc = strnlen(req->path, PATH_MAX) == PATH_MAX ? -EINVAL : manifest_check(m, req);
 
 	if (rc < 0) {
-		log_error("refused open-tap %s: not requested before the guest started", req->path);
+		log_error("refused %s %s: %s", op_name(req->op), req->path,
+			  rc == -EPERM ? "not requested before the guest started" : "invalid or too many");
 		return rc;
 	}
-	return do_open_tap(req->path, req->pid, fds);
+	return req->op == OP_OPEN_TAP ? do_open_tap(req->path, req->pid, fds) : do_open_dev(req->path);
 }
 
 /* The VMM has closed the channel (or died): once it has exited, remove the VM's cgroups. */
@@ -453,12 +485,14 @@ static __attribute__((noreturn)) void broker_main(int sock)
 		int out[BROKER_MAX_FDS], nout = 0;
 
 		if (rc == 0 && req.op == OP_OPEN_TAP && !nfds)
-			rc = nout = serve_tap(&m, &req, out);
+			rc = nout = serve_tap_dev(&m, &req, out);
+		else if (rc == 0 && req.op == OP_OPEN_DEV && !nfds)
+			rc = serve_tap_dev(&m, &req, out);
 		else if (rc == 0)
 			rc = serve_one(&m, &req, fds, nfds);
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
-		if (rc >= 0 && req.op >= OP_OPEN_READ && req.op <= OP_CONNECT) {
+		if (rc >= 0 && returns_fd(req.op)) {
 			out[0] = rc; /* an open or connect: the fd goes back, not its number */
 			nout = 1;
 			rc = 0;
@@ -572,7 +606,7 @@ static int call(struct broker_req *req, const int *fds, unsigned nfds)
 	unsigned ngot = 0;
 	int rc = call_fds(req, fds, nfds, got, &ngot);
 
-	if (rc >= 0 && req->op >= OP_OPEN_READ && req->op <= OP_CONNECT) {
+	if (rc >= 0 && returns_fd(req->op)) {
 		for (unsigned i = 1; i < ngot; i++)
 			close(got[i]);
 		return ngot ? got[0] : -EPROTO;
@@ -641,6 +675,11 @@ int broker_open_log(const char *path)
 int broker_connect(const char *path)
 {
 	return client.fd < 0 ? do_connect(path) : path_call(OP_CONNECT, path);
+}
+
+int broker_open_dev(const char *path)
+{
+	return client.fd < 0 ? do_open_dev(path) : path_call(OP_OPEN_DEV, path);
 }
 
 static int pack_args(struct broker_req *req, const char *const *args)

@@ -10,9 +10,9 @@
 
 /*
  * The jailed VMM cannot open a host path by name. Before it jails itself, cellvm forks the
- * broker: a process that holds no KVM fd and no guest memory, and answers four requests
+ * broker: a process that holds no KVM fd and no guest memory, and answers requests
  * over a SOCK_SEQPACKET pair: open a boot file read-only, create a serial log file, connect
- * to a vhost-user socket, start a device backend (cellvm-blk, ...) from a fixed list.
+ * to a vhost-user socket, open a tap or a kernel vhost device, start a device backend (cellvm-blk, ...) from a fixed list.
  * Backends are started with CLONE_PARENT, so they are the VMM's children (it reaps them).
  * broker_seal() is sent before the first vCPU runs: from then on the broker serves only
  * requests identical to ones it served before (a reboot reloads the same kernel and
@@ -32,6 +32,9 @@ int broker_fd(void);
 int broker_open_read(const char *path);
 int broker_open_log(const char *path);   /* O_WRONLY|O_CREAT|O_TRUNC, 0600 */
 int broker_connect(const char *path);
+/* A device node from a fixed list (/dev/vhost-net, /dev/vhost-vsock), read-write; -EPERM for
+ * any other path. */
+int broker_open_dev(const char *path);
 /* queues fds of tap `name` (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, multi-queue for several; made if
  * missing) in fds[]. Returns queues or -errno. */
 int broker_open_tap(const char *name, unsigned queues, int *fds);

@@ -242,6 +242,8 @@ static int vsock_key(struct vsock_config *v, const char *k, const char *val, cha
 		v->socket = val;
 		return 0;
 	}
+	if (!strcmp(k, "vhost") && parse_onoff(val, &v->vhost) == 0)
+		return 0;
 	if (!strcmp(k, "id") || ((!strcmp(k, "iommu") || !strcmp(k, "pci_segment")) &&
 				 (!strcmp(val, "off") || !strcmp(val, "0"))))
 		return 0;
@@ -285,8 +287,12 @@ static int parse_vsock(struct vm_config *cfg, const char *arg, char *err, size_t
 		if (vsock_key(&cfg->vsock, tok, eq + 1, err, errlen))
 			return -1;
 	}
-	if (!cfg->vsock.cid || !cfg->vsock.socket) {
-		snprintf(err, errlen, "--vsock: cid=N and socket=PATH are required");
+	if (cfg->vsock.vhost && cfg->vsock.socket) {
+		snprintf(err, errlen, "--vsock: vhost=on (the kernel's vhost-vsock) takes no socket=PATH");
+		return -1;
+	}
+	if (!cfg->vsock.cid || (!cfg->vsock.socket && !cfg->vsock.vhost)) {
+		snprintf(err, errlen, "--vsock: cid=N and socket=PATH (or vhost=on) are required");
 		return -1;
 	}
 	return 0;
@@ -386,6 +392,7 @@ static int net_key(struct net_config *n, const char *k, char *v, char *err, size
 		unsigned long q = strtoul(v, &end, 10);
 		n->num_queues = *v && !*end && q <= 64 ? (unsigned int)q : 1; /* odd: refused below */
 	} else if (parse_onoff(v, &b) == 0 && !strcmp(k, "vhost_user")) n->vhost_user = b;
+	else if (parse_onoff(v, &b) == 0 && !strcmp(k, "vhost")) n->vhost = b;
 	else {
 		snprintf(err, errlen, "--net: unknown or unsupported option '%s=%s'", k, v);
 		return -1;
@@ -400,6 +407,11 @@ int config_check_net(struct net_config *n, char *err, size_t errlen)
 	if (kinds != 1 || (n->vhost_user && !n->socket) || (!n->vhost_user && n->socket)) {
 		snprintf(err, errlen, "--net: give exactly one of tap=NAME, fd=N[,fd=M...] and "
 				      "vhost_user=true,socket=PATH");
+		return -1;
+	}
+	if (n->vhost && n->vhost_user) {
+		snprintf(err, errlen, "--net: vhost=on (the kernel's vhost-net) needs tap=NAME or fd=N, "
+				      "not vhost_user=true");
 		return -1;
 	}
 	if (!n->num_queues)
@@ -758,12 +770,17 @@ void config_print_help(const char *prog)
 	       "                         virtio-vsock served by a cellvm-vsock process (hybrid\n"
 	       "                         vsock): host clients connect to PATH and send\n"
 	       "                         \"CONNECT <port>\\n\"; the guest reaches host port P at PATH_P\n"
+	       "  --vsock cid=N,vhost=on the same served by the kernel's vhost-vsock (/dev/vhost-vsock;\n"
+	       "                         host programs use AF_VSOCK sockets)\n"
 	       "  --net tap=NAME[,mac=MAC][,num_queues=N]\n"
 	       "                         a virtio-net device on tap NAME (opened by cellvm, made\n"
 	       "                         if missing) served by a cellvm-net process; num_queues\n"
 	       "                         counts rx + tx queues (default 2: one pair)\n"
 	       "  --net fd=N[,fd=M...][,mac=MAC]   (or fd=[N,M,...])\n"
 	       "                         the same on tap queue fds the caller opened (one per pair)\n"
+	       "  --net tap=NAME|fd=N,...,vhost=on\n"
+	       "                         the frames moved by the kernel's vhost-net (/dev/vhost-net)\n"
+	       "                         instead of a cellvm-net process\n"
 	       "  --net vhost_user=true,socket=PATH[,num_queues=N]\n"
 	       "                         a virtio-net device served by an external vhost-user backend\n"
 	       "  --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=SIZE]\n"

@@ -39,9 +39,11 @@ struct jail_config {
 	uint64_t cpu_pct;
 };
 
-/* --vsock: a virtio-vsock device served by a spawned cellvm-vsock (hybrid vsock). */
+/* --vsock: a virtio-vsock device served by a spawned cellvm-vsock (hybrid vsock), or with
+ * vhost=on by the kernel's vhost-vsock (/dev/vhost-vsock; host sockets are AF_VSOCK then). */
 struct vsock_config {
 	bool enabled;
+	bool vhost;
 	uint64_t cid;           /* the guest's context id, 3 to 2^32-2 */
 	const char *socket;     /* host clients send "CONNECT <port>\n" here; the guest reaches
 				 * host port P at "<socket>_P" */
@@ -64,6 +66,7 @@ struct net_config {
 	unsigned int nr_fds;
 	unsigned int num_queues;
 	bool vhost_user;
+	bool vhost;             /* vhost=on: the kernel's vhost-net moves the frames, no cellvm-net */
 };
 
 struct vm_config {

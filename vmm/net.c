@@ -1,5 +1,6 @@
-/* net.c: --net: opens the tap queues, spawns cellvm-net on them, adds the virtio-net device and
- * serves its control queue in the VMM (VQ_PAIRS_SET becomes SET_VRING_ENABLE on the backend). */
+/* net.c: --net: opens the tap queues, spawns cellvm-net on them (or hands them to the kernel's
+ * vhost-net), adds the virtio-net device and serves its control queue in the VMM (VQ_PAIRS_SET
+ * becomes SET_VRING_ENABLE on the backend, or VHOST_NET_SET_BACKEND). */
 #include "net.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,16 @@
 #include "virtio_pci.h"
 #include "vm.h"
 
+#define NET_F_CSUM       0
+#define NET_F_GUEST_CSUM 1
+#define NET_F_MAC        5
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_HOST_TSO4 11
+#define NET_F_HOST_TSO6 12
+#define NET_F_STATUS    16
+#define NET_STATUS_LINK_UP 1
+#define NET_VNET_HDR_LEN 12 /* virtio_net_hdr_mrg_rxbuf: virtio 1.x always has num_buffers */
 #define NET_F_CTRL_GUEST_OFFLOADS 2
 #define NET_F_MTU       3
 #define NET_F_MAC       5
@@ -106,11 +118,31 @@ static bool ctrl_features_ok(void *opaque, uint64_t f)
 	return nd->pairs == 1 || !(f & BIT(NET_F_CTRL_VQ)) || (f & BIT(NET_F_MQ));
 }
 
+/* Kernel vhost-net: the tap writes the guest's receive offloads into the headers it hands on,
+ * so it may only do those the driver accepted (TUNSETOFFLOAD, as cellvm-net does). */
+static int tap_offloads(struct virtio_pci *vp)
+{
+	uint64_t f = vp->driver_features;
+	unsigned int flags = 0;
+
+	if (f & BIT(NET_F_GUEST_CSUM))
+		flags = TUN_F_CSUM | (f & BIT(NET_F_GUEST_TSO4) ? TUN_F_TSO4 : 0) |
+			(f & BIT(NET_F_GUEST_TSO6) ? TUN_F_TSO6 : 0);
+	for (unsigned int i = 0; i < vp->vhk.nfds; i++)
+		if (ioctl(vp->vhk.taps[i], TUNSETOFFLOAD, flags) < 0) {
+			log_error("%s: TUNSETOFFLOAD %#x: %s", vp->name, flags, strerror(errno));
+			return -errno;
+		}
+	return 0;
+}
+
 /* At DRIVER_OK only pair 0 runs (virtio 1.2, 5.1.6.5.5): the others wait for VQ_PAIRS_SET. */
 static int ctrl_activated(void *opaque, struct virtio_pci *vp)
 {
 	struct net_dev *nd = opaque;
 
+	if (vp->vhk.nfds && tap_offloads(vp) < 0)
+		return -EIO;
 	for (unsigned int q = 2; q < 2 * nd->pairs; q++)
 		if (vp->q[q].enabled && virtio_pci_backend_enable(vp, q, false) < 0)
 			return -EIO;
@@ -256,6 +288,81 @@ static bool backend_pairs_ok(struct virtio_pci *vp, unsigned int pairs)
 	return false;
 }
 
+/* ---- the kernel's vhost-net (vhost=on) ---- */
+
+/* One /dev/vhost-net fd per pair (through the broker), on the pair's tap queue; the tap does
+ * the virtio-net header (12 bytes), vhost-net only moves buffers. */
+static int kernel_open(const char *name, const struct net_config *n, unsigned int pairs,
+		       struct vhost_kernel *k)
+{
+	int taps[CONFIG_NET_MAX_PAIRS], vfds[CONFIG_NET_MAX_PAIRS], hdr = NET_VNET_HDR_LEN, rc;
+	unsigned int nv = 0;
+
+	rc = get_taps(n, pairs, taps);
+	if (rc < 0)
+		return rc;
+	for (unsigned int i = 0; i < pairs && rc == 0; i++) {
+		if (ioctl(taps[i], TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(taps[i], TUNSETOFFLOAD, 0) < 0) {
+			rc = -errno;
+			log_error("%s: tap queue %u: setting its header size or offloads: %s", name, i,
+				  strerror(-rc));
+		} else if ((vfds[nv] = broker_open_dev("/dev/vhost-net")) < 0) {
+			rc = vfds[nv];
+			log_error("--net %s%s,vhost=on: cannot open /dev/vhost-net: %s%s", n->tap ? "tap=" : "fd=",
+				  n->tap ? n->tap : "...",
+				  strerror(-rc), rc == -ENOENT ? " (the kernel's vhost_net module is not loaded)" : "");
+		} else {
+			nv++;
+		}
+	}
+	if (rc < 0) {
+		for (unsigned int i = 0; i < pairs; i++)
+			close(taps[i]);
+		for (unsigned int i = 0; i < nv; i++)
+			close(vfds[i]);
+		return rc;
+	}
+	rc = vhk_init(k, name, VHK_NET, vfds, taps, pairs);
+	if (rc < 0)
+		vhk_close(k);
+	return rc;
+}
+
+/* mac, status LINK_UP, max_virtqueue_pairs: the kernel has no config space to ask. */
+static int kernel_config(const struct net_config *n, unsigned int pairs, uint8_t *cfg)
+{
+	memset(cfg, 0, VIRTIO_NET_CONFIG_LEN);
+	if (n->mac)
+		config_parse_mac(n->mac, cfg);
+	else if (getrandom(cfg, 6, 0) != 6)
+		return -EIO;
+	else
+		cfg[0] = (uint8_t)((cfg[0] & 0xfe) | 0x02); /* unicast, locally administered */
+	cfg[6] = NET_STATUS_LINK_UP;
+	cfg[8] = (uint8_t)pairs;
+	return 0;
+}
+
+static struct virtio_pci *kernel_create(struct vm *vm, struct net_dev *nd, const struct net_config *n,
+					const char *name)
+{
+	const uint64_t extra = BIT(NET_F_MAC) | BIT(NET_F_STATUS) | BIT(NET_F_CSUM) |
+			       BIT(NET_F_GUEST_CSUM) | BIT(NET_F_GUEST_TSO4) | BIT(NET_F_GUEST_TSO6) |
+			       BIT(NET_F_HOST_TSO4) | BIT(NET_F_HOST_TSO6);
+	uint8_t cfg[VIRTIO_NET_CONFIG_LEN];
+	struct vhost_kernel k;
+	struct virtio_pci *vp;
+
+	if (kernel_config(n, nd->pairs, cfg) < 0 || kernel_open(name, n, nd->pairs, &k) < 0)
+		return NULL;
+	vp = virtio_pci_create_kernel(vm, VIRTIO_ID_NET, name, &k, extra, 2 * nd->pairs, cfg,
+				      VIRTIO_NET_CONFIG_LEN, &nd->ops);
+	if (vp)
+		log_info("%s: %s %s served by the kernel's vhost-net, %u queue pair(s)", name,
+			 n->tap ? "tap" : "tap fds", n->tap ? n->tap : "", nd->pairs);
+	return vp;
+}
+
 struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned int index)
 {
 	char name[32];
@@ -283,6 +390,13 @@ struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned i
 		.queue_num_pairs = true,
 		.opaque = nd,
 	};
+	if (n->vhost) {
+		nd->vp = kernel_create(vm, nd, n, name);
+		if (nd->vp)
+			return nd;
+		free(nd);
+		return NULL;
+	}
 	if (!n->vhost_user && (fd = spawn_backend(name, n, nd->pairs, &pid)) < 0) {
 		free(nd);
 		return NULL;

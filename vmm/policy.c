@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -92,6 +93,20 @@ static const struct ioctl_rule main_ioctls[] = {
 	IOC(KVM_GET_LAPIC), IOC(KVM_SET_LAPIC), IOC(KVM_GET_SREGS), IOC(KVM_SET_SREGS),
 	IOC(KVM_SET_REGS), IOC(TCGETS), IOC(TCSETS),
 	IOC(TUNGETIFF), /* --net fd=N, API net fds: checking that the caller's fd is a tap queue */
+	IOC(TUNSETVNETHDRSZ), /* --net ...,vhost=on: the tap does the 12-byte virtio-net header */
+};
+
+/* The kernel's vhost (--net ...,vhost=on, --vsock ...,vhost=on), on the fds the broker opened:
+ * the main thread creates the device (SET_OWNER, GET_FEATURES, SET_GUEST_CID) and serves the
+ * net control queue (VQ_PAIRS_SET: NET_SET_BACKEND); a vCPU thread activates the rings when
+ * its MMIO write sets DRIVER_OK, or stops them on a reset (the rest, and TUNSETOFFLOAD for the
+ * offloads the driver accepted). Both roles get the whole set. */
+static const struct ioctl_rule vhost_ioctls[] = {
+	IOC(VHOST_SET_OWNER), IOC(VHOST_GET_FEATURES), IOC(VHOST_SET_FEATURES),
+	IOC(VHOST_SET_MEM_TABLE), IOC(VHOST_SET_VRING_NUM), IOC(VHOST_SET_VRING_ADDR),
+	IOC(VHOST_SET_VRING_BASE), IOC(VHOST_GET_VRING_BASE), IOC(VHOST_SET_VRING_KICK),
+	IOC(VHOST_SET_VRING_CALL), IOC(VHOST_SET_VRING_ERR), IOC(VHOST_NET_SET_BACKEND),
+	IOC(VHOST_VSOCK_SET_GUEST_CID), IOC(VHOST_VSOCK_SET_RUNNING), IOC(TUNSETOFFLOAD),
 };
 
 /* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. */
@@ -175,6 +190,8 @@ static int vmm_rules(void *scmp_ctx, const void *arg)
 		rc = add_ioctls(ctx, main_ioctls, N(main_ioctls));
 	if (!rc)
 		rc = add_ioctls(ctx, vcpu_ioctls, N(vcpu_ioctls));
+	if (!rc)
+		rc = add_ioctls(ctx, vhost_ioctls, N(vhost_ioctls));
 	return rc ? rc : add_arg_rules(ctx, true);
 }
 
@@ -187,6 +204,8 @@ static int vcpu_thread_rules(void *scmp_ctx, const void *arg)
 		rc = add_rules(ctx, vcpu_rules, N(vcpu_rules));
 	if (!rc)
 		rc = add_ioctls(ctx, vcpu_ioctls, N(vcpu_ioctls));
+	if (!rc)
+		rc = add_ioctls(ctx, vhost_ioctls, N(vhost_ioctls));
 	return rc ? rc : add_arg_rules(ctx, false);
 }
 
@@ -322,6 +341,8 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 	print_rules(out, "      ", main_rules, N(main_rules));
 	fprintf(out, "      clone with CLONE_THREAD only (clone3: ENOSYS)\n");
 	print_ioctls(out, main_ioctls, N(main_ioctls));
+	fprintf(out, "    main and vcpu N threads: the kernel's vhost (activation runs on a vCPU thread)\n");
+	print_ioctls(out, vhost_ioctls, N(vhost_ioctls));
 	fprintf(out, "    vcpu N threads: every-thread rules plus\n");
 	print_rules(out, "      ", vcpu_rules, N(vcpu_rules));
 	print_ioctls(out, vcpu_ioctls, N(vcpu_ioctls));
@@ -345,6 +366,12 @@ static void print_net_vsock(FILE *out, const struct vm_config *cfg)
 				n->socket);
 			continue;
 		}
+		if (n->vhost) {
+			fprintf(out, "no process for %s%s: the kernel's vhost-net (the broker opens\n"
+				"  /dev/vhost-net; the VMM holds it and the tap queues)\n",
+				n->tap ? "tap " : "caller's tap fds", n->tap ? n->tap : "");
+			continue;
+		}
 		fprintf(out, "process cellvm-net for %s%s: jailed by itself, policy in devices/net/policy.c\n"
 			"  (pid namespace with a waiter, empty root, its own empty net namespace, uid 65534,\n"
 			"   no caps; holds only the tap queue fds, which the broker opened; read/write on\n"
@@ -352,7 +379,10 @@ static void print_net_vsock(FILE *out, const struct vm_config *cfg)
 			n->tap ? n->tap : "");
 		print_id(out, &cfg->jail);
 	}
-	if (cfg->vsock.enabled) {
+	if (cfg->vsock.enabled && cfg->vsock.vhost) {
+		fprintf(out, "no process for vsock cid %llu: the kernel's vhost-vsock (the broker opens\n"
+			"  /dev/vhost-vsock)\n", (unsigned long long)cfg->vsock.cid);
+	} else if (cfg->vsock.enabled) {
 		fprintf(out, "process cellvm-vsock for %s: jailed by itself, policy in devices/vsock/policy.c\n"
 			"  (pid namespace with a waiter, empty root but the socket's directory at /bind,\n"
 			"   empty net namespace, uid 65534, no caps; socket() AF_UNIX stream only)\n",
@@ -385,8 +415,9 @@ void vmm_policy_print(FILE *out, const struct vm_config *cfg)
 	print_vmm(out, &cfg->jail);
 	if (cfg->jail.mode != JAIL_OFF)
 		fprintf(out, "process cellvm-broker (started before the jail; holds no KVM fd and no guest memory):\n"
-			"  opens boot files read-only, creates the serial file, connects vhost-user sockets and\n"
-			"  starts the backends named in the configuration; once the guest runs it serves only\n"
+			"  opens boot files read-only, creates the serial file, connects vhost-user sockets,\n"
+			"  opens taps and /dev/vhost-net, /dev/vhost-vsock (only those), and starts the backends\n"
+			"  named in the configuration; once the guest runs it serves only\n"
 			"  repeats of those requests (docs/sandbox.md)\n");
 	print_devices(out, cfg);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../sandbox/selftest.h"
+#include "broker.h"
 #include "kvm.h"
 #include "policy.h"
 
@@ -60,9 +61,33 @@ static int act_socketpair(const struct jail_act_ctx *a)
 	return rc;
 }
 
+/* The broker opens only its fixed list of device nodes (the kernel's vhost). */
+static int act_broker_dev_other(const struct jail_act_ctx *a)
+{
+	int fd = broker_open_dev("/dev/mem");
+
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
+/* After the seal, a device never requested before is refused, even one from the list. */
+static int act_broker_dev_sealed(const struct jail_act_ctx *a)
+{
+	int fd;
+
+	broker_seal();
+	fd = broker_open_dev("/dev/vhost-vsock");
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
 static const struct jail_act vmm_acts[] = {
 	{ "nofile-fcntl", act_nofile }, { "kvm-create-vm", act_create_vm },
 	{ "memfd", act_memfd }, { "socketpair", act_socketpair },
+	{ "broker-open-dev-other", act_broker_dev_other },
+	{ "broker-open-dev-sealed", act_broker_dev_sealed },
 };
 #define NACTS (sizeof(vmm_acts) / sizeof(vmm_acts[0]))
 

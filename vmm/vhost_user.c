@@ -258,3 +258,22 @@ int vhu_get_config(struct vhost_user *v, uint32_t size, uint8_t *out)
 		memcpy(out, r.payload, size);
 	return rc;
 }
+
+/* ---- struct vhost_ops ---- */
+
+static int o_features(void *b, uint64_t f) { return vhu_set_features(b, f); }
+static int o_mem(void *b, const struct guest_mem *m) { return vhu_set_mem_table(b, m); }
+static int o_enable(void *b, unsigned int i, bool on) { return vhu_enable_vring(b, i, on); }
+static int o_start(void *b) { return 0; }
+static int o_base(void *b, unsigned int i) { return vhu_get_vring_base(b, i); }
+
+static int o_vring(void *b, unsigned int i, unsigned int num, uint64_t desc, uint64_t avail,
+		   uint64_t used, uint16_t base, int kick, int call)
+{
+	return vhu_set_vring(b, i, num, desc, avail, used, base, kick, call);
+}
+
+const struct vhost_ops vhu_ops = {
+	.kind = "vhost-user", .set_features = o_features, .set_mem_table = o_mem,
+	.set_vring = o_vring, .enable_vring = o_enable, .start = o_start, .get_vring_base = o_base,
+};

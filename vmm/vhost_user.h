@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "guest_mem.h"
+#include "vhost_ops.h"
 
 enum vhu_request {
 	VHU_GET_FEATURES = 1, VHU_SET_FEATURES = 2, VHU_SET_OWNER = 3, VHU_RESET_OWNER = 4,
@@ -51,5 +52,8 @@ int vhu_enable_vring(struct vhost_user *v, unsigned int index, bool on) __attrib
 /* Stops a ring; returns its last avail index or -errno. */
 int vhu_get_vring_base(struct vhost_user *v, unsigned int index);
 int vhu_get_config(struct vhost_user *v, uint32_t size, uint8_t *out) __attribute__((warn_unused_result));
+
+/* The same operations for virtio_pci (vhost_ops.h). */
+extern const struct vhost_ops vhu_ops;
 
 #endif

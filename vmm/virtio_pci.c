@@ -231,9 +231,9 @@ static int activate_queue(struct virtio_pci *vp, unsigned int i, bool resume)
 	if (resume)
 		base = __atomic_load_n((uint16_t *)(uintptr_t)(hva[2] + 2), __ATOMIC_ACQUIRE);
 	call_fd = q->msix_vector < vp->nr_vectors ? vp->vec[q->msix_vector].fd : q->idle_call_fd;
-	int rc = vhu_set_vring(&vp->vhu, i, q->size, hva[0], hva[1], hva[2], base, q->kick_fd,
-			       call_fd);
-	return rc ? rc : vhu_enable_vring(&vp->vhu, i, true);
+	int rc = vp->be_ops->set_vring(vp->be, i, q->size, hva[0], hva[1], hva[2], base, q->kick_fd,
+				       call_fd);
+	return rc ? rc : vp->be_ops->enable_vring(vp->be, i, true);
 }
 
 static void deactivate(struct virtio_pci *vp);
@@ -260,13 +260,15 @@ static int activate_local(struct virtio_pci *vp)
 
 static int activate(struct virtio_pci *vp, bool resume)
 {
-	int rc = vhu_set_features(&vp->vhu, vp->driver_features & ~vp->vmm_features);
+	int rc = vp->be_ops->set_features(vp->be, vp->driver_features & ~vp->vmm_features);
 
 	if (rc == 0)
-		rc = vhu_set_mem_table(&vp->vhu, &vp->vm->mem);
+		rc = vp->be_ops->set_mem_table(vp->be, &vp->vm->mem);
 	for (unsigned int i = 0; i < vp->nr_backend_queues && rc == 0; i++)
 		if (vp->q[i].enabled)
 			rc = activate_queue(vp, i, resume);
+	if (rc == 0)
+		rc = vp->be_ops->start(vp->be);
 	/* The VMM's own queue survives a backend reconnect untouched (resume). */
 	if (rc == 0 && vp->local && !resume)
 		rc = activate_local(vp);
@@ -280,10 +282,20 @@ static int activate(struct virtio_pci *vp, bool resume)
 	return rc;
 }
 
+/* A backend to talk to: the kernel's, or a connected vhost-user one. */
+static bool backend_present(const struct virtio_pci *vp)
+{
+	return vp->vhk.nfds > 0 || vp->vhu.fd >= 0;
+}
+
+/* Stops the rings. The kernel's are stopped even after a failed activation: a ring left
+ * with its backend attached would refuse the next set-up (EBUSY). */
 static void deactivate(struct virtio_pci *vp)
 {
-	for (unsigned int i = 0; i < vp->nr_backend_queues && vp->active && vp->vhu.fd >= 0; i++)
-		if (vp->q[i].enabled && vhu_get_vring_base(&vp->vhu, i) < 0)
+	bool stop = vp->active || vp->vhk.nfds > 0;
+
+	for (unsigned int i = 0; i < vp->nr_backend_queues && stop && backend_present(vp); i++)
+		if (vp->q[i].enabled && vp->be_ops->get_vring_base(vp->be, i) < 0)
 			break;
 	vring_reset(&vp->local_ring);
 	vp->active = false;
@@ -293,7 +305,7 @@ int virtio_pci_backend_enable(struct virtio_pci *vp, unsigned int index, bool on
 {
 	if (index >= vp->nr_backend_queues || !vp->q[index].enabled || !vp->active)
 		return -EINVAL;
-	return vhu_enable_vring(&vp->vhu, index, on);
+	return vp->be_ops->enable_vring(vp->be, index, on);
 }
 
 static void device_reset(struct virtio_pci *vp)
@@ -330,7 +342,7 @@ static void set_status(struct virtio_pci *vp, uint8_t v)
 		v &= (uint8_t)~STATUS_FEATURES_OK;
 	vp->status = (uint8_t)(v | (old & STATUS_NEEDS_RESET));
 	/* While an external backend is reconnecting (no socket), the reconnect activates. */
-	if ((v & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->broken && vp->vhu.fd >= 0 &&
+	if ((v & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->broken && backend_present(vp) &&
 	    activate(vp, false) < 0) {
 		log_error("%s: the backend refused the device set-up; device needs reset", vp->name);
 		vp->status |= STATUS_NEEDS_RESET;
@@ -798,6 +810,8 @@ static void init_fields(struct virtio_pci *vp, struct vm *vm, uint16_t type, con
 	snprintf(vp->name, sizeof(vp->name), "%s", name);
 	pthread_mutex_init(&vp->lock, NULL);
 	vp->vhu = (struct vhost_user){ .fd = -1, .name = vp->name };
+	vp->be_ops = &vhu_ops;
+	vp->be = &vp->vhu;
 	vp->nr_queues = nr_queues;
 	vp->nr_vectors = nr_queues + 1;
 	vp->config_len = config_len;
@@ -861,10 +875,10 @@ struct virtio_pci *virtio_pci_create(struct vm *vm, uint16_t device_type, const 
 				       config_len, NULL);
 }
 
-struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, const char *name,
-					   int vhu_fd, const char *socket_path,
-					   unsigned int backend_queues, uint32_t config_len,
-					   const struct vpci_local_ops *local)
+/* Allocates the device and its fields; NULL (vhu_fd closed) for impossible sizes. */
+static struct virtio_pci *alloc_device(struct vm *vm, uint16_t device_type, const char *name,
+				       int vhu_fd, unsigned int backend_queues, uint32_t config_len,
+				       const struct vpci_local_ops *local)
 {
 	struct virtio_pci *vp = calloc(1, sizeof(*vp));
 	unsigned int nr_queues = backend_queues + (local ? 1 : 0);
@@ -881,17 +895,92 @@ struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, 
 		return NULL;
 	}
 	init_fields(vp, vm, device_type, name, nr_queues, config_len, local);
-	if (socket_path && vhu_fd < 0)
-		snprintf(vp->socket_path, sizeof(vp->socket_path), "%s", socket_path);
 	pci_device_init(&vp->pci, 0x1af4, (uint16_t)(0x1040 + device_type),
 			device_type == 2 ? 0x018000 : device_type == 1 ? 0x020000 : 0xff0000, 0x1af4, 0x40);
 	vp->pci.bar_ops[0] = &bar_ops;
 	vp->pci.opaque = vp;
 	vp->pci.ops = &pci_ops;
 	vp->pci.name = vp->name;
-	if (connect_backend(vp, vhu_fd, socket_path) < 0 || create_fds(vp) < 0 || add_caps(vp) < 0 ||
-	    pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 || pci_bus_add(&vm->pci, &vp->pci) < 0 ||
-	    watch_backend(vp) < 0 || watch_local(vp) < 0) {
+	return vp;
+}
+
+/* The kernel's vhost refused a ring (a descriptor it cannot use: it stops that ring). The
+ * driver is told the device needs a reset, which sets the rings up afresh. */
+static void on_kernel_error(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t n;
+
+	if (read(vp->vhk.err_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	log_error("%s: the kernel's vhost stopped a ring on an error (a bad descriptor or ring); "
+		  "device needs reset", vp->name);
+	signal_needs_reset(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static int watch_kernel_errors(struct virtio_pci *vp)
+{
+	int rc = event_loop_add(vp->vm->loop, vp->vhk.err_fd, EPOLLIN, on_kernel_error, vp);
+
+	vp->err_watched = rc == 0;
+	return rc;
+}
+
+/* The PCI side: eventfds, capabilities, BAR 0, the bus, the local queue's kicks. */
+static int add_to_bus(struct virtio_pci *vp)
+{
+	struct vm *vm = vp->vm;
+
+	if (create_fds(vp) < 0 || add_caps(vp) < 0 || pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 ||
+	    pci_bus_add(&vm->pci, &vp->pci) < 0 || watch_local(vp) < 0)
+		return -EIO;
+	return 0;
+}
+
+struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, const char *name,
+					   int vhu_fd, const char *socket_path,
+					   unsigned int backend_queues, uint32_t config_len,
+					   const struct vpci_local_ops *local)
+{
+	struct virtio_pci *vp = alloc_device(vm, device_type, name, vhu_fd, backend_queues,
+					     config_len, local);
+
+	if (!vp)
+		return NULL;
+	if (socket_path && vhu_fd < 0)
+		snprintf(vp->socket_path, sizeof(vp->socket_path), "%s", socket_path);
+	if (connect_backend(vp, vhu_fd, socket_path) < 0 || add_to_bus(vp) < 0 || watch_backend(vp) < 0) {
+		log_error("%s: cannot create the virtio-pci device", name);
+		virtio_pci_destroy(vp);
+		return NULL;
+	}
+	return vp;
+}
+
+struct virtio_pci *virtio_pci_create_kernel(struct vm *vm, uint16_t device_type, const char *name,
+					    struct vhost_kernel *k, uint64_t extra,
+					    unsigned int backend_queues, const uint8_t *config,
+					    uint32_t config_len, const struct vpci_local_ops *local)
+{
+	struct virtio_pci *vp = alloc_device(vm, device_type, name, -1, backend_queues, config_len,
+					     local);
+
+	if (!vp) {
+		vhk_close(k);
+		return NULL;
+	}
+	vp->vhk = *k;
+	vp->vhk.name = vp->name;
+	vp->be_ops = &vhk_ops;
+	vp->be = &vp->vhk;
+	/* What the kernel does not know (MAC, offloads, the control queue) is never sent to it. */
+	uint64_t offered = vp->vhk.features | extra | (local ? local->features : 0);
+	vp->vmm_features = offered & ~vp->vhk.features;
+	vp->device_features = offered | VIRTIO_F_VERSION_1;
+	memcpy(vp->config, config, config_len);
+	if (add_to_bus(vp) < 0 || watch_kernel_errors(vp) < 0) {
 		log_error("%s: cannot create the virtio-pci device", name);
 		virtio_pci_destroy(vp);
 		return NULL;
@@ -910,7 +999,10 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	stop_retry(vp);
 	if (vp->local_watched)
 		event_loop_del(vp->vm->loop, vp->q[vp->nr_backend_queues].kick_fd);
+	if (vp->err_watched)
+		event_loop_del(vp->vm->loop, vp->vhk.err_fd);
 	vhu_close(&vp->vhu);
+	vhk_close(&vp->vhk);
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		if (vp->q[i].kick_fd >= 0)
 			close(vp->q[i].kick_fd);

@@ -1,4 +1,4 @@
-/* virtio_pci.h: a virtio 1.x PCI device whose queues are served by a vhost-user backend. */
+/* virtio_pci.h: a virtio 1.x PCI device whose queues are served by vhost-user or the kernel's vhost. */
 #ifndef CELLVM_VIRTIO_PCI_H
 #define CELLVM_VIRTIO_PCI_H
 
@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "pci.h"
+#include "vhost_kernel.h"
 #include "vhost_user.h"
 #include "vring.h"
 
@@ -70,7 +71,10 @@ struct virtio_pci {
 	uint64_t notify_base;              /* where the ioeventfds are registered, 0: none */
 	uint8_t config[VHU_CONFIG_MAX];
 	uint32_t config_len;
-	struct vhost_user vhu;
+	struct vhost_user vhu;             /* the vhost-user backend (fd -1 when none) */
+	struct vhost_kernel vhk;           /* or the kernel's vhost (nfds 0 when not) */
+	const struct vhost_ops *be_ops;    /* vhu_ops or vhk_ops, on be */
+	void *be;
 	bool active, broken;
 	bool watched;                      /* the backend socket is in the event loop */
 	pid_t backend_pid;                 /* a backend cellvm spawned, or 0 */
@@ -84,6 +88,7 @@ struct virtio_pci {
 	struct vring_chain *local_chain;   /* the chain being served (4 KiB, not on a stack) */
 	uint64_t vmm_features;             /* offered bits the backend is never told about */
 	bool local_watched;                /* the local queue's kick fd is in the event loop */
+	bool err_watched;                  /* the kernel's ring-error eventfd is in the event loop */
 };
 
 /* Creates the device on the VM's PCI bus, backed by the connected vhost-user backend in
@@ -96,6 +101,13 @@ struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, 
 					   int vhu_fd, const char *socket_path,
 					   unsigned int backend_queues, uint32_t config_len,
 					   const struct vpci_local_ops *local);
+/* A device whose queues 0..backend_queues-1 the kernel's vhost serves (k: taken over, also on
+ * failure); extra: device features the VMM (or the tap) provides on top of the kernel's;
+ * config: the device config space the VMM serves (the kernel has none). local as above. */
+struct virtio_pci *virtio_pci_create_kernel(struct vm *vm, uint16_t device_type, const char *name,
+					    struct vhost_kernel *k, uint64_t extra,
+					    unsigned int backend_queues, const uint8_t *config,
+					    uint32_t config_len, const struct vpci_local_ops *local);
 void virtio_pci_destroy(struct virtio_pci *vp);
 /* Starts or stops one backend queue the driver has set up (SET_VRING_ENABLE); lock held.
  * -EINVAL for a queue that is not the backend's or not enabled by the driver. */

@@ -120,8 +120,9 @@ static int create_vhost_devices(struct vm *vm, char *err, size_t errlen)
 		vm->nr_disks++;
 	}
 	if (vm->cfg->vsock.enabled && !(vm->vsock = vsock_create(vm, &vm->cfg->vsock))) {
-		snprintf(err, errlen, "--vsock socket=%s: the device could not be created (see above)",
-			 vm->cfg->vsock.socket);
+		snprintf(err, errlen, "--vsock %s%s: the device could not be created (see above)",
+			 vm->cfg->vsock.vhost ? "vhost=on" : "socket=",
+			 vm->cfg->vsock.vhost ? "" : vm->cfg->vsock.socket);
 		return EXIT_USAGE;
 	}
 	return 0;

@@ -62,3 +62,18 @@ expect bad-kernel-dev-null 3 "kernel /dev/null: not a regular file" bad --kernel
 expect bad-kernel-empty 3 "kernel $TMP/empty" bad --kernel "$TMP/empty"
 long=$(head -c 70000 /dev/zero | tr '\0' 'a')
 expect bad-cmdline-too-long 3 "command line too long" bad --kernel "$ELF" --cmdline "$long"
+# The kernel's vhost (vhost=on): a missing /dev/vhost-net or /dev/vhost-vsock is named, exit 2.
+expect bad-vsock-vhost-socket 2 "vhost=on .* takes no socket=PATH" bad --kernel "$ELF" --vsock cid=5,vhost=on,socket="$TMP/v.sock"
+expect bad-net-vhost-vhost-user 2 "vhost=on .* needs tap=NAME or fd=N" bad --kernel "$ELF" --net vhost_user=true,socket="$TMP/n.sock",vhost=on
+if [ -e /dev/vhost-vsock ]; then
+	skip vhost-vsock-missing "/dev/vhost-vsock exists on this host (tested in the nested lab)"
+else
+	expect vhost-vsock-missing 2 "cannot open /dev/vhost-vsock: No such file or directory" bad --kernel "$ELF" --vsock cid=5,vhost=on
+fi
+if [ -e /dev/vhost-net ]; then
+	skip vhost-net-missing "/dev/vhost-net exists on this host (tested in the nested lab)"
+elif [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+	skip vhost-net-missing "needs root and /dev/net/tun to open the tap first"
+else
+	expect vhost-net-missing 2 "cannot open /dev/vhost-net: No such file or directory" bad --kernel "$ELF" --net tap=cvkh$$,vhost=on
+fi

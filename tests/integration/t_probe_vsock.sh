@@ -69,7 +69,7 @@ else
 	expect cellvm-vsock-listen 0 "test vsock-listen: PASS" vsock_listen v2
 	expect cellvm-vsock-stream 0 "4194304 bytes there and back, intact" vsock_echo v3 test=vsock-stream
 	expect cellvm-vsock-bad-cid 2 "cid must be 3 to 4294967294" "$CELLVM" --kernel "$ELF" --vsock cid=2,socket="$TMP/x"
-	expect cellvm-vsock-needs-socket 2 "cid=N and socket=PATH are required" "$CELLVM" --kernel "$ELF" --vsock cid=3
+	expect cellvm-vsock-needs-socket 2 "cid=N and socket=PATH \(or vhost=on\) are required" "$CELLVM" --kernel "$ELF" --vsock cid=3
 	expect cellvm-vsock-bad-dir 2 "the device could not be created" \
 		"$CELLVM" --kernel "$ELF" --memory size=64M --vsock cid=3,socket=/nonexistent/dir/v.sock
 fi

@@ -72,6 +72,64 @@ for k in tiny cloud; do
 		'^L2-RESULT: blk-ro PASS' "post:blk_same /tmp/${k}_blk-ro.img"
 done
 
+# --- net and vsock: streams between L1 and L2 with 1 MiB each way, checksummed (tests/lab/labsock.c) ---------
+# The minimal kernel has virtio-net, vsock and IPv4 built in (guest/linux/config-fragment): it is enough here.
+# xfer_bg NAME ARGS...: labsock ARGS in the background, 1 MiB of random data ($out.NAME.tx) on its stdin,
+# what it receives in $out.NAME.rx, its status in $out.NAME.rc. A leftover from a failed attempt is stopped.
+xfer_bg() {
+	local n=$1
+	shift
+	[ ! -s "$out.$n.pid" ] || kill "$(cat "$out.$n.pid")" 2>/dev/null
+	rm -f "$out.$n.rc" "$out.$n.pid" "$out.$n.rx"
+	dd if=/dev/urandom of="$out.$n.tx" bs=1M count=1 2>/dev/null || return 1
+	(/lab/labsock -t 100 "$@" <"$out.$n.tx" >"$out.$n.rx" 2>"$out.$n.err" & echo $! >"$out.$n.pid"
+	 wait $!; echo $? >"$out.$n.rc") </dev/null >/dev/null 2>&1 &
+	echo "started labsock $* (1 MiB out, sha256 $(sha256sum <"$out.$n.tx" | cut -d' ' -f1))"
+}
+# xfer_check NAME KEY: the background labsock ended with status 0, and L2's "L2-XFER: KEY sent S received R" line
+# matches what L1 received (S) and sent (R).
+xfer_check() {
+	local n=$1 key=$2 i=0 line
+	while [ ! -s "$out.$n.rc" ] && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+	[ -s "$out.$n.rc" ] || { kill "$(cat "$out.$n.pid")" 2>/dev/null; echo "labsock $n still running: stopped"; }
+	cat "$out.$n.err"
+	blk_want "L1's labsock ($n) status" "$(cat "$out.$n.rc" 2>/dev/null)" 0 || return 1
+	line=$(grep -a "^L2-XFER: $key " "$out.con" | tail -1 | tr -d '\r')
+	set -- $line
+	blk_want "$key: sha256 of what L2 sent, as L1 received it" "$(sha256sum <"$out.$n.rx" | cut -d' ' -f1)" "$4" &&
+		blk_want "$key: sha256 of what L1 sent, as L2 received it" "$(sha256sum <"$out.$n.tx" | cut -d' ' -f1)" "$6"
+}
+# net_tap NAME [NET [mq]]: a persistent tap with NET.1/24 (default 10.0.0), up (kept for the next case);
+# mq: multi-queue, for several pairs.
+net_tap() {
+	local net=${2:-10.0.0}
+	/lab/labsock mktap "$1" $3 || return 1
+	ip addr show dev "$1" | grep -q "inet $net.1/24" || ip addr add "$net.1/24" dev "$1" || return 1
+	ip link set "$1" up
+}
+# net: cellvm-net, then the kernel's vhost-net (vhost=on: no cellvm-net process).
+for v in "" -vhost; do
+	by="served by cellvm-net"
+	[ -z "$v" ] || by="served by the kernel.s vhost-net"
+	l2case "tiny/net$v" tiny 0 "lab.test=net lab.port=5001" "pre:net_tap labtap0" "pre:xfer_bg tcp tcp-listen:5001" \
+		"vmm:--net tap=labtap0${v:+,vhost=on}" '^L2-RESULT: net PASS' "post:xfer_check tcp tcp" "log:$by"
+done
+# Two pairs on the kernel's vhost-net (one vhost fd per pair): Linux with 2 vCPUs asks for both
+# (VQ_PAIRS_SET on the VMM's control queue attaches pair 1's tap queue); the tap steers flows.
+l2case tiny/net-vhost-mq tiny 0 "lab.test=net lab.port=5011 lab.net=10.0.1 lab.pairs=2" \
+	"pre:net_tap labtap1 10.0.1 mq" "pre:xfer_bg tcp tcp-listen:5011" "vmm:--net tap=labtap1,num_queues=4,vhost=on" \
+	'^L2-RESULT: net PASS' "post:xfer_check tcp tcp" 'log:served by the kernel.s vhost-net, 2 queue pair'
+
+# vsock: hybrid (cellvm-vsock: L1 sends "CONNECT 5002" to the socket; L2 reaches host port 5003 at PATH_5003),
+# then the kernel's vhost-vsock (L1 uses AF_VSOCK: cid 3 port 5002; L2 reaches cid 2 port 5003).
+VS=/tmp/tiny_vsock.sock
+l2case tiny/vsock tiny 0 "lab.test=vsock lab.lport=5002 lab.hport=5003" \
+	"pre:xfer_bg in -r 60 hybrid:$VS:5002" "pre:xfer_bg out unix-listen:${VS}_5003" "vmm:--vsock cid=3,socket=$VS" \
+	'^L2-RESULT: vsock PASS' "post:xfer_check in in" "post:xfer_check out out" 'log:served by cellvm-vsock'
+l2case tiny/vsock-vhost tiny 0 "lab.test=vsock lab.lport=5002 lab.hport=5003" \
+	"pre:xfer_bg in -r 60 vsock:3:5002" "pre:xfer_bg out vsock-listen:5003" "vmm:--vsock cid=3,vhost=on" \
+	'^L2-RESULT: vsock PASS' "post:xfer_check in in" "post:xfer_check out out" 'log:served by the kernel.s vhost-vsock'
+
 # --- the lab itself: an assignable device behind an IOMMU (for the VFIO cases to come) ---------
 # With LAB_VFIO=1 the runner starts L1 with -device intel-iommu -device e1000e and intel_iommu=on;
 # l1-init binds the NIC to vfio-pci. Without it this check is skipped, visibly.

@@ -347,6 +347,9 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 		# The main thread builds VMs: these are its job, and the role threads are denied them.
 		for a in memfd socketpair kvm-create-vm; do vact "$who" true "$a" ALLOWED; done
 		vact "$who" true nofile-fcntl EMFILE
+		# The broker's open-device: only /dev/vhost-net and /dev/vhost-vsock, and after the
+		# seal only one requested before it.
+		for a in broker-open-dev-other broker-open-dev-sealed; do vact "$who" true "$a" EPERM; done
 		for p in $VMM_LAYERS; do vact "$who" log "${p%%:*}" "${p#*:}"; done
 		v=SETUID0_$who
 		vact "$who" log setuid0 "${!v}"

@@ -223,7 +223,34 @@ Test(config, vsock_needs_socket)
 	int rc = PARSE(&cfg, err, "--kernel", "k", "--vsock", "cid=3");
 
 	cr_assert_eq(rc, -1);
-	cr_assert(strstr(err, "socket=PATH are required"), "%s", err);
+	cr_assert(strstr(err, "socket=PATH (or vhost=on) are required"), "%s", err);
+	config_free(&cfg);
+}
+
+Test(config, vhost_on_for_vsock_and_net)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--kernel", "k", "--vsock", "cid=7,vhost=on", "--net",
+			   "tap=t0,vhost=on,num_queues=4"), CONFIG_RUN, "%s", err);
+	cr_assert(cfg.vsock.vhost);
+	cr_assert_null(cfg.vsock.socket);
+	cr_assert_eq(cfg.vsock.cid, 7);
+	cr_assert(cfg.nets[0].vhost);
+	cr_assert_eq(cfg.nets[0].num_queues, 4);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "tap=t0"), CONFIG_RUN, "%s", err);
+	cr_assert_not(cfg.nets[0].vhost); /* off unless asked for */
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--vsock", "cid=7,vhost=on,socket=/run/v.sock"), -1);
+	cr_assert(strstr(err, "takes no socket=PATH"), "%s", err);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "vhost_user=true,socket=/s,vhost=on"), -1);
+	cr_assert(strstr(err, "needs tap=NAME or fd=N"), "%s", err);
+	config_free(&cfg);
+	cr_assert_eq(PARSE(&cfg, err, "--net", "tap=t0,vhost=maybe"), -1);
+	cr_assert(strstr(err, "unknown or unsupported option 'vhost=maybe'"), "%s", err);
 	config_free(&cfg);
 }
 

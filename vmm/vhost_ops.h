@@ -1,0 +1,24 @@
+/* vhost_ops.h: what virtio_pci asks of a device's data-path frontend (vhost-user or the kernel's vhost). */
+#ifndef CELLVM_VHOST_OPS_H
+#define CELLVM_VHOST_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct guest_mem;
+
+/* Each takes the frontend (struct vhost_user or struct vhost_kernel) and returns 0 or -errno
+ * (get_vring_base: the ring's last avail index). Called with the device's lock held. */
+struct vhost_ops {
+	const char *kind;               /* for log lines */
+	int (*set_features)(void *be, uint64_t features);
+	int (*set_mem_table)(void *be, const struct guest_mem *mem);
+	/* size, addresses (VMM virtual), the avail index to start from, kick and call fds */
+	int (*set_vring)(void *be, unsigned int index, unsigned int num, uint64_t desc,
+			 uint64_t avail, uint64_t used, uint16_t base_idx, int kick_fd, int call_fd);
+	int (*enable_vring)(void *be, unsigned int index, bool on);
+	int (*start)(void *be);         /* after every ring is set up */
+	int (*get_vring_base)(void *be, unsigned int index); /* stops the ring */
+};
+
+#endif
