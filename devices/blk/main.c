@@ -512,6 +512,7 @@ int main(int argc, char **argv)
 		 c.blk.num_queues);
 	l.poll = !c.no_poll;
 	st = run(&l);
+	blk_log_stats(&l.dev);
 	blk_close(&l.dev);
 	close(l.sock);
 	return st;

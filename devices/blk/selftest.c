@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 /* io_uring bypasses seccomp: the ring's own restrictions (blk.c) must refuse the opcode. */
 static int act_uring_openat(const struct jail_act_ctx *a)
@@ -33,8 +34,29 @@ static int act_uring_setup(const struct jail_act_ctx *a)
 	return io_uring_queue_init(8, &r, 0);
 }
 
+/* The inline path's rule allows RWF_NOWAIT alone on the disk fd: other flags are killed. */
+static int act_preadv2_flags(const struct jail_act_ctx *a)
+{
+	char b[512];
+	struct iovec iov = { b, sizeof(b) };
+
+	return preadv2(((struct blk_dev *)a->role)->fd, &iov, 1, 0, RWF_NOWAIT | RWF_HIPRI) < 0 ?
+	       -errno : 0;
+}
+
+/* ... and so is another fd (here the io_uring eventfd). */
+static int act_pwritev2_fd(const struct jail_act_ctx *a)
+{
+	uint64_t one = 1;
+	struct iovec iov = { &one, sizeof(one) };
+
+	return pwritev2(((struct blk_dev *)a->role)->ring_efd, &iov, 1, -1, RWF_NOWAIT) < 0 ?
+	       -errno : 0;
+}
+
 static const struct jail_act blk_acts[] = {
 	{ "uring-openat", act_uring_openat }, { "uring-setup", act_uring_setup },
+	{ "preadv2-flags", act_preadv2_flags }, { "pwritev2-fd", act_pwritev2_fd },
 };
 
 int blk_selftest_known(const char *act)

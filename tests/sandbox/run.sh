@@ -41,7 +41,8 @@ act() {
 
 # What seccomp kills (the default mode): every act whose syscall is not in the allowlist.
 KILLED="open-shadow open-kvm open-root socket-inet socket-netlink ptrace-parent vm-readv-parent
-	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec uring-setup"
+	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec uring-setup
+	preadv2-flags pwritev2-fd"
 # With seccomp only logging, the layers under it must still refuse (defense in depth).
 LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
 	ptrace-parent:ESRCH vm-readv-parent:ESRCH kill-parent:ESRCH mount:EPERM
@@ -49,7 +50,7 @@ LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
 # setuid(0): no capability (root start); uid 0 does not exist in the user namespace (user start).
 SETUID0_root=EPERM SETUID0_user=EINVAL
 # Stopped by seccomp alone: said, not hidden.
-SECCOMP_ONLY="socket-netlink unshare fork mmap-exec uring-setup"
+SECCOMP_ONLY="socket-netlink unshare fork mmap-exec uring-setup preadv2-flags pwritev2-fd"
 
 for who in root user; do
 	as "$who" "$BLK" --path "$T/img" --jail-selftest none 2>"$T/err" && grep -q "jailed" "$T/err" &&
