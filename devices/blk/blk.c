@@ -96,7 +96,13 @@ static void fill_config(struct blk_dev *dev, unsigned num_queues)
 /*
  * io_uring operations bypass seccomp, so the ring is created disabled, told which opcodes it
  * may ever run (the four the device uses, no SQE flags, no register call once enabled), then
- * enabled. An openat, socket or connect submitted from a compromised process gets -EACCES.
+ * enabled by blk_enable_ring(). An openat, socket or connect submitted from a compromised
+ * process gets -EACCES.
+ *
+ * DEFER_TASKRUN (with SINGLE_ISSUER, Linux 6.1): completions of work handed to io_uring's
+ * workers (buffered writes on ext4) wait as task work until the loop asks for them
+ * (ring_events()), instead of interrupting and waking it once each; the eventfd fires for
+ * the first. The issuer is the task that enables the ring: the jailed worker.
  */
 static int ring_init(struct blk_dev *dev)
 {
@@ -107,8 +113,12 @@ static int ring_init(struct blk_dev *dev)
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE },
 		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0 },
 	};
-	int rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, IORING_SETUP_R_DISABLED);
+	unsigned defer = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			 IORING_SETUP_TASKRUN_FLAG;
+	int rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, IORING_SETUP_R_DISABLED | defer);
 
+	if (rc == -EINVAL) /* an older kernel */
+		rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, IORING_SETUP_R_DISABLED);
 	if (rc)
 		return rc;
 	dev->ring_ok = true;
@@ -120,10 +130,31 @@ static int ring_init(struct blk_dev *dev)
 		return rc;
 	/* Raw calls: Debian's liburing 2.3 declares the helpers but does not export them. */
 	if (syscall(__NR_io_uring_register, dev->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
-		    sizeof(res) / sizeof(res[0])) < 0 ||
-	    syscall(__NR_io_uring_register, dev->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		    sizeof(res) / sizeof(res[0])) < 0)
 		return -errno;
 	return 0;
+}
+
+int blk_enable_ring(struct blk_dev *dev)
+{
+	if (syscall(__NR_io_uring_register, dev->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* True when deferred completions wait to be collected (TASKRUN_FLAG: no system call). */
+static bool ring_deferred(const struct blk_dev *dev)
+{
+	return (dev->ring.flags & IORING_SETUP_DEFER_TASKRUN) &&
+	       (IO_URING_READ_ONCE(*dev->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
+/* Runs deferred completions (DEFER_TASKRUN), posting their CQEs, if there are any. */
+static void ring_events(struct blk_dev *dev)
+{
+	if (ring_deferred(dev) &&
+	    syscall(__NR_io_uring_enter, dev->ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		log_warn("io_uring: collecting completions: %m");
 }
 
 int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
@@ -537,13 +568,19 @@ void blk_complete(struct blk_dev *dev)
 {
 	uint64_t v;
 
+	/* Collecting posts CQEs, which signal the eventfd once more: collect, then clear it,
+	 * then collect what came in between (its signal may have been cleared with ours). */
+	ring_events(dev);
 	if (read(dev->ring_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("io_uring eventfd read: %m");
+	ring_events(dev);
 	reap(dev);
 	notify_all(dev);
 	for (unsigned q = 0; q < dev->vu.num_queues; q++)
 		blk_process(dev, q);
 }
+
+static unsigned busy(struct blk_dev *dev, int q);
 
 void blk_set_polling(struct blk_dev *dev, bool on)
 {
@@ -551,6 +588,9 @@ void blk_set_polling(struct blk_dev *dev, bool on)
 	if (!dev->ring_ok)
 		return;
 	io_uring_cq_eventfd_toggle(&dev->ring, !on);
+	/* Task work queued while the eventfd was off signalled nothing: collect it now. */
+	if (!on)
+		ring_events(dev);
 	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
 		struct virtq *vq = &dev->vu.queues[q].vq;
 
@@ -565,7 +605,11 @@ void blk_set_polling(struct blk_dev *dev, bool on)
 
 bool blk_poll(struct blk_dev *dev)
 {
-	bool found = dev->ring_ok && io_uring_cq_ready(&dev->ring) > 0;
+	bool found;
+
+	if (dev->ring_ok)
+		ring_events(dev);
+	found = dev->ring_ok && io_uring_cq_ready(&dev->ring) > 0;
 
 	if (found) {
 		reap(dev);
@@ -606,7 +650,8 @@ static void blk_quiesce(void *opaque, int q)
 
 bool blk_io_pending(struct blk_dev *dev)
 {
-	return dev->ring_ok && io_uring_cq_ready(&dev->ring) == 0 && busy(dev, -1) > 0;
+	return dev->ring_ok && io_uring_cq_ready(&dev->ring) == 0 && !ring_deferred(dev) &&
+	       busy(dev, -1) > 0;
 }
 
 void blk_log_stats(const struct blk_dev *dev)

@@ -59,6 +59,9 @@ struct blk_dev {
 /* Opens the disk, sets up io_uring and the config space. -errno; *what names the step. */
 int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 	__attribute__((warn_unused_result));
+/* Enables the ring set up by blk_open(); the calling task becomes its only issuer. Call it
+ * in the task that serves requests (after the jail's fork), before any I/O. */
+int blk_enable_ring(struct blk_dev *dev) __attribute__((warn_unused_result));
 /* Starts serving the vhost-user connection on sock. */
 int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
 	__attribute__((warn_unused_result));

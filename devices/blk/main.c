@@ -494,6 +494,8 @@ int main(int argc, char **argv)
 		pid_t parent = getppid();
 
 		st = enter_jail(&l, &c);
+		if (st < 0 && blk_enable_ring(&l.dev))
+			return log_error("io_uring: enabling the ring: %m"), EXIT_RUNTIME;
 		return st >= 0 ? st : blk_selftest_run(c.selftest, &l.dev, parent);
 	}
 	l.sock = connect_frontend(&l, &c);
@@ -505,6 +507,9 @@ int main(int argc, char **argv)
 	st = enter_jail(&l, &c);
 	if (st >= 0)
 		return st;
+	rc = blk_enable_ring(&l.dev);
+	if (rc)
+		return log_error("io_uring: enabling the ring: %s", strerror(-rc)), EXIT_RUNTIME;
 	if (blk_attach(&l.dev, l.sock, watch_kick, &l))
 		return log_error("vhost-user setup failed"), EXIT_RUNTIME;
 	log_info("serving %s (%llu sectors%s) with %u queue(s)", c.blk.path,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <seccomp.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -74,6 +75,13 @@ static int blk_rules(void *scmp_ctx, const void *arg)
 	if (!rc && p->disk_fd >= 0)
 		rc = add_inline_rules(ctx, p);
 
+	/* The ring is enabled inside the jail, by the task that will issue on it (DEFER_TASKRUN
+	 * needs a single issuer): ENABLE_RINGS only, once; the ring's restrictions then refuse
+	 * every register call (blk.c ring_init). */
+	if (!rc && p->ring_fd >= 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_register), 2,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->ring_fd),
+				      SCMP_A1(SCMP_CMP_EQ, IORING_REGISTER_ENABLE_RINGS));
 	/* Kick eventfds are made non-blocking: F_GETFL and F_SETFL only. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,

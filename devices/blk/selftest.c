@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /* io_uring bypasses seccomp: the ring's own restrictions (blk.c) must refuse the opcode. */
 static int act_uring_openat(const struct jail_act_ctx *a)
@@ -34,6 +36,25 @@ static int act_uring_setup(const struct jail_act_ctx *a)
 	return io_uring_queue_init(8, &r, 0);
 }
 
+/* Seccomp lets ENABLE_RINGS through (the worker enables its own ring); once enabled, the
+ * ring's restrictions refuse every register call, that one included. */
+static int act_uring_reenable(const struct jail_act_ctx *a)
+{
+	int fd = ((struct blk_dev *)a->role)->ring.ring_fd;
+
+	return syscall(__NR_io_uring_register, fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0 ?
+	       -errno : 0;
+}
+
+/* Any other register call is killed by seccomp. */
+static int act_uring_register(const struct jail_act_ctx *a)
+{
+	int fd = ((struct blk_dev *)a->role)->ring.ring_fd;
+
+	return syscall(__NR_io_uring_register, fd, IORING_UNREGISTER_EVENTFD, NULL, 0) < 0 ?
+	       -errno : 0;
+}
+
 /* The inline path's rule allows RWF_NOWAIT alone on the disk fd: other flags are killed. */
 static int act_preadv2_flags(const struct jail_act_ctx *a)
 {
@@ -57,6 +78,7 @@ static int act_pwritev2_fd(const struct jail_act_ctx *a)
 static const struct jail_act blk_acts[] = {
 	{ "uring-openat", act_uring_openat }, { "uring-setup", act_uring_setup },
 	{ "preadv2-flags", act_preadv2_flags }, { "pwritev2-fd", act_pwritev2_fd },
+	{ "uring-reenable", act_uring_reenable }, { "uring-register", act_uring_register },
 };
 
 int blk_selftest_known(const char *act)

@@ -42,11 +42,11 @@ act() {
 # What seccomp kills (the default mode): every act whose syscall is not in the allowlist.
 KILLED="open-shadow open-kvm open-root socket-inet socket-netlink ptrace-parent vm-readv-parent
 	kill-parent mount unshare setns setuid0 chroot execve fork mmap-exec mprotect-exec uring-setup
-	preadv2-flags pwritev2-fd"
+	preadv2-flags pwritev2-fd uring-register"
 # With seccomp only logging, the layers under it must still refuse (defense in depth).
 LAYERS="open-shadow:ENOENT open-kvm:ENOENT open-root:EACCES socket-inet:EACCES
 	ptrace-parent:ESRCH vm-readv-parent:ESRCH kill-parent:ESRCH mount:EPERM
-	chroot:EPERM execve:ENOENT mprotect-exec:EACCES"
+	chroot:EPERM execve:ENOENT mprotect-exec:EACCES uring-register:EACCES"
 # setuid(0): no capability (root start); uid 0 does not exist in the user namespace (user start).
 SETUID0_root=EPERM SETUID0_user=EINVAL
 # Stopped by seccomp alone: said, not hidden.
@@ -59,6 +59,7 @@ for who in root user; do
 	# Allowed syscalls, refused by another layer even in kill mode.
 	act "$who" kill nofile EMFILE        # RLIMIT_NOFILE (dup is allowed for this act only)
 	act "$who" kill uring-openat EACCES  # io_uring's own opcode restrictions
+	act "$who" kill uring-reenable EACCES # ... and its register restrictions once enabled
 	for p in $LAYERS; do act "$who" log "${p%%:*}" "${p#*:}"; done
 	v=SETUID0_$who
 	act "$who" log setuid0 "${!v}"
