@@ -569,7 +569,9 @@ void blk_complete(struct blk_dev *dev)
 	uint64_t v;
 
 	/* Collecting posts CQEs, which signal the eventfd once more: collect, then clear it,
-	 * then collect what came in between (its signal may have been cleared with ours). */
+	 * then collect what came in between (its signal may have been cleared with ours).
+	 * liburing's peek in reap() would collect too (it enters on TASKRUN), but only after
+	 * the read, leaving a signal that wakes the loop once more for nothing. */
 	ring_events(dev);
 	if (read(dev->ring_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("io_uring eventfd read: %m");

@@ -136,6 +136,16 @@ if dd if=/dev/zero of="$T/direct" bs=4096 count=1 oflag=direct 2>/dev/null; then
 	inline_case --direct "inline --direct" 'inline reads 0 (to io_uring after a try: 0), inline writes 0 (0); inline path off'
 else note 77 "blk inline --direct" "$T: no O_DIRECT on this file system"; fi
 
+# Without busy-polling every completion must come through the io_uring eventfd (with
+# DEFER_TASKRUN: signalled for the first deferred completion, collected by the loop).
+for t in rw mq4; do
+	fresh_image
+	start_blk --num-queues 4 --no-poll || { note 1 "blk $t --no-poll" "no socket"; continue; }
+	fe -t $t -S "$SERIAL"; r=$?
+	reap; [ $r -eq 0 ] && [ "$ST" != 0 ] && r=1 && echo "    exit status $ST"
+	note $r "blk $t --no-poll"
+done
+
 fresh_image
 start_blk && fe -t persist -p "$PID"; r=$?
 wait "$PID" 2>/dev/null; PID=
