@@ -66,6 +66,24 @@ for who in root user; do
 done
 echo "NOTE only seccomp stops: $SECCOMP_ONLY (they succeed with --seccomp log)"
 
+# The inline path's rules follow the options: --direct allows no preadv2, --readonly no pwritev2.
+for c in "--direct disk-preadv2" "--readonly disk-pwritev2"; do
+	"$BLK" --path "$T/img" ${c% *} --jail-selftest "${c#* }" >/dev/null 2>"$T/err"
+	st=$?
+	if [ $st -eq 159 ]; then ok "root kill $c: killed by SIGSYS"
+	else bad "root kill $c" "exit status $st, want 159 (SIGSYS)"; fi
+done
+# ... and by default both pass seccomp: the act works (exit status 1), or the file system
+# refuses RWF_NOWAIT itself (ext4 writes: EOPNOTSUPP; EAGAIN when not cached).
+for a in disk-preadv2 disk-pwritev2; do
+	"$BLK" --path "$T/img" --jail-selftest $a >/dev/null 2>"$T/err"
+	st=$?
+	if { [ $st -eq 1 ] && grep -q "SUCCEEDED" "$T/err"; } ||
+	   { [ $st -eq 0 ] && grep -q "refused: \(EOPNOTSUPP\|EAGAIN\) " "$T/err"; }; then
+		ok "root kill $a: allowed by seccomp (inline path)"
+	else bad "root kill $a" "exit status $st, want 1, or 0 with EOPNOTSUPP/EAGAIN"; fi
+done
+
 # check_status NAME PID UID: /proc/PID/status shows the jail.
 check_status() {
 	local name=$1 pid=$2 uid=$3 s
