@@ -96,7 +96,13 @@ static void fill_config(struct blk_dev *dev, unsigned num_queues)
 /*
  * io_uring operations bypass seccomp, so the ring is created disabled, told which opcodes it
  * may ever run (the four the device uses, no SQE flags, no register call once enabled), then
- * enabled. An openat, socket or connect submitted from a compromised process gets -EACCES.
+ * enabled by blk_enable_ring(). An openat, socket or connect submitted from a compromised
+ * process gets -EACCES.
+ *
+ * DEFER_TASKRUN (with SINGLE_ISSUER, Linux 6.1): completions of work handed to io_uring's
+ * workers (buffered writes on ext4) wait as task work until the loop asks for them
+ * (ring_events()), instead of interrupting and waking it once each; the eventfd fires for
+ * the first. The issuer is the task that enables the ring: the jailed worker.
  */
 static int ring_init(struct blk_dev *dev)
 {
@@ -107,8 +113,12 @@ static int ring_init(struct blk_dev *dev)
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE },
 		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = 0 },
 	};
-	int rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, IORING_SETUP_R_DISABLED);
+	unsigned defer = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			 IORING_SETUP_TASKRUN_FLAG;
+	int rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, IORING_SETUP_R_DISABLED | defer);
 
+	if (rc == -EINVAL) /* an older kernel */
+		rc = io_uring_queue_init(URING_ENTRIES, &dev->ring, IORING_SETUP_R_DISABLED);
 	if (rc)
 		return rc;
 	dev->ring_ok = true;
@@ -120,10 +130,31 @@ static int ring_init(struct blk_dev *dev)
 		return rc;
 	/* Raw calls: Debian's liburing 2.3 declares the helpers but does not export them. */
 	if (syscall(__NR_io_uring_register, dev->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
-		    sizeof(res) / sizeof(res[0])) < 0 ||
-	    syscall(__NR_io_uring_register, dev->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		    sizeof(res) / sizeof(res[0])) < 0)
 		return -errno;
 	return 0;
+}
+
+int blk_enable_ring(struct blk_dev *dev)
+{
+	if (syscall(__NR_io_uring_register, dev->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* True when deferred completions wait to be collected (TASKRUN_FLAG: no system call). */
+static bool ring_deferred(const struct blk_dev *dev)
+{
+	return (dev->ring.flags & IORING_SETUP_DEFER_TASKRUN) &&
+	       (IO_URING_READ_ONCE(*dev->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
+/* Runs deferred completions (DEFER_TASKRUN), posting their CQEs, if there are any. */
+static void ring_events(struct blk_dev *dev)
+{
+	if (ring_deferred(dev) &&
+	    syscall(__NR_io_uring_enter, dev->ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		log_warn("io_uring: collecting completions: %m");
 }
 
 int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
@@ -147,6 +178,10 @@ int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 	dev->sectors = bytes / VIRTIO_BLK_SECTOR;
 	strncpy(dev->serial, o->serial ? o->serial : "", BLK_SERIAL_LEN); /* NUL-padded, not terminated */
 	fill_config(dev, o->num_queues);
+	/* Buffered I/O tries the page cache inline first; O_DIRECT always goes through io_uring
+	 * (a synchronous direct read would wait for the device in the loop). */
+	dev->inl[0].on = !o->direct;
+	dev->inl[1].on = !o->direct && !o->readonly;
 	*what = "io_uring";
 	return ring_init(dev);
 }
@@ -252,6 +287,36 @@ static bool range_ok(const struct blk_dev *dev, uint64_t sector, uint64_t count)
 	return sector <= dev->sectors && count <= dev->sectors - sector;
 }
 
+/*
+ * The fast path: one preadv2/pwritev2 with RWF_NOWAIT, in the loop. It succeeds only when
+ * the kernel can do it without blocking (pages cached, nothing to wait for); true if the
+ * whole request is done. EAGAIN, a short transfer or an error: the request goes to io_uring
+ * whole (repeating a partial read or write is harmless), so a slow request still never
+ * stalls the queue. EOPNOTSUPP (ext4 refuses buffered RWF_NOWAIT writes): off for good.
+ */
+static bool rw_inline(struct blk_dev *dev, struct blk_req *r, uint64_t off, uint64_t len,
+		      bool write)
+{
+	struct blk_inline *in = &dev->inl[write];
+	ssize_t n;
+
+	if (!in->on)
+		return false;
+	n = write ? pwritev2(dev->fd, r->data, (int)r->ndata, (off_t)off, RWF_NOWAIT)
+		  : preadv2(dev->fd, r->data, (int)r->ndata, (off_t)off, RWF_NOWAIT);
+	if (n >= 0 && (uint64_t)n == len) {
+		in->done++;
+		return true;
+	}
+	if (n < 0 && errno == EOPNOTSUPP) {
+		in->on = false;
+		log_info("inline %ss off: RWF_NOWAIT refused (%m); io_uring only",
+			 write ? "write" : "read");
+	}
+	in->fallback++;
+	return false;
+}
+
 static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk_hdr *h, bool write)
 {
 	const struct virtq_elem *e = &r->elem;
@@ -271,6 +336,9 @@ static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk
 		r->ndata = iov_slice(e->iov, e->out_num, sizeof(*h), len, r->data);
 	else
 		r->ndata = iov_slice(e->iov + e->out_num, e->in_num, 0, len, r->data);
+	r->used_len = (uint32_t)((write ? 0 : len) + 1);
+	if (rw_inline(dev, r, h->sector * VIRTIO_BLK_SECTOR, len, write))
+		return VIRTIO_BLK_S_OK;
 	sqe = get_sqe(dev);
 	if (!sqe)
 		return VIRTIO_BLK_S_IOERR;
@@ -280,7 +348,6 @@ static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk
 		io_uring_prep_readv(sqe, dev->fd, r->data, r->ndata, h->sector * VIRTIO_BLK_SECTOR);
 	io_uring_sqe_set_data(sqe, r);
 	r->expect = len;
-	r->used_len = (uint32_t)((write ? 0 : len) + 1);
 	r->pending = 1;
 	return -1;
 }
@@ -480,13 +547,21 @@ void blk_complete(struct blk_dev *dev)
 {
 	uint64_t v;
 
+	/* Collecting posts CQEs, which signal the eventfd once more: collect, then clear it,
+	 * then collect what came in between (its signal may have been cleared with ours).
+	 * liburing's peek in reap() would collect too (it enters on TASKRUN), but only after
+	 * the read, leaving a signal that wakes the loop once more for nothing. */
+	ring_events(dev);
 	if (read(dev->ring_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("io_uring eventfd read: %m");
+	ring_events(dev);
 	reap(dev);
 	notify_all(dev);
 	for (unsigned q = 0; q < dev->vu.num_queues; q++)
 		blk_process(dev, q);
 }
+
+static unsigned busy(struct blk_dev *dev, int q);
 
 void blk_set_polling(struct blk_dev *dev, bool on)
 {
@@ -494,6 +569,9 @@ void blk_set_polling(struct blk_dev *dev, bool on)
 	if (!dev->ring_ok)
 		return;
 	io_uring_cq_eventfd_toggle(&dev->ring, !on);
+	/* Task work queued while the eventfd was off signalled nothing: collect it now. */
+	if (!on)
+		ring_events(dev);
 	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
 		struct virtq *vq = &dev->vu.queues[q].vq;
 
@@ -508,7 +586,11 @@ void blk_set_polling(struct blk_dev *dev, bool on)
 
 bool blk_poll(struct blk_dev *dev)
 {
-	bool found = dev->ring_ok && io_uring_cq_ready(&dev->ring) > 0;
+	bool found;
+
+	if (dev->ring_ok)
+		ring_events(dev);
+	found = dev->ring_ok && io_uring_cq_ready(&dev->ring) > 0;
 
 	if (found) {
 		reap(dev);
@@ -549,7 +631,16 @@ static void blk_quiesce(void *opaque, int q)
 
 bool blk_io_pending(struct blk_dev *dev)
 {
-	return dev->ring_ok && io_uring_cq_ready(&dev->ring) == 0 && busy(dev, -1) > 0;
+	return dev->ring_ok && io_uring_cq_ready(&dev->ring) == 0 && !ring_deferred(dev) &&
+	       busy(dev, -1) > 0;
+}
+
+void blk_log_stats(const struct blk_dev *dev)
+{
+	log_info("inline reads %llu (to io_uring after a try: %llu), inline writes %llu (%llu)%s",
+		 (unsigned long long)dev->inl[0].done, (unsigned long long)dev->inl[0].fallback,
+		 (unsigned long long)dev->inl[1].done, (unsigned long long)dev->inl[1].fallback,
+		 dev->inl[0].on || dev->inl[1].on ? "" : "; inline path off");
 }
 
 void blk_close(struct blk_dev *dev)

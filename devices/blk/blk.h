@@ -29,6 +29,13 @@ struct blk_queue {
 	uint64_t bad_requests;
 };
 
+/* The inline fast path of one direction (0 read, 1 write): RWF_NOWAIT in the loop first. */
+struct blk_inline {
+	bool on;                  /* off with --direct, or once the file refused RWF_NOWAIT */
+	uint64_t done;            /* requests completed inline */
+	uint64_t fallback;        /* tried, then handed to io_uring (EAGAIN, short, error) */
+};
+
 /* How the owner of the event loop hears that a queue's kick fd changed. */
 typedef void blk_watch_fn(void *loop, unsigned q, int old_fd, int new_fd);
 
@@ -46,11 +53,15 @@ struct blk_dev {
 	blk_watch_fn *watch;
 	void *loop;
 	bool polling;             /* busy-poll mode: kicks and the completion eventfd are off */
+	struct blk_inline inl[2]; /* [0] reads, [1] writes */
 };
 
 /* Opens the disk, sets up io_uring and the config space. -errno; *what names the step. */
 int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 	__attribute__((warn_unused_result));
+/* Enables the ring set up by blk_open(); the calling task becomes its only issuer. Call it
+ * in the task that serves requests (after the jail's fork), before any I/O. */
+int blk_enable_ring(struct blk_dev *dev) __attribute__((warn_unused_result));
 /* Starts serving the vhost-user connection on sock. */
 int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
 	__attribute__((warn_unused_result));
@@ -67,6 +78,8 @@ bool blk_poll(struct blk_dev *dev);
 /* True while requests are in flight with none of their completions posted yet: I/O that
  * runs elsewhere (io_uring's workers), which a spinning loop would only slow down. */
 bool blk_io_pending(struct blk_dev *dev);
+/* Logs the inline path's counts (info level). */
+void blk_log_stats(const struct blk_dev *dev);
 void blk_close(struct blk_dev *dev);
 
 #endif

@@ -201,7 +201,11 @@ static int jail_spec(void *loopp, struct jail_spec *s)
 
 static int selftest(void *loopp, const char *act, pid_t parent)
 {
-	return blk_selftest_run(act, &((struct loop *)loopp)->dev, parent);
+	struct loop *l = loopp;
+
+	if (blk_enable_ring(&l->dev))
+		return log_error("io_uring: enabling the ring: %m"), BACKEND_EXIT_RUNTIME;
+	return blk_selftest_run(act, &l->dev, parent);
 }
 
 int main(int argc, char **argv)
@@ -229,6 +233,10 @@ int main(int argc, char **argv)
 	st = backend_connect_and_jail(&l.be, &o, jail_spec, selftest, &l);
 	if (st >= 0)
 		return st; /* a selftest's or a failure's status: exiting closes the rest */
+	/* The ring is enabled by the jailed task that will issue on it (DEFER_TASKRUN). */
+	rc = blk_enable_ring(&l.dev);
+	if (rc)
+		return log_error("io_uring: enabling the ring: %s", strerror(-rc)), BACKEND_EXIT_RUNTIME;
 	if (blk_attach(&l.dev, l.be.sock, backend_kick_changed, &l.be))
 		return log_error("vhost-user setup failed"), BACKEND_EXIT_RUNTIME;
 	log_info("serving %s (%llu sectors%s) with %u queue(s)", c.blk.path,
@@ -236,6 +244,7 @@ int main(int argc, char **argv)
 		 c.blk.num_queues);
 	l.poll = !c.no_poll;
 	st = run(&l);
+	blk_log_stats(&l.dev);
 	blk_close(&l.dev);
 	close(l.be.sock);
 	return st;

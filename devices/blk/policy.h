@@ -10,6 +10,8 @@ struct blk_policy {
 	int epfd;
 	int sock;        /* -1 in --jail-selftest, which has no frontend */
 	int ring_fd;
+	int disk_fd;
+	bool inline_read, inline_write; /* preadv2/pwritev2 RWF_NOWAIT on the disk (not --direct) */
 };
 
 /* The jail for a device whose disk, io_uring, epoll, signalfd and socket are open. */

@@ -33,17 +33,17 @@ blk_args() { echo --path "$T/img"; }
 net_args() { echo --tap "$TAP"; }
 vsock_args() { echo --cid 3 --uds-path "$T/vs/j.sock"; }
 
-KILLED_blk="uring-setup"
+KILLED_blk="uring-setup preadv2-flags pwritev2-fd uring-register"
 KILLED_net="open-tun socket-packet tap-setiff"
 KILLED_vsock="socket-dgram create-in-bind"
-REFUSED_blk="uring-openat:EACCES"        # io_uring's own opcode restrictions
+REFUSED_blk="uring-openat:EACCES uring-reenable:EACCES" # io_uring's opcode and register restrictions
 REFUSED_net=""
 REFUSED_vsock="connect-outside:ENOENT"   # a host listener outside the bound directory
 # An empty root (ENOENT), no capability (EPERM), a tap already attached (EEXIST), Landlock.
-LAYERS_blk=""
+LAYERS_blk="uring-register:EACCES"
 LAYERS_net="open-tun:ENOENT socket-packet:EPERM tap-setiff:EEXIST"
 LAYERS_vsock="create-in-bind:EACCES"
-SECCOMP_ONLY_blk="uring-setup"
+SECCOMP_ONLY_blk="uring-setup preadv2-flags pwritev2-fd"
 SECCOMP_ONLY_net=""
 SECCOMP_ONLY_vsock="socket-dgram"
 
@@ -123,6 +123,24 @@ for kind in blk net vsock; do
 	elif ! "${kind}_setup"; then
 		skip=$((skip + 1)); echo "SKIP $kind escape table: its set-up failed (no ip or /dev/net/tun?)"
 	else escape_table "$kind"; fi
+done
+
+# The inline path's rules follow the options: --direct allows no preadv2, --readonly no pwritev2.
+for c in "--direct disk-preadv2" "--readonly disk-pwritev2"; do
+	"$BLK" --path "$T/img" ${c% *} --jail-selftest "${c#* }" >/dev/null 2>"$T/err"
+	st=$?
+	if [ $st -eq 159 ]; then ok "root kill $c: killed by SIGSYS"
+	else bad "root kill $c" "exit status $st, want 159 (SIGSYS)"; fi
+done
+# ... and by default both pass seccomp: the act works (exit status 1), or the file system
+# refuses RWF_NOWAIT itself (ext4 writes: EOPNOTSUPP; EAGAIN when not cached).
+for a in disk-preadv2 disk-pwritev2; do
+	"$BLK" --path "$T/img" --jail-selftest $a >/dev/null 2>"$T/err"
+	st=$?
+	if { [ $st -eq 1 ] && grep -q "SUCCEEDED" "$T/err"; } ||
+	   { [ $st -eq 0 ] && grep -q "refused: \(EOPNOTSUPP\|EAGAIN\) " "$T/err"; }; then
+		ok "root kill $a: allowed by seccomp (inline path)"
+	else bad "root kill $a" "exit status $st, want 1, or 0 with EOPNOTSUPP/EAGAIN"; fi
 done
 
 # check_status NAME PID UID: /proc/PID/status shows the jail.

@@ -120,6 +120,32 @@ for t in m-msg-size m-msg-huge m-msg-memtable; do
 	malicious $t 5 "broke the vhost-user protocol"
 done
 
+# The inline fast path (RWF_NOWAIT in the loop) and its io_uring fallback, from the counts
+# cellvm-blk logs at exit; with --direct nothing may go inline. ARGS, name, log pattern.
+inline_case() {
+	fresh_image 1M
+	start_blk --verbose $1 || { note 1 "blk $2" "no socket"; return; }
+	fe -t inline; r=$?
+	reap
+	if [ $r -eq 0 ] && [ "$ST" != 0 ]; then r=1; echo "    exit status $ST"; fi
+	if [ $r -eq 0 ] && ! grep -q "$3" "$T/log"; then r=1; echo "    log lacks '$3'"; fi
+	note $r "blk $2"
+}
+inline_case "" inline 'inline reads [1-9][0-9]* (to io_uring after a try: [1-9]'
+if dd if=/dev/zero of="$T/direct" bs=4096 count=1 oflag=direct 2>/dev/null; then
+	inline_case --direct "inline --direct" 'inline reads 0 (to io_uring after a try: 0), inline writes 0 (0); inline path off'
+else note 77 "blk inline --direct" "$T: no O_DIRECT on this file system"; fi
+
+# Without busy-polling every completion must come through the io_uring eventfd (with
+# DEFER_TASKRUN: signalled for the first deferred completion, collected by the loop).
+for t in rw mq4; do
+	fresh_image
+	start_blk --num-queues 4 --no-poll || { note 1 "blk $t --no-poll" "no socket"; continue; }
+	fe -t $t -S "$SERIAL"; r=$?
+	reap; [ $r -eq 0 ] && [ "$ST" != 0 ] && r=1 && echo "    exit status $ST"
+	note $r "blk $t --no-poll"
+done
+
 fresh_image
 start_blk && fe -t persist -p "$PID"; r=$?
 wait "$PID" 2>/dev/null; PID=
