@@ -248,6 +248,7 @@ static __attribute__((noreturn)) void exec_child(const char **argv, const int *f
 	signal(SIGTERM, SIG_DFL); /* the broker ignores these; the backend must not inherit that */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL); /* ignored by the broker; the backend's waiter reaps its worker */
 	for (unsigned i = 0; i < ncg; i++) /* join the device's child cgroup ("0": this process) */
 		if (write(cg_fds[i], "0", 1) != 1)
 			_exit(126);
@@ -361,14 +362,39 @@ static pid_t spawn_in_cgroup(struct manifest *m, const char *binary, const char 
 	return pid;
 }
 
+/* The VMM joins its group in a short-lived child of the broker: a cgroup v1 migration can
+ * wait ~10 ms for an RCU grace period, which neither the VMM nor the broker's next request
+ * should pay. The groups and limits exist when the broker answers; the move follows within
+ * milliseconds (a failure is logged by the child). */
+static void move_vmm_async(const int *fds, unsigned n, pid_t vmm)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int rc = cgroup_move(fds, n, vmm);
+
+		if (rc < 0)
+			log_error("cgroup: moving the VMM (pid %d) into its group: %s", (int)vmm,
+				  strerror(-rc));
+		_exit(rc < 0);
+	}
+	if (pid < 0 && cgroup_move(fds, n, vmm) < 0) /* no child: do it here */
+		log_error("cgroup: moving the VMM (pid %d) into its group: %s", (int)vmm, strerror(errno));
+}
+
 static int make_cgroup(struct manifest *m, const struct broker_req *req)
 {
-	int rc;
+	int fds[CGROUP_MAX_HIER], rc;
+	unsigned n = 0;
 
 	if (m->sealed || m->has_cgroup)
 		return -EPERM;
-	rc = cgroup_vm_create(&m->cg, req->path, &req->limits, m->vmm);
+	rc = cgroup_vm_create(&m->cg, req->path, &req->limits, fds, &n);
 	m->has_cgroup = rc == 0;
+	if (rc == 0)
+		move_vmm_async(fds, n, m->vmm);
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
 	return rc;
 }
 
@@ -518,6 +544,7 @@ static void broker_child_setup(int sock)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN); /* its only children are the cgroup movers: reaped by the kernel */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	/* stdin and stdout are the VMM's serial console, maybe a pipe whose reader waits for

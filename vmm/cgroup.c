@@ -202,13 +202,12 @@ static int create_dirs(struct cgroup_vm *cg)
 }
 
 int cgroup_vm_create(struct cgroup_vm *cg, const char *name, const struct cgroup_limits *lim,
-		     pid_t pid)
+		     int *vmm_fds, unsigned *n)
 {
-	int fds[CGROUP_MAX_HIER], rc;
-	unsigned n = 0;
-	char text[32];
+	int rc;
 
 	*cg = (struct cgroup_vm){ 0 };
+	*n = 0;
 	if (!cgroup_name_ok(name))
 		return -EINVAL;
 	rc = find_hierarchies(cg, name);
@@ -217,16 +216,21 @@ int cgroup_vm_create(struct cgroup_vm *cg, const char *name, const struct cgroup
 	if (!rc)
 		rc = write_limits(cg, lim);
 	if (!rc)
-		rc = cgroup_child_open(cg, "vmm", fds, &n);
-	snprintf(text, sizeof(text), "%d", (int)pid);
-	for (unsigned i = 0; i < n; i++) {
-		if (!rc && write(fds[i], text, strlen(text)) < 0)
-			rc = -errno;
-		close(fds[i]);
-	}
+		rc = cgroup_child_open(cg, "vmm", vmm_fds, n);
 	if (rc)
 		cgroup_vm_remove(cg);
 	return rc;
+}
+
+int cgroup_move(const int *procs_fds, unsigned n, pid_t pid)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	for (unsigned i = 0; i < n; i++)
+		if (write(procs_fds[i], text, strlen(text)) < 0)
+			return -errno;
+	return 0;
 }
 
 int cgroup_child_open(struct cgroup_vm *cg, const char *label, int *fds, unsigned *n)

@@ -28,10 +28,14 @@ struct cgroup_vm {
 
 /* True for names made of [A-Za-z0-9._-], 1 to 64 characters, not "." or "..". */
 bool cgroup_name_ok(const char *name);
-/* Creates the groups, writes the limits and moves pid into the "vmm" child. Returns 0 or
- * -errno (EACCES, EROFS: no write access to the cgroup file system). */
+/* Creates the groups, writes the limits, makes the "vmm" child and opens its cgroup.procs in
+ * each hierarchy (vmm_fds, *n; the caller moves the VMM with cgroup_move and closes them).
+ * Returns 0 or -errno (EACCES, EROFS: no write access to the cgroup file system). */
 int cgroup_vm_create(struct cgroup_vm *cg, const char *name, const struct cgroup_limits *lim,
-		     pid_t pid) __attribute__((warn_unused_result));
+		     int *vmm_fds, unsigned *n) __attribute__((warn_unused_result));
+/* Writes pid into each cgroup.procs fd. On cgroup v1 the first migration after a quiet spell
+ * waits for an RCU grace period (about 10 ms here): callers keep it off the VMM's path. */
+int cgroup_move(const int *procs_fds, unsigned n, pid_t pid) __attribute__((warn_unused_result));
 /* Makes the child group `label` and opens its cgroup.procs in each hierarchy (fds[], *n):
  * a child process joins by writing "0" to each before exec. Returns 0 or -errno. */
 int cgroup_child_open(struct cgroup_vm *cg, const char *label, int *fds, unsigned *n)
