@@ -553,6 +553,9 @@ static void describe_exit(pid_t pid, char *out, size_t len)
 
 	if (!reap_briefly(pid, &status))
 		snprintf(out, len, "closed its socket");
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(out, len, "pid %d was killed by signal %d (SIGSYS: a system call outside its "
+			 "seccomp policy)", (int)pid, SIGSYS);
 	else if (WIFSIGNALED(status))
 		snprintf(out, len, "pid %d was killed by signal %d (%s)", (int)pid, WTERMSIG(status),
 			 strsignal(WTERMSIG(status)));
