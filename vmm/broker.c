@@ -373,7 +373,7 @@ static void move_vmm_async(const int *fds, unsigned n, pid_t vmm)
 	if (pid == 0) {
 		int rc = cgroup_move(fds, n, vmm);
 
-		if (rc < 0)
+		if (rc < 0 && rc != -ESRCH) /* ESRCH: the VMM has already exited */
 			log_error("cgroup: moving the VMM (pid %d) into its group: %s", (int)vmm,
 				  strerror(-rc));
 		_exit(rc < 0);
