@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh: cellvm-net tests: tx, rx, mq, back-pressure and malicious-driver cases over a tap in a private netns.
 set -u
+. "$(dirname "$0")/../lib/backend.sh" # wait_socket, reap
 BUILD=${BUILD:-build}
 FE=$BUILD/tests/net/netfront
 NET=$BUILD/cellvm-net
@@ -43,29 +44,11 @@ mk_tap() { # [multi_queue]
 	nsx ip tuntap add dev "$TAP" mode tap vnet_hdr ${1:-} && nsx ip link set "$TAP" mtu 9000 up
 }
 
-wait_socket() {
-	i=0
-	while [ ! -S "$T/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -S "$T/sock" ]
-}
-
 start_net() { # extra cellvm-net options
 	rm -f "$T/sock"
 	nsx "$NET" --socket "$T/sock" --tap "$TAP" ${NET_OPTS:-} "$@" 2>"$T/log" &
 	PID=$!
 	wait_socket
-}
-
-# Waits for the backend to exit by itself; ST = its status (124 if it had to be killed).
-reap() {
-	i=0
-	while kill -0 "$PID" 2>/dev/null && [ $i -lt 100 ]; do
-		[ "$(awk '{print $3}' /proc/$PID/stat 2>/dev/null)" = Z ] && break
-		sleep 0.05; i=$((i + 1))
-	done
-	if [ $i -ge 100 ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; ST=124
-	else wait "$PID"; ST=$?; fi
-	PID=
 }
 
 fe() { nsx "$FE" -s "$T/sock" -i "$TAP" "$@" >"$T/out" 2>&1; r=$?; cat "$T/out"; return $r; }

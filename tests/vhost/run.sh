@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh: the vhost-user-blk tests: functional tests against qemu-storage-daemon and cellvm-blk, malicious-driver and kill -9 tests against cellvm-blk.
 set -u
+. "$(dirname "$0")/../lib/backend.sh" # wait_socket, reap
 BUILD=${BUILD:-build}
 FE=$BUILD/tests/vhost/frontend
 BLK=$BUILD/cellvm-blk
@@ -23,12 +24,6 @@ fresh_image() {
 	truncate -s "${1:-16M}" "$T/img"
 }
 
-wait_socket() {
-	i=0
-	while [ ! -S "$T/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -S "$T/sock" ]
-}
-
 start_blk() { # extra cellvm-blk options
 	rm -f "$T/sock"
 	"$BLK" --socket "$T/sock" --path "$T/img" --serial "$SERIAL" "$@" 2>"$T/log" &
@@ -43,18 +38,6 @@ start_qsd() { # writable=on|off
 		>"$T/log" 2>&1 &
 	PID=$!
 	wait_socket
-}
-
-# Waits for the backend to exit by itself; ST = its status (124 if it had to be killed).
-reap() {
-	i=0
-	while kill -0 "$PID" 2>/dev/null && [ $i -lt 100 ]; do
-		[ "$(awk '{print $3}' /proc/$PID/stat 2>/dev/null)" = Z ] && break
-		sleep 0.05; i=$((i + 1))
-	done
-	if [ $i -ge 100 ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; ST=124
-	else wait "$PID"; ST=$?; fi
-	PID=
 }
 
 stop_qsd() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh: the vhost-user-vsock tests: tests/vsock/vsockfe plays the VMM, the guest driver and host clients against cellvm-vsock.
 set -u
+. "$(dirname "$0")/../lib/backend.sh" # wait_socket, reap
 BUILD=${BUILD:-build}
 FE=$BUILD/tests/vsock/vsockfe
 VS=$BUILD/cellvm-vsock
@@ -24,21 +25,7 @@ start_vs() { # extra cellvm-vsock options
 	rm -f "$T/sock" "$T/v.sock"*
 	"$VS" --socket "$T/sock" --cid 3 --uds-path "$T/v.sock" "$@" 2>"$T/log" &
 	PID=$!
-	i=0
-	while [ ! -S "$T/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -S "$T/sock" ]
-}
-
-# Waits for the backend to exit by itself; ST = its status (124 if it had to be killed).
-reap() {
-	i=0
-	while kill -0 "$PID" 2>/dev/null && [ $i -lt 100 ]; do
-		[ "$(awk '{print $3}' /proc/$PID/stat 2>/dev/null)" = Z ] && break
-		sleep 0.05; i=$((i + 1))
-	done
-	if [ $i -ge 100 ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; ST=124
-	else wait "$PID"; ST=$?; fi
-	PID=
+	wait_socket
 }
 
 # case TEST [LOG-LINE [cellvm-vsock options]]: the test passes, the backend exits 0 when the
