@@ -299,6 +299,8 @@ struct manifest {
 	struct cgroup_vm cg;
 	unsigned nspawned;
 	pid_t spawned[MANIFEST_MAX * 4]; /* the only pids OP_KILL may signal */
+	int spawned_fd[MANIFEST_MAX * 4]; /* their pidfds: a pid reused after the VMM reaped the
+					   * backend is never signalled */
 	struct broker_req served[MANIFEST_MAX];
 };
 
@@ -357,8 +359,10 @@ static pid_t spawn_in_cgroup(struct manifest *m, const char *binary, const char 
 	pid = do_spawn(binary, argv, fds, nfds, true, cg_fds, ncg);
 	for (unsigned i = 0; i < ncg; i++)
 		close(cg_fds[i]);
-	if (pid > 0 && m->nspawned < sizeof(m->spawned) / sizeof(m->spawned[0]))
+	if (pid > 0 && m->nspawned < sizeof(m->spawned) / sizeof(m->spawned[0])) {
+		m->spawned_fd[m->nspawned] = (int)syscall(SYS_pidfd_open, pid, 0);
 		m->spawned[m->nspawned++] = pid;
+	}
 	return pid;
 }
 
@@ -403,8 +407,9 @@ static int make_cgroup(struct manifest *m, const struct broker_req *req)
 static int kill_spawned(const struct manifest *m, pid_t pid)
 {
 	for (unsigned i = 0; i < m->nspawned; i++)
-		if (m->spawned[i] == pid)
-			return kill(pid, SIGKILL) < 0 ? -errno : 0;
+		if (m->spawned[i] == pid && m->spawned_fd[i] >= 0)
+			return syscall(SYS_pidfd_send_signal, m->spawned_fd[i], SIGKILL, NULL, 0) < 0 ?
+			       -errno : 0;
 	log_error("refused kill %d: not a backend this broker started", (int)pid);
 	return -EPERM;
 }

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../sandbox/selftest.h"
@@ -83,11 +84,55 @@ static int act_broker_dev_sealed(const struct jail_act_ctx *a)
 	return fd < 0 ? fd : 0;
 }
 
+/* The broker kills only backends it started: the VMM's parent is refused. */
+static int act_broker_kill_other(const struct jail_act_ctx *a)
+{
+	return broker_kill(a->parent);
+}
+
+/* A backend the broker started, killed through it (the VMM may not signal it itself), then
+ * reaped here: it must have died of SIGKILL. */
+static int act_broker_kill_spawned(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--socket-fd", "3", "--cid", "3", "--uds-path", "/tmp/cellvm-none/s",
+			       NULL };
+	int sv[2], status = 0, rc;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = broker_spawn("cellvm-vsock", args, &sv[1], 1);
+	close(sv[1]);
+	rc = pid < 0 ? pid : broker_kill(pid);
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && rc == 0)
+		rc = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? -ECHILD : -EIO;
+	close(sv[0]);
+	return rc; /* -ECHILD ("refused" in the report) means: killed, as asked */
+}
+
+/* After the seal a backend not started before is refused. */
+static int act_broker_spawn_sealed(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--help", NULL };
+	int sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	broker_seal();
+	rc = broker_spawn("cellvm-blk", args, &sv[1], 1);
+	close(sv[0]);
+	close(sv[1]);
+	return rc < 0 ? rc : 0;
+}
+
 static const struct jail_act vmm_acts[] = {
 	{ "nofile-fcntl", act_nofile }, { "kvm-create-vm", act_create_vm },
 	{ "memfd", act_memfd }, { "socketpair", act_socketpair },
 	{ "broker-open-dev-other", act_broker_dev_other },
 	{ "broker-open-dev-sealed", act_broker_dev_sealed },
+	{ "broker-kill-other", act_broker_kill_other },
+	{ "broker-kill-spawned", act_broker_kill_spawned },
+	{ "broker-spawn-sealed", act_broker_spawn_sealed },
 };
 #define NACTS (sizeof(vmm_acts) / sizeof(vmm_acts[0]))
 

@@ -367,7 +367,11 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 		vact "$who" true nofile-fcntl EMFILE
 		# The broker's open-device: only /dev/vhost-net and /dev/vhost-vsock, and after the
 		# seal only one requested before it.
-		for a in broker-open-dev-other broker-open-dev-sealed; do vact "$who" true "$a" EPERM; done
+		for a in broker-open-dev-other broker-open-dev-sealed broker-kill-other broker-spawn-sealed; do
+			vact "$who" true "$a" EPERM
+		done
+		# The broker kills a backend it started (reported as ECHILD: reaped, dead of SIGKILL).
+		vact "$who" true broker-kill-spawned ECHILD
 		for p in $VMM_LAYERS; do vact "$who" log "${p%%:*}" "${p#*:}"; done
 		v=SETUID0_$who
 		vact "$who" log setuid0 "${!v}"
