@@ -2,20 +2,17 @@
 #include "virtio_pci.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/timerfd.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "loop.h"
+#include "virtio_pci_internal.h"
 #include "vm.h"
 
 /* BAR 0 layout. */
@@ -29,10 +26,6 @@
 #define OFF_MSIX      0x4000
 #define OFF_PBA       0x5000
 
-#define STATUS_FEATURES_OK 0x08
-#define STATUS_DRIVER_OK   0x04
-#define STATUS_NEEDS_RESET 0x40
-#define VIRTIO_F_VERSION_1 (1ULL << 32)
 #define MSIX_ENABLE        0x8000
 #define MSIX_FUNC_MASK     0x4000
 
@@ -258,7 +251,7 @@ static int activate_local(struct virtio_pci *vp)
 	return rc;
 }
 
-static int activate(struct virtio_pci *vp, bool resume)
+int vpci_activate(struct virtio_pci *vp, bool resume)
 {
 	int rc = vp->be_ops->set_features(vp->be, vp->driver_features & ~vp->vmm_features);
 
@@ -343,7 +336,7 @@ static void set_status(struct virtio_pci *vp, uint8_t v)
 	vp->status = (uint8_t)(v | (old & STATUS_NEEDS_RESET));
 	/* While an external backend is reconnecting (no socket), the reconnect activates. */
 	if ((v & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->broken && backend_present(vp) &&
-	    activate(vp, false) < 0) {
+	    vpci_activate(vp, false) < 0) {
 		log_error("%s: the backend refused the device set-up; device needs reset", vp->name);
 		vp->status |= STATUS_NEEDS_RESET;
 	}
@@ -471,7 +464,7 @@ static void mark_broken_locked(struct virtio_pci *vp)
 	signal_needs_reset(vp);
 }
 
-static void mark_broken(struct virtio_pci *vp)
+void vpci_mark_broken(struct virtio_pci *vp)
 {
 	pthread_mutex_lock(&vp->lock);
 	mark_broken_locked(vp);
@@ -532,223 +525,6 @@ static void on_local_kick(void *opaque, uint32_t events)
 	if (vp->active && !vp->broken && vp->local_ring.num && !vp->local_ring.broken)
 		local_serve(vp); /* a broken ring waits for the reset, quietly */
 	pthread_mutex_unlock(&vp->lock);
-}
-
-/* The socket closes a moment before the process is gone: wait up to 0.5 s to say why. */
-static bool reap_briefly(pid_t pid, int *status)
-{
-	struct timespec ms = { 0, 1000000 };
-
-	for (int i = 0; pid > 0 && i < 500; i++) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return true;
-		nanosleep(&ms, NULL);
-	}
-	return false;
-}
-
-static void describe_exit(pid_t pid, char *out, size_t len)
-{
-	int status;
-
-	if (!reap_briefly(pid, &status))
-		snprintf(out, len, "closed its socket");
-	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
-		snprintf(out, len, "pid %d was killed by signal %d (SIGSYS: a system call outside its "
-			 "seccomp policy)", (int)pid, SIGSYS);
-	else if (WIFSIGNALED(status))
-		snprintf(out, len, "pid %d was killed by signal %d (%s)", (int)pid, WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(out, len, "pid %d exited with status %d", (int)pid, WEXITSTATUS(status));
-}
-
-static int watch_backend(struct virtio_pci *vp);
-static void begin_reconnect(struct virtio_pci *vp);
-
-/* The main loop saw the backend's socket hang up. A backend cellvm spawned is not restarted
- * (it may have been killed for what it did): the device fails, the VM goes on. An external
- * one (--disk vhost_user=true,socket=PATH) gets a grace period to come back. */
-static void on_backend_hangup(void *opaque, uint32_t events)
-{
-	struct virtio_pci *vp = opaque;
-	char why[128];
-
-	event_loop_del(vp->vm->loop, vp->vhu.fd);
-	vp->watched = false;
-	if (vp->backend_pid == 0 && vp->socket_path[0]) {
-		begin_reconnect(vp);
-		return;
-	}
-	describe_exit(vp->backend_pid, why, sizeof(why));
-	if (vp->backend_pid > 0 && strncmp(why, "pid", 3) == 0)
-		vp->backend_pid = 0; /* reaped */
-	log_error("%s: device backend %s; the device is marked as needing reset, the VM continues",
-		  vp->name, why);
-	mark_broken(vp);
-}
-
-/* Only hang-ups are watched: replies are read synchronously by the thread that asked. */
-static int watch_backend(struct virtio_pci *vp)
-{
-	int rc = event_loop_add(vp->vm->loop, vp->vhu.fd, EPOLLRDHUP, on_backend_hangup, vp);
-
-	vp->watched = rc == 0;
-	return rc;
-}
-
-/* ---- reconnecting an external backend ---- */
-
-#define RECONNECT_GRACE_MS 10000u
-#define RECONNECT_FIRST_MS 50u
-#define RECONNECT_MAX_MS   1000u
-
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
-static int arm_retry(struct virtio_pci *vp, unsigned int ms)
-{
-	struct itimerspec t = { .it_value = { ms / 1000u, (long)(ms % 1000u) * 1000000L } };
-
-	return timerfd_settime(vp->retry_fd, 0, &t, NULL) < 0 ? -errno : 0;
-}
-
-static void stop_retry(struct virtio_pci *vp)
-{
-	if (vp->retry_fd < 0)
-		return;
-	event_loop_del(vp->vm->loop, vp->retry_fd);
-	close(vp->retry_fd);
-	vp->retry_fd = -1;
-}
-
-/* The backend queues a backend answering GET_QUEUE_NUM with max_queues can serve. */
-static unsigned int backend_queue_room(const struct virtio_pci *vp, unsigned int max_queues)
-{
-	return max_queues * (vp->local && vp->local->queue_num_pairs ? 2 : 1);
-}
-
-/* Whether the VMM fills the config space itself (the backend has no F_CONFIG, the device allows it). */
-static bool own_config(const struct virtio_pci *vp, const struct vhost_user *v)
-{
-	return vp->local && vp->local->own_config_features && !(v->protocol_features & VHU_PF_CONFIG);
-}
-
-/* The new backend must offer all the old one did: the driver may rely on any of it. */
-static int check_new_backend(struct virtio_pci *vp, const struct vhost_user *nv)
-{
-	uint64_t offered = (nv->features & ~VHU_F_PROTOCOL_FEATURES) | VIRTIO_F_VERSION_1;
-
-	if ((vp->device_features & ~vp->vmm_features & ~offered) == 0 &&
-	    vp->nr_backend_queues <= backend_queue_room(vp, nv->max_queues) &&
-	    own_config(vp, nv) == own_config(vp, &vp->vhu) &&
-	    (!vp->config_len || own_config(vp, nv) || (nv->protocol_features & VHU_PF_CONFIG)))
-		return 0;
-	log_error("%s: the backend at %s came back offering less (features %#llx, %u queues)",
-		  vp->name, vp->socket_path, (unsigned long long)offered, nv->max_queues);
-	return -ENOTSUP;
-}
-
-/* Kicks every ring (buffers posted during the outage) and raises its interrupt (a
- * completion the old backend pushed but did not signal); both are harmless if spurious. */
-static void resume_queues(struct virtio_pci *vp)
-{
-	uint64_t one = 1;
-
-	for (unsigned int i = 0; i < vp->nr_queues && vp->active; i++) {
-		struct vpci_queue *q = &vp->q[i];
-		int call = q->msix_vector < vp->nr_vectors ? vp->vec[q->msix_vector].fd : -1;
-
-		if (q->enabled && write(q->kick_fd, &one, sizeof(one)) < 0)
-			log_debug("%s: kick: %s", vp->name, strerror(errno));
-		if (q->enabled && call >= 0 && write(call, &one, sizeof(one)) < 0)
-			log_debug("%s: call: %s", vp->name, strerror(errno));
-	}
-}
-
-/* One attempt: connect outside the lock, then redo the device set-up under it. 0: done. */
-static int try_reconnect(struct virtio_pci *vp)
-{
-	struct vhost_user nv = { .fd = -1, .name = vp->name };
-	int rc = vhu_reconnect(&nv, vp->socket_path);
-
-	if (rc < 0)
-		return rc;
-	rc = check_new_backend(vp, &nv);
-	pthread_mutex_lock(&vp->lock);
-	vp->vhu = nv;
-	if (rc == 0 && (vp->status & STATUS_DRIVER_OK) && !(vp->status & STATUS_NEEDS_RESET))
-		rc = activate(vp, true);
-	if (rc == 0)
-		rc = watch_backend(vp);
-	if (rc == 0)
-		resume_queues(vp);
-	else
-		vhu_close(&vp->vhu);
-	pthread_mutex_unlock(&vp->lock);
-	return rc;
-}
-
-static void give_up(struct virtio_pci *vp, const char *why)
-{
-	stop_retry(vp);
-	log_error("%s: vhost-user backend at %s did not come back within %u s (%s); the device is "
-		  "marked as needing reset, the VM continues", vp->name, vp->socket_path,
-		  RECONNECT_GRACE_MS / 1000u, why);
-	mark_broken(vp);
-}
-
-static void on_retry(void *opaque, uint32_t events)
-{
-	struct virtio_pci *vp = opaque;
-	uint64_t expirations, now;
-	int rc;
-
-	if (read(vp->retry_fd, &expirations, sizeof(expirations)) < 0)
-		return; /* EAGAIN: not due yet */
-	rc = try_reconnect(vp);
-	now = now_ms();
-	if (rc == 0) {
-		log_warn("%s: vhost-user backend at %s is back after %llu ms; requests resumed",
-			 vp->name, vp->socket_path,
-			 (unsigned long long)(now + RECONNECT_GRACE_MS - vp->retry_deadline_ms));
-		stop_retry(vp);
-		return;
-	}
-	if (rc == -ENOTSUP || now >= vp->retry_deadline_ms) {
-		give_up(vp, strerror(-rc));
-		return;
-	}
-	vp->retry_ms = vp->retry_ms * 2 < RECONNECT_MAX_MS ? vp->retry_ms * 2 : RECONNECT_MAX_MS;
-	if (arm_retry(vp, (unsigned int)(vp->retry_deadline_ms - now < vp->retry_ms ?
-					 vp->retry_deadline_ms - now + 1 : vp->retry_ms)) < 0)
-		give_up(vp, "timerfd");
-}
-
-/* Drops the dead socket (the device keeps its state) and starts the retry timer. */
-static void begin_reconnect(struct virtio_pci *vp)
-{
-	int rc;
-
-	pthread_mutex_lock(&vp->lock);
-	vhu_close(&vp->vhu);
-	vp->active = false;
-	pthread_mutex_unlock(&vp->lock);
-	log_warn("%s: vhost-user backend at %s hung up; reconnecting for up to %u s, requests wait",
-		 vp->name, vp->socket_path, RECONNECT_GRACE_MS / 1000u);
-	vp->retry_ms = RECONNECT_FIRST_MS;
-	vp->retry_deadline_ms = now_ms() + RECONNECT_GRACE_MS;
-	vp->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	rc = vp->retry_fd < 0 ? -errno : event_loop_add(vp->vm->loop, vp->retry_fd, EPOLLIN, on_retry, vp);
-	if (rc == 0)
-		rc = arm_retry(vp, vp->retry_ms);
-	if (rc < 0)
-		give_up(vp, strerror(-rc));
 }
 
 /* ---- creation ---- */
@@ -833,7 +609,7 @@ static int connect_backend(struct virtio_pci *vp, int vhu_fd, const char *path)
 
 	if (rc < 0)
 		return rc;
-	if (vp->nr_backend_queues > backend_queue_room(vp, vp->vhu.max_queues)) {
+	if (vp->nr_backend_queues > vpci_backend_queue_room(vp, vp->vhu.max_queues)) {
 		log_error("%s: the backend serves %u queues%s, %u asked", vp->name, vp->vhu.max_queues,
 			  vp->local && vp->local->queue_num_pairs ? " (or pairs)" : "", vp->nr_backend_queues);
 		return -EINVAL;
@@ -845,7 +621,7 @@ static int connect_backend(struct virtio_pci *vp, int vhu_fd, const char *path)
 		backend |= vp->local->features;
 	}
 	vp->device_features = backend | VIRTIO_F_VERSION_1;
-	if (vp->config_len && own_config(vp, &vp->vhu)) {
+	if (vp->config_len && vpci_own_config(vp, &vp->vhu)) {
 		memset(vp->config, 0, vp->config_len);
 		vp->vmm_features |= vp->local->own_config_features & ~backend;
 		vp->device_features |= vp->local->own_config_features;
@@ -954,7 +730,7 @@ struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, 
 		return NULL;
 	if (socket_path && vhu_fd < 0)
 		snprintf(vp->socket_path, sizeof(vp->socket_path), "%s", socket_path);
-	if (connect_backend(vp, vhu_fd, socket_path) < 0 || add_to_bus(vp) < 0 || watch_backend(vp) < 0) {
+	if (connect_backend(vp, vhu_fd, socket_path) < 0 || add_to_bus(vp) < 0 || vpci_watch_backend(vp) < 0) {
 		log_error("%s: cannot create the virtio-pci device", name);
 		virtio_pci_destroy(vp);
 		return NULL;
@@ -999,7 +775,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		set_ioeventfds(vp, vp->notify_base, false);
 	if (vp->watched)
 		event_loop_del(vp->vm->loop, vp->vhu.fd);
-	stop_retry(vp);
+	vpci_stop_retry(vp);
 	if (vp->local_watched)
 		event_loop_del(vp->vm->loop, vp->q[vp->nr_backend_queues].kick_fd);
 	if (vp->err_watched)
