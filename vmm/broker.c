@@ -748,11 +748,6 @@ pid_t broker_spawn(const char *binary, const char *const *args, const int *fds, 
 	return rc;
 }
 
-static int do_open_tap_local(const char *name, int queues, int *fds)
-{
-	return do_open_tap(name, queues, fds);
-}
-
 int broker_open_tap(const char *name, unsigned queues, int *fds)
 {
 	struct broker_req *req;
@@ -761,7 +756,7 @@ int broker_open_tap(const char *name, unsigned queues, int *fds)
 	int rc;
 
 	if (client.fd < 0)
-		return do_open_tap_local(name, (int)queues, fds);
+		return do_open_tap(name, (int)queues, fds);
 	req = new_req(OP_OPEN_TAP, name);
 	if (!req)
 		return -ENAMETOOLONG;

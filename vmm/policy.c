@@ -115,10 +115,6 @@ static const struct ioctl_rule vcpu_ioctls[] = {
 	IOC(KVM_SET_GSI_ROUTING), IOC(KVM_IRQFD), IOC(KVM_IOEVENTFD),
 };
 
-static const struct rule vcpu_rules[] = {
-	RULE(tgkill, "kicking another vCPU out of KVM_RUN (SIGUSR1, this process only)"),
-};
-
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static int add_rules(scmp_filter_ctx ctx, const struct rule *r, size_t n)
@@ -198,10 +194,9 @@ static int vmm_rules(void *scmp_ctx, const void *arg)
 static int vcpu_thread_rules(void *scmp_ctx, const void *arg)
 {
 	scmp_filter_ctx ctx = scmp_ctx;
+	/* Kicking another vCPU (tgkill SIGUSR1 to this process) is in add_arg_rules. */
 	int rc = add_rules(ctx, common_rules, N(common_rules));
 
-	if (!rc)
-		rc = add_rules(ctx, vcpu_rules, N(vcpu_rules));
 	if (!rc)
 		rc = add_ioctls(ctx, vcpu_ioctls, N(vcpu_ioctls));
 	if (!rc)
@@ -344,7 +339,6 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 	fprintf(out, "    main and vcpu N threads: the kernel's vhost (activation runs on a vCPU thread)\n");
 	print_ioctls(out, vhost_ioctls, N(vhost_ioctls));
 	fprintf(out, "    vcpu N threads: every-thread rules plus\n");
-	print_rules(out, "      ", vcpu_rules, N(vcpu_rules));
 	print_ioctls(out, vcpu_ioctls, N(vcpu_ioctls));
 	fprintf(out, "    api thread: every-thread rules plus\n");
 	print_rules(out, "      ", api_rules, N(api_rules));
