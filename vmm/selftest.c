@@ -94,14 +94,15 @@ static int act_broker_kill_other(const struct jail_act_ctx *a)
  * reaped here: it must have died of SIGKILL. */
 static int act_broker_kill_spawned(const struct jail_act_ctx *a)
 {
-	const char *args[] = { "--socket-fd", "3", "--cid", "3", "--uds-path", "/tmp/cellvm-none/s",
-			       NULL };
+	/* A backend that stays up (waiting for its frontend) until killed: cellvm-blk serving a
+	 * file every host has, read-only. */
+	const char *args[] = { "--socket-fd", "3", "--path", "/bin/sh", "--readonly", NULL };
 	int sv[2], status = 0, rc;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	pid = broker_spawn("cellvm-vsock", args, &sv[1], 1);
+	pid = broker_spawn("cellvm-blk", args, &sv[1], 1);
 	close(sv[1]);
 	rc = pid < 0 ? pid : broker_kill(pid);
 	if (pid > 0 && waitpid(pid, &status, 0) == pid && rc == 0)
