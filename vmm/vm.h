@@ -51,6 +51,8 @@ struct platform_device {
 
 #define VM_MAX_PLATFORM_DEVICES 16
 
+struct acpi_pm;
+
 struct vm {
 	const struct vm_config *cfg;
 	int kvm_fd;
@@ -88,6 +90,9 @@ struct vm {
 	unsigned int nr_devices;
 	const struct platform_device *devices[VM_MAX_PLATFORM_DEVICES];
 	void *device_state[VM_MAX_PLATFORM_DEVICES];
+	/* The guest ejected slot's device (ACPI _EJ0, pci_hotplug.h); vCPU thread; may be NULL. */
+	void (*pci_ejected)(struct vm *vm, unsigned int slot);
+	struct acpi_pm *acpi_pm;      /* ACPI PM1/GPE registers and the SCI (acpi_pm.c), or NULL */
 };
 
 /* Records why the VM stops (first caller wins) and wakes the main loop. Thread-safe. */
