@@ -104,9 +104,16 @@ _Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "FADT SLEEP
 
 #define FADT_REVISION              6
 #define FADT_MINOR_REVISION        3      /* ACPI 6.3 */
+#define FADT_F_WBINVD              (1u << 0)
+#define FADT_F_PROC_C1             (1u << 2)
+#define FADT_F_SLP_BUTTON          (1u << 5)  /* no sleep button (the power button is fixed) */
+#define FADT_F_TMR_VAL_EXT         (1u << 8)  /* the PM timer counts 32 bits */
 #define FADT_F_RESET_REG_SUP       (1u << 10)
 #define FADT_F_HW_REDUCED_ACPI     (1u << 20)
 #define FADT_BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
+#define FADT_BOOT_ARCH_NO_CMOS_RTC     (1u << 5)
+#define FADT_C2_NOT_SUPPORTED      101        /* P_LVL2_LAT > 100 */
+#define FADT_C3_NOT_SUPPORTED      1001       /* P_LVL3_LAT > 1000 */
 #define ACPI_GAS_SYSTEM_IO         1
 #define ACPI_GAS_ACCESS_BYTE       1
 
@@ -166,6 +173,7 @@ _Static_assert(sizeof(struct mcfg_allocation) == 16, "MCFG allocation is 16 byte
 #define MADT_PCAT_COMPAT      1u
 #define MADT_LAPIC_ENABLED    1u
 #define MPS_INTI_EDGE_HIGH    0x0005  /* polarity 01 active high, trigger 01 edge */
+#define MPS_INTI_LEVEL_HIGH   0x000d  /* polarity 01 active high, trigger 11 level */
 #define MPS_INTI_CONFORMS     0x0000
 
 /* ---- Output buffer ------------------------------------------------------------------ */
@@ -254,6 +262,119 @@ static uint64_t ecam_size(const struct machine_desc *m)
 	return ((uint64_t)m->pci_last_bus + 1) * PCI_ECAM_BUS_SIZE;
 }
 
+/* ---- ACPI PCI hotplug (full ACPI only; the registers are acpi_pm.c's) -------------------- */
+
+#define PCIHP_FIRST_SLOT 1       /* slot 0 is the host bridge */
+#define PCIHP_LAST_SLOT  31
+#define NOTIFY_DEVICE_CHECK 1    /* ACPI 6.3, 5.6.6: rescan the slot */
+#define NOTIFY_EJECT_REQUEST 3   /* let the device go, then call _EJ0 */
+
+static void slot_name(char name[5], unsigned int slot)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	name[0] = 'S';
+	name[1] = hex[slot >> 4];
+	name[2] = hex[slot & 15];
+	name[3] = '_';
+	name[4] = 0;
+}
+
+/* Method (PCEJ, 1) { Store (ShiftLeft (One, Arg0), B0EJ) }: the guest ejects slot Arg0. */
+static void dsdt_pcej(struct aml *a)
+{
+	size_t m = aml_method_begin(a, "PCEJ", 1, true);
+
+	aml_byte(a, AML_STORE_OP);
+	aml_byte(a, AML_SHL_OP);
+	aml_integer(a, 1);
+	aml_byte(a, AML_ARG0);
+	aml_byte(a, AML_NULL_NAME);
+	aml_namestring(a, "B0EJ");
+	aml_pkg_end(a, m);
+}
+
+/* Device (Sxx_) { Name (_ADR, slot << 16), Name (_SUN, slot), Method (_EJ0, 1) { PCEJ (slot) } } */
+static void dsdt_slot(struct aml *a, unsigned int slot)
+{
+	char name[5];
+	size_t dev, m;
+
+	slot_name(name, slot);
+	dev = aml_device_begin(a, name);
+	aml_name_integer(a, "_ADR", (uint64_t)slot << 16);
+	aml_name_integer(a, "_SUN", slot);
+	m = aml_method_begin(a, "_EJ0", 1, false);
+	aml_namestring(a, "PCEJ");
+	aml_integer(a, slot);
+	aml_pkg_end(a, m);
+	aml_pkg_end(a, dev);
+}
+
+/* If (And (Localx, 1 << slot)) { Notify (Sxx_, value) } */
+static void dsdt_notify_if(struct aml *a, uint8_t local, unsigned int slot, unsigned int value)
+{
+	char name[5];
+	size_t i = aml_if_begin(a);
+
+	slot_name(name, slot);
+	aml_byte(a, AML_AND_OP);
+	aml_byte(a, local);
+	aml_integer(a, 1ull << slot);
+	aml_byte(a, AML_NULL_NAME);
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, name);
+	aml_integer(a, value);
+	aml_pkg_end(a, i);
+}
+
+/* Method (PCNT) { Local0 = PCIU; Local1 = PCID; then one Notify per slot whose bit is set:
+ * device check for arrivals, eject request for removals }. Reading clears the registers. */
+static void dsdt_pcnt(struct aml *a)
+{
+	size_t m = aml_method_begin(a, "PCNT", 0, true);
+
+	aml_byte(a, AML_STORE_OP);
+	aml_namestring(a, "PCIU");
+	aml_byte(a, AML_LOCAL0);
+	aml_byte(a, AML_STORE_OP);
+	aml_namestring(a, "PCID");
+	aml_byte(a, AML_LOCAL0 + 1);
+	for (unsigned int slot = PCIHP_FIRST_SLOT; slot <= PCIHP_LAST_SLOT; slot++) {
+		dsdt_notify_if(a, AML_LOCAL0, slot, NOTIFY_DEVICE_CHECK);
+		dsdt_notify_if(a, AML_LOCAL0 + 1, slot, NOTIFY_EJECT_REQUEST);
+	}
+	aml_pkg_end(a, m);
+}
+
+/* Inside PCI0: the register block, PCEJ, PCNT and a slot object per hotpluggable slot, the
+ * shape Linux's acpiphp (and Windows) drive on QEMU's i440fx machine. */
+static void dsdt_pcihp(struct aml *a, const struct machine_desc *m)
+{
+	static const char *const regs[] = { "PCIU", "PCID", "B0EJ" };
+
+	aml_opregion_io(a, "PCST", m->pcihp_port, 12);
+	aml_field_dwords(a, "PCST", regs, 3);
+	dsdt_pcej(a);
+	dsdt_pcnt(a);
+	for (unsigned int slot = PCIHP_FIRST_SLOT; slot <= PCIHP_LAST_SLOT; slot++)
+		dsdt_slot(a, slot);
+}
+
+/* Scope (\_GPE) { Method (_Exx) { \_SB.PCI0.PCNT () } }: xx is the hotplug GPE in hex. */
+static void dsdt_gpe(struct aml *a, const struct machine_desc *m)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const char pcnt[] = "\\\x2f\x03_SB_PCI0PCNT"; /* \ MultiNamePrefix, 3 segments */
+	char name[5] = { '_', 'E', hex[(m->pcihp_gpe >> 4) & 15], hex[m->pcihp_gpe & 15], 0 };
+	size_t scope = aml_scope_begin(a, "\\_GPE");
+	size_t meth = aml_method_begin(a, name, 0, false);
+
+	aml_bytes(a, pcnt, sizeof(pcnt) - 1);
+	aml_pkg_end(a, meth);
+	aml_pkg_end(a, scope);
+}
+
 /*
  * Device (PCI0): the PCI Express host bridge of segment 0, buses 0..pci_last_bus
  * (PCI Firmware 3.2, chapter 4; ACPI 6.3, 6.1 and 6.2). _CRS lists the bus numbers, the
@@ -279,6 +400,8 @@ static void dsdt_pci0(struct aml *a, const struct machine_desc *m)
 	res_dword_mem(&crs, (uint32_t)m->pci_mmio_start, (uint32_t)(m->pci_mmio_end - 1));
 	res_end(&crs);
 	aml_name_resources(a, "_CRS", &crs);
+	if (m->pm1_evt_port)
+		dsdt_pcihp(a, m);
 	aml_pkg_end(a, dev);
 }
 
@@ -338,6 +461,8 @@ static long build_dsdt(struct acpi_out *o, const struct machine_desc *m)
 	dsdt_pci0(&a, m);
 	dsdt_mb00(&a, m);
 	aml_pkg_end(&a, sb);
+	if (m->pm1_evt_port)
+		dsdt_gpe(&a, m);
 	if (a.overflow)
 		return -ENOSPC;
 	o->used += a.len;
@@ -349,10 +474,12 @@ static long build_dsdt(struct acpi_out *o, const struct machine_desc *m)
 
 /* ---- MADT ---------------------------------------------------------------------------- */
 
-static size_t madt_size(unsigned int nr_cpus)
+/* One override for IRQ 0, and with full ACPI a second one making the SCI level/high. */
+static size_t madt_size(const struct machine_desc *m)
 {
-	return sizeof(struct acpi_madt) + nr_cpus * sizeof(struct madt_lapic) +
-	       sizeof(struct madt_ioapic) + sizeof(struct madt_iso) + sizeof(struct madt_lapic_nmi);
+	return sizeof(struct acpi_madt) + m->nr_cpus * sizeof(struct madt_lapic) +
+	       sizeof(struct madt_ioapic) + (m->pm1_evt_port ? 2 : 1) * sizeof(struct madt_iso) +
+	       sizeof(struct madt_lapic_nmi);
 }
 
 /* Writes the MADT entries after the header at p. */
@@ -375,13 +502,20 @@ static void madt_entries(uint8_t *p, const struct machine_desc *m)
 	p += sizeof(io);
 	memcpy(p, &iso, sizeof(iso));
 	p += sizeof(iso);
+	if (m->pm1_evt_port) {
+		const struct madt_iso sci = { .type = 2, .length = sizeof(sci), .bus = 0,
+					      .source = m->sci_irq, .gsi = m->sci_irq,
+					      .flags = MPS_INTI_LEVEL_HIGH };
+		memcpy(p, &sci, sizeof(sci));
+		p += sizeof(sci);
+	}
 	memcpy(p, &nmi, sizeof(nmi));
 }
 
 static long build_madt(struct acpi_out *o, const struct machine_desc *m)
 {
 	struct acpi_madt madt;
-	size_t len = madt_size(m->nr_cpus);
+	size_t len = madt_size(m);
 	long off = out_alloc(o, len);
 
 	if (off < 0)
@@ -423,7 +557,32 @@ static struct acpi_gas gas_io8(uint16_t port)
 				  .access_size = ACPI_GAS_ACCESS_BYTE, .address = port };
 }
 
-static void build_fadt(struct acpi_out *o, size_t off, uint64_t dsdt_gpa, const struct machine_desc *m)
+/* Full ACPI (ACPI 6.3, 4.8): the fixed registers of acpi_pm.c, the SCI, a fixed-feature power
+ * button (PWR_BUTTON clear), no sleep button, no SMI_CMD (always in ACPI mode: SCI_EN reads 1),
+ * no C2/C3, no CMOS RTC. Legacy 32-bit block fields only: ACPICA derives the X_ forms. */
+static void fadt_full(struct acpi_fadt *f, uint64_t facs_gpa, const struct machine_desc *m)
+{
+	f->flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_TMR_VAL_EXT |
+		   FADT_F_RESET_REG_SUP;
+	f->iapc_boot_arch |= FADT_BOOT_ARCH_NO_CMOS_RTC;
+	f->firmware_ctrl = gpa32(facs_gpa);
+	f->sci_int = m->sci_irq;
+	f->pm1a_evt_blk = m->pm1_evt_port;
+	f->pm1_evt_len = 4;
+	f->pm1a_cnt_blk = m->pm1_cnt_port;
+	f->pm1_cnt_len = 2;
+	f->pm_tmr_blk = m->pm_tmr_port;
+	f->pm_tmr_len = 4;
+	f->gpe0_blk = m->gpe0_port;
+	f->gpe0_blk_len = 4;
+	f->p_lvl2_lat = FADT_C2_NOT_SUPPORTED;
+	f->p_lvl3_lat = FADT_C3_NOT_SUPPORTED;
+	f->sleep_control_reg = (struct acpi_gas){ 0 };
+	f->sleep_status_reg = (struct acpi_gas){ 0 };
+}
+
+static void build_fadt(struct acpi_out *o, size_t off, uint64_t dsdt_gpa, uint64_t facs_gpa,
+		       const struct machine_desc *m)
 {
 	struct acpi_fadt f;
 
@@ -438,9 +597,32 @@ static void build_fadt(struct acpi_out *o, size_t off, uint64_t dsdt_gpa, const 
 	f.reset_value = m->reset_value;
 	f.sleep_control_reg = gas_io8(m->sleep_ctl_port);
 	f.sleep_status_reg = gas_io8(m->sleep_ctl_port);
+	if (m->pm1_evt_port)
+		fadt_full(&f, facs_gpa, m);
 	memcpy(&f.hypervisor_vendor_identity, "CELLVM\0\0", 8);
 	memcpy(o->buf + off, &f, sizeof(f));
 	acpi_table_seal(o, off);
+}
+
+/* Firmware ACPI Control Structure (ACPI 6.3, 5.2.10): 64 bytes, 64-byte aligned, no checksum.
+ * Only full ACPI has one; no waking vector (no S3), no global lock owner. */
+#define FACS_LEN     64
+#define FACS_ALIGN   64
+#define FACS_VERSION 2
+
+static long build_facs(struct acpi_out *o)
+{
+	long off = out_alloc(o, FACS_LEN + FACS_ALIGN);
+	size_t at;
+	uint32_t len = FACS_LEN;
+
+	if (off < 0)
+		return off;
+	at = ((size_t)off + FACS_ALIGN - 1) & ~(size_t)(FACS_ALIGN - 1);
+	memcpy(o->buf + at, "FACS", 4);
+	memcpy(o->buf + at + 4, &len, 4);
+	o->buf[at + 32] = FACS_VERSION;
+	return (long)at;
 }
 
 #define XSDT_ENTRIES 3   /* FADT, MADT, MCFG */
@@ -491,6 +673,11 @@ static int acpi_check_args(const uint8_t *buf, const struct machine_desc *m)
 		return -EINVAL;     /* the MADT holds 32-bit APIC addresses */
 	if (!ecam_ok(m))
 		return -EINVAL;
+	/* Full ACPI needs every fixed block, an ISA SCI and a GPE inside the 16-bit GPE0 block. */
+	if (m->pm1_evt_port && (!m->pm1_cnt_port || !m->pm_tmr_port || !m->gpe0_port ||
+				!m->pcihp_port || m->sci_irq == 0 || m->sci_irq > 15 ||
+				m->pcihp_gpe > 15))
+		return -EINVAL;
 	/* The BAR window must fit a DWordMemory descriptor. */
 	if (m->pci_mmio_start >= m->pci_mmio_end || m->pci_mmio_end > (1ULL << 32))
 		return -EINVAL;
@@ -500,7 +687,7 @@ static int acpi_check_args(const uint8_t *buf, const struct machine_desc *m)
 long acpi_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct machine_desc *m)
 {
 	struct acpi_out o = { .buf = buf, .cap = buf_len, .used = 0 };
-	long rsdp, xsdt, fadt, dsdt, madt, mcfg;
+	long rsdp, xsdt, fadt, dsdt, madt, mcfg, facs = 0;
 	uint64_t entries[XSDT_ENTRIES];
 	int err = acpi_check_args(buf, m);
 
@@ -520,7 +707,9 @@ long acpi_build(uint8_t *buf, uint64_t buf_gpa, size_t buf_len, const struct mac
 	mcfg = build_mcfg(&o, m);
 	if (mcfg < 0)
 		return mcfg;
-	build_fadt(&o, (size_t)fadt, buf_gpa + (uint64_t)dsdt, m);
+	if (m->pm1_evt_port && (facs = build_facs(&o)) < 0)
+		return facs;
+	build_fadt(&o, (size_t)fadt, buf_gpa + (uint64_t)dsdt, facs ? buf_gpa + (uint64_t)facs : 0, m);
 	entries[0] = buf_gpa + (uint64_t)fadt;
 	entries[1] = buf_gpa + (uint64_t)madt;
 	entries[2] = buf_gpa + (uint64_t)mcfg;

@@ -12,6 +12,15 @@ struct machine_desc {
 	uint16_t sleep_ctl_port;     /* FADT sleep control/status register (I/O) */
 	uint16_t reset_port;         /* FADT reset register (I/O) */
 	uint8_t reset_value;
+	/* Full (not HW-reduced) ACPI when pm1_evt_port is not 0: PM1 event/control blocks, PM
+	 * timer, GPE0, the SCI, a FACS, the fixed power button and ACPI PCI hotplug slots. */
+	uint16_t pm1_evt_port;       /* PM1a_EVT_BLK (4 bytes) */
+	uint16_t pm1_cnt_port;       /* PM1a_CNT_BLK (2 bytes) */
+	uint16_t pm_tmr_port;        /* PM_TMR_BLK (4 bytes, 32-bit) */
+	uint16_t gpe0_port;          /* GPE0_BLK (4 bytes: 2 status, 2 enable) */
+	uint16_t pcihp_port;         /* PCIU, PCID, B0EJ (acpi_pm.c) */
+	uint8_t sci_irq;             /* ISA IRQ of the SCI, level-triggered active high */
+	uint8_t pcihp_gpe;           /* GPE0 bit whose _Exx method runs \_SB.PCI0.PCNT */
 	/* PCI segment 0 (one host bridge, \_SB.PCI0; type-1 config ports at 0xcf8-0xcff). */
 	uint64_t pci_ecam_base;      /* LAYOUT_PCI_ECAM: ECAM of buses 0..pci_last_bus (MCFG) */
 	uint8_t pci_last_bus;        /* 0: bus 0 only, so the ECAM window is 1 MiB */
@@ -19,7 +28,7 @@ struct machine_desc {
 	uint64_t pci_mmio_end;       /* LAYOUT_PCI_MMIO_END */
 };
 
-/* Writes RSDP, XSDT, FADT (HW-reduced), DSDT (\_S5, COM1, the PCI host bridge PCI0 and the
+/* Writes RSDP, XSDT, FADT (HW-reduced, or full with a FACS: see pm1_evt_port), DSDT (\_S5, COM1, the PCI host bridge PCI0 and the
  * motherboard resources MB00 reserving the ECAM), MADT and MCFG into the buffer buf, which
  * the guest sees at guest-physical buf_gpa, of size buf_len. Returns the number of bytes
  * used, -ENOSPC, or -EINVAL (bad CPU count, APIC/ECAM/BAR window addresses). The RSDP is at

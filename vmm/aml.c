@@ -19,6 +19,12 @@
 #define AML_PACKAGE_OP   0x12
 #define AML_EXT_OP       0x5b
 #define AML_DEVICE_OP    0x82   /* after AML_EXT_OP */
+#define AML_METHOD_OP    0x14
+#define AML_IF_OP        0xa0
+#define AML_OPREGION_OP  0x80   /* after AML_EXT_OP */
+#define AML_FIELD_OP     0x81   /* after AML_EXT_OP */
+#define AML_SPACE_IO     0x01   /* RegionSpace SystemIO */
+#define AML_FIELD_DWORD_NOLOCK_ZEROS 0x43 /* AccessType DWordAcc (3), NoLock, WriteAsZeros (2 << 5) */
 
 void aml_bytes(struct aml *a, const void *src, size_t n)
 {
@@ -133,6 +139,51 @@ size_t aml_device_begin(struct aml *a, const char *name)
 	start = aml_pkg_begin(a);
 	aml_namestring(a, name);
 	return start;
+}
+
+/* Method (name, nr_args, ...) { ... }: MethodFlags bits 0-2 ArgCount, bit 3 SerializeFlag. */
+size_t aml_method_begin(struct aml *a, const char *name, uint8_t nr_args, bool serialized)
+{
+	size_t start;
+
+	aml_byte(a, AML_METHOD_OP);
+	start = aml_pkg_begin(a);
+	aml_namestring(a, name);
+	aml_byte(a, (uint8_t)((nr_args & 7) | (serialized ? 8 : 0)));
+	return start;
+}
+
+size_t aml_if_begin(struct aml *a)
+{
+	aml_byte(a, AML_IF_OP);
+	return aml_pkg_begin(a);
+}
+
+void aml_opregion_io(struct aml *a, const char *name, uint16_t port, uint8_t len)
+{
+	aml_byte(a, AML_EXT_OP);
+	aml_byte(a, AML_OPREGION_OP);
+	aml_namestring(a, name);
+	aml_byte(a, AML_SPACE_IO);
+	aml_integer(a, port);
+	aml_integer(a, len);
+}
+
+/* Each NamedField is a NameSeg and its width in bits as a PkgLength (32 fits one byte). */
+void aml_field_dwords(struct aml *a, const char *region, const char *const *names, unsigned int n)
+{
+	size_t start;
+
+	aml_byte(a, AML_EXT_OP);
+	aml_byte(a, AML_FIELD_OP);
+	start = aml_pkg_begin(a);
+	aml_namestring(a, region);
+	aml_byte(a, AML_FIELD_DWORD_NOLOCK_ZEROS);
+	for (unsigned int i = 0; i < n; i++) {
+		aml_namestring(a, names[i]);
+		aml_byte(a, 32);
+	}
+	aml_pkg_end(a, start);
 }
 
 /* Buffer () { bytes } */

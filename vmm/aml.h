@@ -38,6 +38,28 @@ void aml_eisaid(struct aml *a, const char id[7]);
 /* Name (name, Zero/One/constant) in one call. */
 void aml_name_integer(struct aml *a, const char *name, uint64_t v);
 
+/* ---- Control methods (ACPI 6.3, 19.6 and 20.2.5) ---- */
+
+/* Opcodes of the expressions the DSDT's methods use (ACPI 6.3, 20.3), appended by
+ * aml_byte: a Type2 opcode is followed by its operands, then its Target (AML_NULL_NAME
+ * for none). */
+#define AML_NULL_NAME   0x00
+#define AML_LOCAL0      0x60    /* Local0..Local7: 0x60..0x67 */
+#define AML_ARG0        0x68    /* Arg0..Arg6: 0x68..0x6e */
+#define AML_STORE_OP    0x70    /* Store (source, target) */
+#define AML_SHL_OP      0x79    /* ShiftLeft (operand, count, target) */
+#define AML_AND_OP      0x7b    /* And (operand, operand, target) */
+#define AML_NOTIFY_OP   0x86    /* Notify (object, value) */
+
+/* Method (name, nr_args, NotSerialized/Serialized) { ... }: returns the start for aml_pkg_end. */
+size_t aml_method_begin(struct aml *a, const char *name, uint8_t nr_args, bool serialized);
+/* If (predicate) { ... }: the caller appends the predicate, then the body, then aml_pkg_end. */
+size_t aml_if_begin(struct aml *a);
+/* OperationRegion (name, SystemIO, port, len) */
+void aml_opregion_io(struct aml *a, const char *name, uint16_t port, uint8_t len);
+/* Field (region, DWordAcc, NoLock, WriteAsZeros) { names[0], 32, names[1], 32, ... } */
+void aml_field_dwords(struct aml *a, const char *region, const char *const *names, unsigned int n);
+
 /* ---- Resource templates (ACPI 6.3, 6.4) ---- */
 
 #define RES_TEMPLATE_MAX 128

@@ -41,5 +41,14 @@
 #define PORT_ACPI_SLEEP_CTL    0x3c0  /* FADT sleep control/status register (HW-reduced) */
 #define PORT_ACPI_RESET        0x3c1  /* FADT reset register */
 #define ACPI_RESET_VALUE       0x01
+/* ACPI fixed hardware (full, not HW-reduced, ACPI: every kernel's ACPI driver takes events
+ * from it; the HW-reduced GED needs CONFIG_ACPI_GENERIC_GED, which Debian's kernels lack). */
+#define PORT_ACPI_PM1_EVT      0x600  /* PM1a_STS (2 bytes), PM1a_EN (2 bytes) */
+#define PORT_ACPI_PM1_CNT      0x604  /* PM1a_CNT (2 bytes) */
+#define PORT_ACPI_PM_TMR       0x608  /* PM_TMR (4 bytes, 32-bit counter at 3.579545 MHz) */
+#define PORT_ACPI_GPE0         0x620  /* GPE0_STS (2 bytes), GPE0_EN (2 bytes) */
+#define PORT_ACPI_PCIHP        0xae00 /* PCI hotplug: PCIU, PCID, B0EJ (4 bytes each) */
+#define ACPI_SCI_IRQ           9      /* level-triggered, active high (MADT override) */
+#define ACPI_GPE_PCIHP         1      /* GPE0 bit of PCI hotplug events (\_GPE._E01) */
 
 #endif

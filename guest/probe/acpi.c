@@ -115,6 +115,13 @@ int find_cpus(u8 *ids, int max, const char **source)
 	return -1;
 }
 
+#define FADT_SCI_INT        46
+#define FADT_PM1A_EVT_BLK   56
+#define FADT_PM1A_CNT_BLK   64
+#define FADT_GPE0_BLK       80
+#define FADT_GPE0_BLK_LEN   92
+#define FADT_FLAGS          112
+#define FADT_F_HW_REDUCED   (1u << 20)
 #define FADT_RESET_REG      116
 #define FADT_RESET_VALUE    128
 #define FADT_SLEEP_CTL_REG  244
@@ -137,5 +144,11 @@ int acpi_power_regs(struct acpi_power *p)
 	p->sleep_port = gas_io_port(fadt, FADT_SLEEP_CTL_REG);
 	p->reset_port = gas_io_port(fadt, FADT_RESET_REG);
 	p->reset_value = *(const u8 *)(fadt + FADT_RESET_VALUE);
+	p->hw_reduced = !!(*(const u32 *)(fadt + FADT_FLAGS) & FADT_F_HW_REDUCED);
+	p->pm1_evt = (u16)*(const u32 *)(fadt + FADT_PM1A_EVT_BLK);
+	p->pm1_cnt = (u16)*(const u32 *)(fadt + FADT_PM1A_CNT_BLK);
+	p->gpe0 = (u16)*(const u32 *)(fadt + FADT_GPE0_BLK);
+	p->gpe0_len = *(const u8 *)(fadt + FADT_GPE0_BLK_LEN);
+	p->sci = *(const u16 *)(fadt + FADT_SCI_INT);
 	return 0;
 }

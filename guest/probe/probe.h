@@ -156,8 +156,18 @@ struct acpi_power {
 	u16 sleep_port;   /* FADT SLEEP_CONTROL_REG (HW-reduced ACPI), 0 if absent */
 	u16 reset_port;   /* FADT RESET_REG, 0 if absent */
 	u8 reset_value;
+	int hw_reduced;   /* FADT flag HW_REDUCED_ACPI */
+	u16 pm1_evt;      /* PM1a_EVT_BLK (full ACPI), 0 if absent */
+	u16 pm1_cnt;      /* PM1a_CNT_BLK */
+	u16 gpe0;         /* GPE0_BLK */
+	u8 gpe0_len;
+	u16 sci;          /* SCI_INT */
 };
 int acpi_power_regs(struct acpi_power *p);
+
+/* acpi_events.c */
+noreturn void acpi_poweroff(const struct acpi_power *p);
+noreturn void test_power_button(void);
 
 /* pci.c */
 #define PCI_MAX_DEVS 64

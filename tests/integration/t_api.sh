@@ -19,6 +19,22 @@ api_poweroff() { "$CELLVM" --api-socket "$TMP/api2.sock" --kernel "$ELF" --cmdli
 export -f api_poweroff
 expect api-guest-poweroff-ends-vmm 0 "guest powered off" api_poweroff
 
+api_power_button() { # vm.power-button: the probe enables the fixed event, takes the SCI, powers off
+	local s=$TMP/pb.sock con=$TMP/pb.con
+	"$CELLVM" --api-socket "$s" --kernel "$ELF" --cmdline test=power-button --memory size=64M \
+		--serial file="$con" -v &
+	local p=$! rc
+	for _ in $(seq 200); do grep -q "power-button: ready" "$con" 2>/dev/null && break; sleep 0.05; done
+	"$REMOTE" --api-socket "$s" power-button || echo "cellvm-remote power-button failed"
+	wait $p
+	rc=$?
+	cat "$con"
+	grep -q "test power-button: PASS" "$con" || { echo "the probe did not pass"; return 1; }
+	return $rc
+}
+export -f api_power_button
+expect api-power-button 0 "guest powered off \\(ACPI S5, PM1 control\\)" api_power_button
+
 busy() {
 	/usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); import time; time.sleep(5)' "$TMP/busy.sock" &
 	sleep 0.5

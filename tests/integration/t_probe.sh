@@ -44,7 +44,7 @@ expect teardown-clean-serial-file 0 "no fd or thread left behind" run_probe -v -
 expect teardown-clean-triple-fault 6 "no fd or thread left behind" run_probe -v --kernel "$ELF" --cmdline "test=triple-fault"
 expect teardown-clean-bad-payload 3 "no fd or thread left behind" run_probe -v --kernel "$TMP/initrd.img"
 # Guest power-off and reboot through the FADT registers, without the debug-exit port.
-expect guest-poweroff-acpi 0 "guest powered off \(ACPI S5\)" "$CELLVM" -v --memory size=64M --kernel "$ELF" --cmdline "test=poweroff"
+expect guest-poweroff-acpi 0 "guest powered off \(ACPI S5, PM1 control\)" "$CELLVM" -v --memory size=64M --kernel "$ELF" --cmdline "test=poweroff"
 expect guest-reboot-acpi 5 "guest requested a reboot" "$CELLVM" -v --memory size=64M --kernel "$BZ" --cmdline "test=reboot"
 expect log-file-written 0 "" run_probe -v --kernel "$ELF" --cmdline "test=hello" --log-file "$TMP/cellvm.log"
 expect log-file-content 0 "teardown: no fd or thread left behind" cat "$TMP/cellvm.log"

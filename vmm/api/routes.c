@@ -6,9 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acpi_pm.h"
 #include "api/api.h"
 #include "api/vmconfig.h"
 #include "exit_codes.h"
+#include "log.h"
 #include "net.h"
 
 #define API_PREFIX "/api/v1/"
@@ -285,9 +287,14 @@ static void h_power_button(struct vmm *vmm, struct api_request *req, struct api_
 	if (vmm->state != VMM_VM_RUNNING)
 		reply_lifecycle(resp, vmm->state == VMM_VM_NONE ? -ENOENT : -EBUSY, "vm.power-button",
 				vmm);
-	else
-		api_error(resp, 500, "vm.power-button: not supported by cellvm yet (no ACPI power "
-			  "button device)");
+	else {
+		/* As on hardware, a press the guest has not enabled (no ACPI driver yet) stays
+		 * latched in PWRBTN_STS; Cloud Hypervisor answers 204 either way too. */
+		if (!acpi_pm_power_button(&vmm->vm))
+			log_info("vm.power-button: the guest has not enabled the power button event yet; "
+				 "the press is latched");
+		resp->status = 204;
+	}
 }
 
 /* Endpoints of the spec whose feature has not landed: a clear 500, never a fake success. */
