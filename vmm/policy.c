@@ -51,6 +51,8 @@ static const struct rule common_rules[] = {
 	RULE(newfstatat, "fstat of an open fd (AT_EMPTY_PATH only; no path is reachable)"),
 	RULE(getrandom, "glibc malloc"),
 	RULE(getuid, "log lines"),
+	RULE(clock_gettime, "the ACPI PM timer a vCPU reads, timeouts (the vDSO falls back to the "
+		       "system call when the host clocksource has no vDSO mode, as under TCG)"),
 };
 
 /* The main thread (the event loop, VM creation) adds these; new threads inherit them and

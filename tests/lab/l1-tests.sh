@@ -56,11 +56,25 @@ blk_check() {
 # blk_same IMG: the image is byte for byte what blk_mk made.
 blk_same() { blk_want "sha256 of $1" "$(sha256sum <"$1" | cut -d' ' -f1)" "$(cat "$1.sum")"; }
 
+# wait_con PATTERN [S]: waits (up to S s, 60) for a console line of the running case ($out.con) matching PATTERN.
+wait_con() {
+	local i=0
+	while ! grep -q -- "$1" "$out.con" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -lt $((${2:-60} * 10)) ] || { echo "wait_con: no /$1/ on the console"; return 1; }
+		sleep 0.1
+	done
+}
+
 for k in tiny cloud; do
 	l2case "$k/boot" "$k" 0 "lab.test=boot lab.cpus=2 lab.mem=256" \
 		'^L2-INIT: uptime' '^L2-RESULT: boot PASS'
-	l2case "$k/poweroff" "$k" 0 "lab.test=poweroff" '^L2-RESULT: poweroff PASS'
+	l2case "$k/poweroff" "$k" 0 "lab.test=poweroff" '^L2-RESULT: poweroff PASS' 'log:guest powered off \(ACPI S5, PM1 control\)'
 	l2case "$k/reboot" "$k" 5 "lab.test=reboot" '^L2-RESULT: reboot PASS' 'log:guest requested a reboot'
+	# vm.power-button: L1 presses the button through the API once L2 has enabled the event.
+	l2case "$k/power-button" "$k" 0 "lab.test=power-button" "vmm:--api-socket /tmp/${k}_pb.sock" \
+		"bg:wait_con '^L2-POWERBUTTON: ready' && cellvm-remote --api-socket /tmp/${k}_pb.sock power-button" \
+		'^L2-RESULT: power-button PASS' 'log:guest powered off \(ACPI S5, PM1 control\)'
 	l2case "$k/panic" "$k" 5 "rdinit=/nonexistent init=/nonexistent" 'Kernel panic'
 	fs=ext4 mib=$BLK_EXT4_MIB
 	[ "$k" = cloud ] || fs=raw mib=$BLK_RAW_MIB
