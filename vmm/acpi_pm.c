@@ -35,11 +35,20 @@
 #define PCIHP_LEN               12
 #define PCIHP_SLOTS             0xfffffffeu /* slots 1..31; 0 is the host bridge */
 
+struct acpi_pm;
+
+/* A 16-bit status register (write 1 to clear) followed by its 16-bit enable register: the
+ * layout of both the PM1 event block and this GPE0 block. */
+struct sts_en {
+	struct acpi_pm *pm;
+	uint16_t sts, en, en_mask;
+};
+
 struct acpi_pm {
 	struct vm *vm;
 	pthread_mutex_t lock;      /* every register below: vCPU threads, the main loop */
-	uint16_t pm1_sts, pm1_en, pm1_cnt;
-	uint16_t gpe_sts, gpe_en;
+	struct sts_en pm1, gpe;
+	uint16_t pm1_cnt;
 	uint32_t pci_up, pci_down; /* slots to report as arrived / to ask the guest to eject */
 	bool sci;                  /* the level last put on the SCI line */
 };
@@ -53,7 +62,7 @@ uint32_t acpi_pm_timer_ticks(uint64_t ns)
 /* Raises or lowers the SCI to match the enabled status bits; lock held. */
 static void sci_update(struct acpi_pm *pm)
 {
-	bool level = (pm->pm1_sts & pm->pm1_en & PM1_EN_MASK) || (pm->gpe_sts & pm->gpe_en);
+	bool level = (pm->pm1.sts & pm->pm1.en) || (pm->gpe.sts & pm->gpe.en);
 
 	if (level != pm->sci && vm_set_irq_line(pm->vm, ACPI_SCI_IRQ, level) == 0)
 		pm->sci = level;
@@ -70,35 +79,35 @@ static uint16_t with_byte(uint16_t v, unsigned int i, uint8_t b)
 	return (uint16_t)((v & ~(0xffu << (8 * i))) | ((unsigned int)b << (8 * i)));
 }
 
-/* ---- PM1 event block: status (write 1 to clear) and enable --------------------------- */
+/* ---- PM1 event block and GPE0 block: status (write 1 to clear), then enable ---------- */
 
-static void pm1_evt_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
+static void sts_en_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
 {
-	struct acpi_pm *pm = opaque;
+	struct sts_en *r = opaque;
 
-	pthread_mutex_lock(&pm->lock);
+	pthread_mutex_lock(&r->pm->lock);
 	for (uint32_t i = 0; i < len; i++) {
 		uint64_t o = off + i;
-		d[i] = o < 2 ? byte_of(pm->pm1_sts, (unsigned int)o) :
-		       o < 4 ? byte_of(pm->pm1_en, (unsigned int)o - 2) : 0xff;
+		d[i] = o < 2 ? byte_of(r->sts, (unsigned int)o) :
+		       o < 4 ? byte_of(r->en, (unsigned int)o - 2) : 0xff;
 	}
-	pthread_mutex_unlock(&pm->lock);
+	pthread_mutex_unlock(&r->pm->lock);
 }
 
-static void pm1_evt_write(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
+static void sts_en_write(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
 {
-	struct acpi_pm *pm = opaque;
+	struct sts_en *r = opaque;
 
-	pthread_mutex_lock(&pm->lock);
+	pthread_mutex_lock(&r->pm->lock);
 	for (uint32_t i = 0; i < len; i++) {
 		uint64_t o = off + i;
 		if (o < 2)
-			pm->pm1_sts &= (uint16_t)~((unsigned int)d[i] << (8 * o));
+			r->sts &= (uint16_t)~((unsigned int)d[i] << (8 * o));
 		else if (o < 4)
-			pm->pm1_en = with_byte(pm->pm1_en, (unsigned int)o - 2, d[i]) & PM1_EN_MASK;
+			r->en = with_byte(r->en, (unsigned int)o - 2, d[i]) & r->en_mask;
 	}
-	sci_update(pm);
-	pthread_mutex_unlock(&pm->lock);
+	sci_update(r->pm);
+	pthread_mutex_unlock(&r->pm->lock);
 }
 
 /* ---- PM1 control: SCI_EN always set (no SMI_CMD: the machine is always in ACPI mode) ---- */
@@ -147,37 +156,6 @@ static void pm_tmr_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
 
 static void ignore_write(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
 {
-}
-
-/* ---- GPE0 block: 16 status bits (write 1 to clear), 16 enable bits -------------------- */
-
-static void gpe_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
-{
-	struct acpi_pm *pm = opaque;
-
-	pthread_mutex_lock(&pm->lock);
-	for (uint32_t i = 0; i < len; i++) {
-		uint64_t o = off + i;
-		d[i] = o < 2 ? byte_of(pm->gpe_sts, (unsigned int)o) :
-		       o < 4 ? byte_of(pm->gpe_en, (unsigned int)o - 2) : 0xff;
-	}
-	pthread_mutex_unlock(&pm->lock);
-}
-
-static void gpe_write(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
-{
-	struct acpi_pm *pm = opaque;
-
-	pthread_mutex_lock(&pm->lock);
-	for (uint32_t i = 0; i < len; i++) {
-		uint64_t o = off + i;
-		if (o < 2)
-			pm->gpe_sts &= (uint16_t)~((unsigned int)d[i] << (8 * o));
-		else if (o < 4)
-			pm->gpe_en = with_byte(pm->gpe_en, (unsigned int)o - 2, d[i]);
-	}
-	sci_update(pm);
-	pthread_mutex_unlock(&pm->lock);
 }
 
 /* ---- PCI hotplug: PCIU and PCID clear as they are read; a B0EJ write ejects slots ----- */
@@ -233,7 +211,7 @@ static void pcihp_event(struct vm *vm, unsigned int slot, bool up)
 		pm->pci_up |= 1u << slot;
 	else
 		pm->pci_down |= 1u << slot;
-	pm->gpe_sts |= 1u << ACPI_GPE_PCIHP;
+	pm->gpe.sts |= 1u << ACPI_GPE_PCIHP;
 	sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
 }
@@ -256,8 +234,8 @@ bool acpi_pm_power_button(struct vm *vm)
 	if (!pm)
 		return false;
 	pthread_mutex_lock(&pm->lock);
-	pm->pm1_sts |= PM1_PWRBTN;
-	enabled = pm->pm1_en & PM1_PWRBTN;
+	pm->pm1.sts |= PM1_PWRBTN;
+	enabled = pm->pm1.en & PM1_PWRBTN;
 	sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
 	return enabled;
@@ -265,22 +243,21 @@ bool acpi_pm_power_button(struct vm *vm)
 
 /* ---- the platform device ------------------------------------------------------------ */
 
-static const struct bus_ops pm1_evt_ops = { .read = pm1_evt_read, .write = pm1_evt_write };
+static const struct bus_ops sts_en_ops = { .read = sts_en_read, .write = sts_en_write };
 static const struct bus_ops pm1_cnt_ops = { .read = pm1_cnt_read, .write = pm1_cnt_write };
 static const struct bus_ops pm_tmr_ops = { .read = pm_tmr_read, .write = ignore_write };
-static const struct bus_ops gpe_ops = { .read = gpe_read, .write = gpe_write };
 static const struct bus_ops pcihp_ops = { .read = pcihp_read, .write = pcihp_write };
 
 static int acpi_pm_register(struct vm *vm, struct acpi_pm *pm)
 {
-	int rc = bus_register(&vm->pio, PORT_ACPI_PM1_EVT, 4, &pm1_evt_ops, pm, "acpi-pm1-evt");
+	int rc = bus_register(&vm->pio, PORT_ACPI_PM1_EVT, 4, &sts_en_ops, &pm->pm1, "acpi-pm1-evt");
 
 	if (rc == 0)
 		rc = bus_register(&vm->pio, PORT_ACPI_PM1_CNT, 2, &pm1_cnt_ops, pm, "acpi-pm1-cnt");
 	if (rc == 0)
 		rc = bus_register(&vm->pio, PORT_ACPI_PM_TMR, 4, &pm_tmr_ops, pm, "acpi-pm-tmr");
 	if (rc == 0)
-		rc = bus_register(&vm->pio, PORT_ACPI_GPE0, 4, &gpe_ops, pm, "acpi-gpe0");
+		rc = bus_register(&vm->pio, PORT_ACPI_GPE0, 4, &sts_en_ops, &pm->gpe, "acpi-gpe0");
 	if (rc == 0)
 		rc = bus_register(&vm->pio, PORT_ACPI_PCIHP, PCIHP_LEN, &pcihp_ops, pm, "acpi-pcihp");
 	return rc;
@@ -295,6 +272,8 @@ static int acpi_pm_create(struct vm *vm, void **state)
 	if (!pm)
 		return -ENOMEM;
 	pm->vm = vm;
+	pm->pm1 = (struct sts_en){ .pm = pm, .en_mask = PM1_EN_MASK };
+	pm->gpe = (struct sts_en){ .pm = pm, .en_mask = 0xffff };
 	pthread_mutex_init(&pm->lock, NULL);
 	rc = acpi_pm_register(vm, pm);
 	if (rc < 0) {

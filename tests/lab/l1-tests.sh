@@ -84,6 +84,13 @@ for k in tiny cloud; do
 	l2case "$k/blk-ro" "$k" 0 "lab.test=blk-ro lab.blk=$fs lab.sectors=$((mib * 2048)) lab.serial=labdisk2" \
 		"pre:blk_mk $fs /tmp/${k}_blk-ro.img" "vmm:--disk path=/tmp/${k}_blk-ro.img,readonly=on,serial=labdisk2" \
 		'^L2-RESULT: blk-ro PASS' "post:blk_same /tmp/${k}_blk-ro.img"
+	# vm.add-disk on the running VM, blk.sh's checks on it, then vm.remove-device (ACPI PCI hotplug).
+	api="cellvm-remote --api-socket /tmp/${k}_hp.sock"
+	l2case "$k/hotplug" "$k" 0 "lab.test=hotplug lab.blk=$fs lab.sectors=$((mib * 2048)) lab.serial=labhot1" \
+		"pre:blk_mk $fs /tmp/${k}_hot.img" "vmm:--api-socket /tmp/${k}_hp.sock" \
+		"bg:wait_con '^L2-HOTPLUG: ready for add-disk' && $api add-disk path=/tmp/${k}_hot.img,serial=labhot1,id=hot1 &&
+			wait_con '^L2-HOTPLUG: ready for remove-device' && $api remove-device hot1" \
+		'^L2-RESULT: hotplug PASS' 'log:the guest ejected PCI slot' "post:blk_check $fs /tmp/${k}_hot.img"
 done
 
 # --- net and vsock: streams between L1 and L2 with 1 MiB each way, checksummed (tests/lab/labsock.c) ---------

@@ -1,0 +1,27 @@
+# hotplug.sh: L2 test: a virtio-blk disk added to the running VM (vm.add-disk) and removed (vm.remove-device).
+# Linux finds it through ACPI PCI hotplug (acpiphp: GPE, Notify device check on the slot, a bus rescan), uses it
+# with blk.sh's raw checks (seed data, a 2 MiB write, the last sector; L1 checks the image afterwards), then
+# gives it back on the eject request (Notify 3, driver unbind, _EJ0) and must see it gone.
+fail() { echo "L2-RESULT: hotplug FAIL $*"; exit 1; }
+wait_for() { # wait_for present|absent PATH: up to 60 s
+	local i=0
+	while [ $i -lt 600 ]; do
+		if [ "$1" = present ]; then [ -e "$2" ] && return 0; else [ -e "$2" ] || return 0; fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+[ ! -e /sys/block/vda ] || fail "a disk is there before the hotplug"
+before=$(ls /sys/bus/pci/devices | wc -l)
+echo "L2-HOTPLUG: ready for add-disk ($before PCI functions)"
+wait_for present /dev/vda || fail "no /dev/vda 60 s after asking (PCI functions: $(ls /sys/bus/pci/devices | tr '\n' ' '))"
+echo "L2-HOTPLUG: vda arrived ($(ls /sys/bus/pci/devices | wc -l) PCI functions)"
+LAB_TEST=blk sh /lab/tests/blk.sh >/tmp/blk.out 2>&1
+sed 's/^L2-RESULT: blk /L2-HOTPLUG: blk /' /tmp/blk.out
+grep -q '^L2-RESULT: blk PASS' /tmp/blk.out || fail "the hotplugged disk failed blk.sh's checks"
+sync
+echo "L2-HOTPLUG: ready for remove-device"
+wait_for absent /sys/block/vda || fail "/sys/block/vda still there 60 s after asking for its removal"
+[ "$(ls /sys/bus/pci/devices | wc -l)" = "$before" ] || fail "PCI functions after the removal: $(ls /sys/bus/pci/devices | tr '\n' ' ')"
+echo "L2-RESULT: hotplug PASS added, used and removed again"
