@@ -96,6 +96,7 @@ static const struct ioctl_rule main_ioctls[] = {
 	IOC(KVM_SET_REGS), IOC(TCGETS), IOC(TCSETS),
 	IOC(TUNGETIFF), /* --net fd=N, API net fds: checking that the caller's fd is a tap queue */
 	IOC(TUNSETVNETHDRSZ), /* --net ...,vhost=on: the tap does the 12-byte virtio-net header */
+	IOC(KVM_SIGNAL_MSI),  /* vm.nmi: an NMI to each vCPU */
 };
 
 /* The kernel's vhost (--net ...,vhost=on, --vsock ...,vhost=on), on the fds the broker opened:

@@ -59,6 +59,24 @@ int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level)
 	return 0;
 }
 
+/* An NMI to every vCPU, as Cloud Hypervisor's vm.nmi: an MSI with delivery mode NMI to each
+ * APIC ID (0..nr_vcpus-1, the MADT's), through the in-kernel LAPICs; from any thread. */
+#define MSI_ADDR_BASE  0xfee00000u
+#define MSI_DEST(id)   ((uint32_t)(id) << 12)
+#define MSI_DATA_NMI   (4u << 8)
+int vm_inject_nmi(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct kvm_msi msi = { .address_lo = MSI_ADDR_BASE | MSI_DEST(i), .data = MSI_DATA_NMI };
+
+		if (ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+			log_warn("KVM_SIGNAL_MSI (NMI to vCPU %u): %s", i, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 static int create_platform_devices(struct vm *vm, char *err, size_t errlen)
 {
 	const struct platform_device *const *d;

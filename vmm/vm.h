@@ -102,6 +102,9 @@ bool vm_stopping(struct vm *vm);
 /* power.c: reset control register (0xCF9) writes, forwarded by the PCI host bridge. */
 void power_reset_control(void *opaque, uint8_t value);
 
+/* Sends an NMI to every vCPU (vm.nmi). Returns 0 or -errno. */
+int vm_inject_nmi(struct vm *vm);
+
 /* Asserts (level 1) or deasserts (0) an interrupt line of the in-kernel irqchip. */
 int vm_set_irq_line(struct vm *vm, unsigned int gsi, int level);
 

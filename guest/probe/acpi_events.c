@@ -11,7 +11,7 @@
 #define SCI_VECTOR        0x39
 #define LAPIC_SVR         0xf0
 #define LAPIC_TPR         0x80
-#define PWRBTN_WAIT_S     30
+#define PWRBTN_WAIT_S     30  /* also the NMI test's wait */
 
 noreturn void acpi_poweroff(const struct acpi_power *p)
 {
@@ -92,4 +92,28 @@ noreturn void test_power_button(void)
 	pr("probe: power-button: SCI %u times, PM1_STS 0x%x; powering off\n", sci_count, sci_pm1_sts);
 	pr("probe: test %s: PASS\n", test_name);
 	acpi_poweroff(&p);
+}
+
+static volatile u32 nmi_count;
+
+static void on_nmi(int vector __attribute__((unused)))
+{
+	nmi_count++;
+}
+
+/* Waits for the NMI the host sends with vm.nmi, then passes. */
+noreturn void test_nmi(void)
+{
+	u64 deadline;
+
+	irq_register(NMI_VECTOR, on_nmi);
+	pr("probe: nmi: ready\n");
+	deadline = rdtsc() + PWRBTN_WAIT_S * tsc_hz();
+	while (!nmi_count) {
+		__asm__ volatile("pause");
+		if (rdtsc() > deadline)
+			test_fail("no NMI within %d s", PWRBTN_WAIT_S);
+	}
+	pr("probe: nmi: %u NMI(s) taken\n", nmi_count);
+	test_pass();
 }

@@ -107,6 +107,10 @@ void isr_dispatch(struct frame *f)
 {
 	if (f->vector == 6 && f->rip == (u64)user_exit && (f->cs & 3) == 3)
 		user_return();		/* the CPL3 part finished: back into run_user */
+	if (f->vector == NMI_VECTOR && irq_handlers[NMI_VECTOR]) {
+		irq_handlers[NMI_VECTOR](NMI_VECTOR);  /* an NMI takes no EOI */
+		return;
+	}
 	if (f->vector < 32)
 		fatal_exception(f);
 	if (f->vector == SPURIOUS_VECTOR)

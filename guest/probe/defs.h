@@ -22,6 +22,7 @@
 
 #define TIMER_VECTOR  0x40
 #define SPURIOUS_VECTOR 0xff
+#define NMI_VECTOR      2
 #define VIRTIO_VECTOR_BASE 0x50  /* MSI-X: 0x50 = config, 0x51 + N = queue N */
 #define VIRTIO_VECTORS 17
 

@@ -68,6 +68,7 @@ static const struct test tests[] = {
 	{ "poweroff", test_poweroff },
 	{ "reboot", test_reboot },
 	{ "power-button", test_power_button },
+	{ "nmi", test_nmi },
 	{ "blk-rw", test_blk_rw },
 	{ "blk-flush", test_blk_flush },
 	{ "blk-id", test_blk_id },

@@ -168,6 +168,7 @@ int acpi_power_regs(struct acpi_power *p);
 /* acpi_events.c */
 noreturn void acpi_poweroff(const struct acpi_power *p);
 noreturn void test_power_button(void);
+noreturn void test_nmi(void);
 
 /* pci.c */
 #define PCI_MAX_DEVS 64

@@ -19,21 +19,25 @@ api_poweroff() { "$CELLVM" --api-socket "$TMP/api2.sock" --kernel "$ELF" --cmdli
 export -f api_poweroff
 expect api-guest-poweroff-ends-vmm 0 "guest powered off" api_poweroff
 
-api_power_button() { # vm.power-button: the probe enables the fixed event, takes the SCI, powers off
-	local s=$TMP/pb.sock con=$TMP/pb.con
-	"$CELLVM" --api-socket "$s" --kernel "$ELF" --cmdline test=power-button --memory size=64M \
-		--serial file="$con" -v &
+api_press() { # api_press TEST COMMAND EXTRA...: the probe says "TEST: ready", cellvm-remote sends COMMAND
+	local t=$1 cmd=$2 s=$TMP/press-$1.sock con=$TMP/press-$1.con
+	shift 2
+	"$CELLVM" --api-socket "$s" --kernel "$ELF" --cmdline "test=$t" --memory size=64M \
+		--serial file="$con" -v "$@" &
 	local p=$! rc
-	for _ in $(seq 200); do grep -q "power-button: ready" "$con" 2>/dev/null && break; sleep 0.05; done
-	"$REMOTE" --api-socket "$s" power-button || echo "cellvm-remote power-button failed"
+	for _ in $(seq 200); do grep -q "$t: ready" "$con" 2>/dev/null && break; sleep 0.05; done
+	"$REMOTE" --api-socket "$s" "$cmd" || echo "cellvm-remote $cmd failed"
 	wait $p
 	rc=$?
 	cat "$con"
-	grep -q "test power-button: PASS" "$con" || { echo "the probe did not pass"; return 1; }
+	grep -q "test $t: PASS" "$con" || { echo "the probe did not pass"; return 1; }
 	return $rc
 }
-export -f api_power_button
-expect api-power-button 0 "guest powered off \\(ACPI S5, PM1 control\\)" api_power_button
+export -f api_press
+# vm.power-button: the probe enables the fixed event, takes the SCI, powers off through PM1 control.
+expect api-power-button 0 "guest powered off \\(ACPI S5, PM1 control\\)" api_press power-button power-button
+# vm.nmi: an NMI reaches the probe's handler (vCPU 1 never started: the NMI waits there, as on hardware).
+expect api-nmi 0 "test nmi: PASS" api_press nmi nmi --debug-exit --cpus boot=2
 
 busy() {
 	/usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); import time; time.sleep(5)' "$TMP/busy.sock" &

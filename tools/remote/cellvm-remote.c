@@ -92,6 +92,7 @@ static const struct command commands[] = {
 	{ "shutdown", "PUT", "vm.shutdown", NULL },
 	{ "delete", "PUT", "vm.delete", NULL },
 	{ "power-button", "PUT", "vm.power-button", NULL },
+	{ "nmi", "PUT", "vm.nmi", NULL },
 	{ "shutdown-vmm", "PUT", "vmm.shutdown", NULL },
 	{ "add-disk", "PUT", "vm.add-disk", body_add_disk },
 	{ "resize", "PUT", "vm.resize", body_resize },
@@ -135,7 +136,7 @@ static void print_help(void)
 {
 	printf("Usage: cellvm-remote --api-socket PATH COMMAND [ARG]\n"
 	       "Commands: ping, info, counters, create VMCONFIG.json, boot, pause, resume, reboot,\n"
-	       "          shutdown, delete, power-button, shutdown-vmm, add-disk path=FILE[,readonly=on],\n"
+	       "          shutdown, delete, power-button, nmi, shutdown-vmm, add-disk path=FILE[,readonly=on],\n"
 	       "          resize cpus=N|memory=BYTES\n"
 	       "Prints the response body. Exit status: 0 success, 1 the VMM answered an error,\n"
 	       "2 bad usage, 3 cannot reach the VMM.\n");

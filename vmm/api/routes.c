@@ -297,6 +297,17 @@ static void h_power_button(struct vmm *vmm, struct api_request *req, struct api_
 	}
 }
 
+/* vm.nmi: an NMI to every vCPU (a guest set up for it takes a crash dump). */
+static void h_nmi(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	if (vmm->state != VMM_VM_RUNNING)
+		reply_lifecycle(resp, vmm->state == VMM_VM_NONE ? -ENOENT : -EBUSY, "vm.nmi", vmm);
+	else if (vm_inject_nmi(&vmm->vm) < 0)
+		api_error(resp, 500, "vm.nmi: the NMI could not be delivered (see the VMM's log)");
+	else
+		resp->status = 204;
+}
+
 /* Endpoints of the spec whose feature has not landed: a clear 500, never a fake success. */
 static void h_not_yet(struct vmm *vmm, struct api_request *req, struct api_response *resp)
 {
@@ -331,7 +342,7 @@ static const struct route routes[] = {
 	{ "vm.add-user-device", HTTP_PUT, h_not_yet },
 	{ "vm.snapshot", HTTP_PUT, h_not_yet },
 	{ "vm.coredump", HTTP_PUT, h_not_yet },
-	{ "vm.nmi", HTTP_PUT, h_not_yet },
+	{ "vm.nmi", HTTP_PUT, h_nmi },
 	{ "vm.restore", HTTP_PUT, h_not_yet },
 	{ "vm.receive-migration", HTTP_PUT, h_not_yet },
 	{ "vm.send-migration", HTTP_PUT, h_not_yet },
