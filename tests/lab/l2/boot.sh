@@ -1,4 +1,5 @@
-# boot.sh: L2 test: init runs, sees LAB_CPUS CPUs and a MemTotal fitting LAB_MEM MiB, modules (cloud kernel) loaded.
+# boot.sh: L2 test: init runs, sees LAB_CPUS CPUs and a MemTotal fitting LAB_MEM MiB, modules (cloud kernel) loaded,
+# and the kernel found nothing wrong with cellvm's ACPI tables (no ACPI/BIOS error, no firmware-bug line).
 cpus=$(grep -c '^processor' /proc/cpuinfo)
 mem=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
 want=$((LAB_MEM * 1024))
@@ -7,6 +8,9 @@ why=""
 # The kernel keeps some RAM for itself: accept 75% to 100% of the configured size.
 [ "$mem" -gt $((want * 3 / 4)) ] && [ "$mem" -le "$want" ] || why="$why MemTotal=$mem kB for $LAB_MEM MiB;"
 [ -z "$LAB_MODFAIL" ] || why="$why insmod failed:$LAB_MODFAIL;"
+dmesg | grep -iE 'ACPI (BIOS )?(Error|Warning)|Firmware Bug|FW_BUG' >/tmp/acpi.err
+[ ! -s /tmp/acpi.err ] || { cat /tmp/acpi.err; why="$why kernel complained about the firmware: $(head -1 /tmp/acpi.err);"; }
+echo "L2-BOOT: ACPI: $(dmesg | grep -ciE 'acpi') kernel lines, $(ls /sys/bus/acpi/devices 2>/dev/null | wc -l) ACPI devices, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 if [ -z "$why" ]; then
 	echo "L2-RESULT: boot PASS cpus=$cpus MemTotal=${mem}kB modules=$(wc -l </proc/modules 2>/dev/null || echo 0)"
 else
