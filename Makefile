@@ -98,6 +98,7 @@ check-unit: $(BUILD)/tests/unit/unit
 	CC=$(CC) tests/unit/acpi_iasl.sh 1
 	CC=$(CC) tests/unit/acpi_iasl.sh 64
 	CC=$(CC) tests/unit/acpi_iasl.sh 4 full
+	CC=$(CC) tests/unit/acpi_iasl.sh 64 full
 
 check-devlib: $(BUILD)/tests/devlib/devlib
 	$(BUILD)/tests/devlib/devlib --jobs 2

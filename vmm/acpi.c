@@ -172,6 +172,7 @@ _Static_assert(sizeof(struct mcfg_allocation) == 16, "MCFG allocation is 16 byte
 #define MADT_REVISION         5
 #define MADT_PCAT_COMPAT      1u
 #define MADT_LAPIC_ENABLED    1u
+#define MADT_LAPIC_ONLINE_CAPABLE 2u
 #define MPS_INTI_EDGE_HIGH    0x0005  /* polarity 01 active high, trigger 01 edge */
 #define MPS_INTI_LEVEL_HIGH   0x000d  /* polarity 01 active high, trigger 11 level */
 #define MPS_INTI_CONFORMS     0x0000
@@ -361,17 +362,139 @@ static void dsdt_pcihp(struct aml *a, const struct machine_desc *m)
 		dsdt_slot(a, slot);
 }
 
-/* Scope (\_GPE) { Method (_Exx) { \_SB.PCI0.PCNT () } }: xx is the hotplug GPE in hex. */
-static void dsdt_gpe(struct aml *a, const struct machine_desc *m)
+/* ---- ACPI CPU hotplug (full ACPI with nr_boot_cpus < nr_cpus) ---------------------------- */
+
+static bool cpu_hotplug(const struct machine_desc *m)
+{
+	return m->pm1_evt_port && m->nr_boot_cpus && m->nr_boot_cpus < m->nr_cpus;
+}
+
+/* Two prefix letters and two hex digits of cpu: the per-CPU objects' names. */
+static void cpu_name(char name[5], char prefix0, char prefix1, unsigned int cpu)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	static const char pcnt[] = "\\\x2f\x03_SB_PCI0PCNT"; /* \ MultiNamePrefix, 3 segments */
-	char name[5] = { '_', 'E', hex[(m->pcihp_gpe >> 4) & 15], hex[m->pcihp_gpe & 15], 0 };
-	size_t scope = aml_scope_begin(a, "\\_GPE");
+
+	name[0] = prefix0;
+	name[1] = prefix1;
+	name[2] = hex[(cpu >> 4) & 15];
+	name[3] = hex[cpu & 15];
+	name[4] = 0;
+}
+
+/* OperationRegion (PRST, SystemIO, port, CPUHP_LEN) and its Field: PRxx (present), CIxx
+ * (inserted), CRxx (remove request), one bit per CPU at the bitmaps' offsets; CEJ_ the eject
+ * byte. ByteAcc with WriteAsZeros, so Store (One, CIxx) writes only that bit: write-1-to-clear. */
+static void dsdt_cpu_regs(struct aml *a, const struct machine_desc *m)
+{
+	static const char first[3] = { 'P', 'C', 'C' };
+	static const char second[3] = { 'R', 'I', 'R' };
+	char name[5];
+	size_t f;
+
+	aml_opregion_io(a, "PRST", m->cpuhp_port, CPUHP_LEN);
+	f = aml_field_bytes_begin(a, "PRST");
+	for (unsigned int map = 0; map < 3; map++) {
+		for (unsigned int cpu = 0; cpu < m->nr_cpus; cpu++) {
+			cpu_name(name, first[map], second[map], cpu);
+			aml_field_entry(a, name, 1);
+		}
+		aml_field_entry(a, "", 256 - m->nr_cpus);
+	}
+	aml_field_entry(a, "CEJ_", 8);
+	aml_pkg_end(a, f);
+}
+
+/* Device (CPxx) { _HID "ACPI0007", _UID, _MAT (its MADT entry, enabled), _STA from PRxx,
+ * _EJ0 writing xx to CEJ_ (not for CPU 0, the boot processor) }. */
+static void dsdt_cpu(struct aml *a, unsigned int cpu)
+{
+	const uint8_t mat[8] = { 0, 8, (uint8_t)cpu, (uint8_t)cpu, MADT_LAPIC_ENABLED, 0, 0, 0 };
+	char name[5], present[5];
+	size_t dev, meth, cond;
+
+	cpu_name(name, 'C', 'P', cpu);
+	cpu_name(present, 'P', 'R', cpu);
+	dev = aml_device_begin(a, name);
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0007");
+	aml_name_integer(a, "_UID", cpu);
+	aml_name(a, "_MAT");
+	aml_buffer(a, mat, sizeof(mat));
+	meth = aml_method_begin(a, "_STA", 0, false);
+	cond = aml_if_begin(a);
+	aml_namestring(a, present);
+	aml_byte(a, AML_RETURN_OP);
+	aml_integer(a, 0x0f);
+	aml_pkg_end(a, cond);
+	aml_byte(a, AML_RETURN_OP);
+	aml_integer(a, 0);
+	aml_pkg_end(a, meth);
+	if (cpu) {
+		meth = aml_method_begin(a, "_EJ0", 1, false);
+		aml_byte(a, AML_STORE_OP);
+		aml_integer(a, cpu);
+		aml_namestring(a, "CEJ_");
+		aml_pkg_end(a, meth);
+	}
+	aml_pkg_end(a, dev);
+}
+
+/* If (event) { Store (One, event); Notify (CPxx, value) } */
+static void dsdt_cpu_event(struct aml *a, unsigned int cpu, char kind, unsigned int value)
+{
+	char ev[5], dev[5];
+	size_t cond = aml_if_begin(a);
+
+	cpu_name(ev, 'C', kind, cpu);
+	cpu_name(dev, 'C', 'P', cpu);
+	aml_namestring(a, ev);
+	aml_byte(a, AML_STORE_OP);
+	aml_integer(a, 1);
+	aml_namestring(a, ev);
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, dev);
+	aml_integer(a, value);
+	aml_pkg_end(a, cond);
+}
+
+/* In \_SB: the registers, a device per possible CPU, and CSCN, which the CPU hotplug GPE runs:
+ * device check for each arrived CPU, eject request for each one asked back. */
+static void dsdt_cpus(struct aml *a, const struct machine_desc *m)
+{
+	size_t meth;
+
+	dsdt_cpu_regs(a, m);
+	for (unsigned int cpu = 0; cpu < m->nr_cpus; cpu++)
+		dsdt_cpu(a, cpu);
+	meth = aml_method_begin(a, "CSCN", 0, true);
+	for (unsigned int cpu = 1; cpu < m->nr_cpus; cpu++) {
+		dsdt_cpu_event(a, cpu, 'I', NOTIFY_DEVICE_CHECK);
+		dsdt_cpu_event(a, cpu, 'R', NOTIFY_EJECT_REQUEST);
+	}
+	aml_pkg_end(a, meth);
+}
+
+/* Method (_Exx) { path () }: xx is gpe in hex, path the NameString of the method to call. */
+static void gpe_method(struct aml *a, uint8_t gpe, const char *path, size_t path_len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char name[5] = { '_', 'E', hex[(gpe >> 4) & 15], hex[gpe & 15], 0 };
 	size_t meth = aml_method_begin(a, name, 0, false);
 
-	aml_bytes(a, pcnt, sizeof(pcnt) - 1);
+	aml_bytes(a, path, path_len);
 	aml_pkg_end(a, meth);
+}
+
+/* Scope (\_GPE) { Method (_E01) { \_SB.PCI0.PCNT () } [Method (_E02) { \_SB.CSCN () }] } */
+static void dsdt_gpe(struct aml *a, const struct machine_desc *m)
+{
+	static const char pcnt[] = "\\\x2f\x03_SB_PCI0PCNT"; /* \ MultiNamePrefix, 3 segments */
+	static const char cscn[] = "\\\x2e_SB_CSCN";          /* \ DualNamePrefix */
+	size_t scope = aml_scope_begin(a, "\\_GPE");
+
+	gpe_method(a, m->pcihp_gpe, pcnt, sizeof(pcnt) - 1);
+	if (cpu_hotplug(m))
+		gpe_method(a, m->cpuhp_gpe, cscn, sizeof(cscn) - 1);
 	aml_pkg_end(a, scope);
 }
 
@@ -460,6 +583,8 @@ static long build_dsdt(struct acpi_out *o, const struct machine_desc *m)
 	dsdt_com1(&a);
 	dsdt_pci0(&a, m);
 	dsdt_mb00(&a, m);
+	if (cpu_hotplug(m))
+		dsdt_cpus(&a, m);
 	aml_pkg_end(&a, sb);
 	if (m->pm1_evt_port)
 		dsdt_gpe(&a, m);
@@ -482,6 +607,13 @@ static size_t madt_size(const struct machine_desc *m)
 	       sizeof(struct madt_lapic_nmi);
 }
 
+/* Boot CPUs are enabled; hotpluggable ones are "online capable" (ACPI 6.3, 5.2.12.2), which
+ * Linux needs to count them as possible CPUs with a revision 5 MADT. */
+static uint32_t lapic_flags(const struct machine_desc *m, unsigned int i)
+{
+	return !m->nr_boot_cpus || i < m->nr_boot_cpus ? MADT_LAPIC_ENABLED : MADT_LAPIC_ONLINE_CAPABLE;
+}
+
 /* Writes the MADT entries after the header at p. */
 static void madt_entries(uint8_t *p, const struct machine_desc *m)
 {
@@ -494,7 +626,7 @@ static void madt_entries(uint8_t *p, const struct machine_desc *m)
 
 	for (unsigned int i = 0; i < m->nr_cpus; i++) {
 		const struct madt_lapic l = { .type = 0, .length = sizeof(l), .processor_uid = (uint8_t)i,
-					      .apic_id = (uint8_t)i, .flags = MADT_LAPIC_ENABLED };
+					      .apic_id = (uint8_t)i, .flags = lapic_flags(m, i) };
 		memcpy(p, &l, sizeof(l));
 		p += sizeof(l);
 	}
@@ -677,6 +809,9 @@ static int acpi_check_args(const uint8_t *buf, const struct machine_desc *m)
 	if (m->pm1_evt_port && (!m->pm1_cnt_port || !m->pm_tmr_port || !m->gpe0_port ||
 				!m->pcihp_port || m->sci_irq == 0 || m->sci_irq > 15 ||
 				m->pcihp_gpe > 15))
+		return -EINVAL;
+	if (m->nr_boot_cpus > m->nr_cpus ||
+	    (cpu_hotplug(m) && (!m->cpuhp_port || m->cpuhp_gpe > 15 || m->cpuhp_gpe == m->pcihp_gpe)))
 		return -EINVAL;
 	/* The BAR window must fit a DWordMemory descriptor. */
 	if (m->pci_mmio_start >= m->pci_mmio_end || m->pci_mmio_end > (1ULL << 32))

@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 struct machine_desc {
-	unsigned int nr_cpus;        /* vCPUs; APIC IDs are 0..nr_cpus-1 */
+	unsigned int nr_cpus;        /* possible vCPUs; APIC IDs are 0..nr_cpus-1 */
+	unsigned int nr_boot_cpus;   /* of those, enabled at boot (0: all); the rest can be hotplugged */
 	uint64_t ioapic_base;        /* LAYOUT_IOAPIC_BASE */
 	uint64_t lapic_base;         /* LAYOUT_LAPIC_BASE */
 	uint16_t sleep_ctl_port;     /* FADT sleep control/status register (I/O) */
@@ -21,12 +22,22 @@ struct machine_desc {
 	uint16_t pcihp_port;         /* PCIU, PCID, B0EJ (acpi_pm.c) */
 	uint8_t sci_irq;             /* ISA IRQ of the SCI, level-triggered active high */
 	uint8_t pcihp_gpe;           /* GPE0 bit whose _Exx method runs \_SB.PCI0.PCNT */
+	uint16_t cpuhp_port;         /* CPU hotplug registers (acpi_pm.c), used when nr_boot_cpus < nr_cpus */
+	uint8_t cpuhp_gpe;           /* GPE0 bit whose _Exx method runs \_SB.CSCN */
 	/* PCI segment 0 (one host bridge, \_SB.PCI0; type-1 config ports at 0xcf8-0xcff). */
 	uint64_t pci_ecam_base;      /* LAYOUT_PCI_ECAM: ECAM of buses 0..pci_last_bus (MCFG) */
 	uint8_t pci_last_bus;        /* 0: bus 0 only, so the ECAM window is 1 MiB */
 	uint64_t pci_mmio_start;     /* LAYOUT_PCI_MMIO_START: 32-bit BAR window, [start, end) */
 	uint64_t pci_mmio_end;       /* LAYOUT_PCI_MMIO_END */
 };
+
+/* The CPU hotplug register block (acpi_pm.c serves it, the DSDT's \_SB.CSCN and each CPU's _STA
+ * and _EJ0 use it): 256-bit bitmaps, bit n for CPU n. */
+#define CPUHP_PRESENT 0x00    /* read-only */
+#define CPUHP_INSERT  0x20    /* "arrived" events, write 1 to clear */
+#define CPUHP_REMOVE  0x40    /* "please eject" events, write 1 to clear */
+#define CPUHP_EJECT   0x60    /* one byte: the guest writes the number of the CPU it ejected */
+#define CPUHP_LEN     0x61
 
 /* Writes RSDP, XSDT, FADT (HW-reduced, or full with a FACS: see pm1_evt_port), DSDT (\_S5, COM1, the PCI host bridge PCI0 and the
  * motherboard resources MB00 reserving the ECAM), MADT and MCFG into the buffer buf, which

@@ -1,4 +1,4 @@
-/* acpi_pm.c: ACPI PM1 event/control blocks, PM timer, GPE0, the SCI, and the PCI hotplug registers. */
+/* acpi_pm.c: ACPI PM1 event/control blocks, PM timer, GPE0, the SCI, and the PCI and CPU hotplug registers. */
 #include "acpi_pm.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "acpi.h"
 #include "exit_codes.h"
 #include "layout.h"
 #include "log.h"
@@ -50,6 +51,7 @@ struct acpi_pm {
 	struct sts_en pm1, gpe;
 	uint16_t pm1_cnt;
 	uint32_t pci_up, pci_down; /* slots to report as arrived / to ask the guest to eject */
+	uint8_t cpu_present[32], cpu_insert[32], cpu_remove[32]; /* CPUHP_* bitmaps, bit n: CPU n */
 	bool sci;                  /* the level last put on the SCI line */
 };
 
@@ -226,6 +228,114 @@ void pci_hotplug_request_eject(struct vm *vm, unsigned int slot)
 	pcihp_event(vm, slot, false);
 }
 
+/* ---- CPU hotplug: present bitmap, insert and remove events (write 1 to clear), eject -- */
+
+static bool bit(const uint8_t *map, unsigned int n)
+{
+	return map[n / 8] & (1u << (n % 8));
+}
+
+static void cpuhp_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	for (uint32_t i = 0; i < len; i++) {
+		uint64_t o = off + i;
+		d[i] = o < CPUHP_INSERT ? pm->cpu_present[o] :
+		       o < CPUHP_REMOVE ? pm->cpu_insert[o - CPUHP_INSERT] :
+		       o < CPUHP_EJECT ? pm->cpu_remove[o - CPUHP_REMOVE] : 0;
+	}
+	pthread_mutex_unlock(&pm->lock);
+}
+
+/* The guest's _EJ0 for cpu: it has offlined it; the vCPU stays parked (KVM cannot destroy one)
+ * and can be hotplugged again. CPU 0 (the boot processor) is never ejected. */
+static void cpu_ejected(struct acpi_pm *pm, unsigned int cpu)
+{
+	if (cpu == 0 || !bit(pm->cpu_present, cpu)) {
+		log_warn("acpi: the guest ejected CPU %u, which %s; ignored", cpu,
+			 cpu ? "is not present" : "is the boot processor");
+		return;
+	}
+	pm->cpu_present[cpu / 8] &= (uint8_t)~(1u << (cpu % 8));
+	pm->cpu_remove[cpu / 8] &= (uint8_t)~(1u << (cpu % 8));
+	log_info("acpi: the guest ejected CPU %u", cpu);
+}
+
+static void cpuhp_write(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	for (uint32_t i = 0; i < len; i++) {
+		uint64_t o = off + i;
+		if (o >= CPUHP_INSERT && o < CPUHP_REMOVE)
+			pm->cpu_insert[o - CPUHP_INSERT] &= (uint8_t)~d[i];
+		else if (o >= CPUHP_REMOVE && o < CPUHP_EJECT)
+			pm->cpu_remove[o - CPUHP_REMOVE] &= (uint8_t)~d[i];
+		else if (o == CPUHP_EJECT)
+			cpu_ejected(pm, d[i]);
+	}
+	pthread_mutex_unlock(&pm->lock);
+}
+
+/* Sets cpu's bit in map (and present with it for an insert) and raises the CPU hotplug GPE. */
+static void cpuhp_event(struct vm *vm, unsigned int cpu, bool insert)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+
+	if (!pm || cpu == 0 || cpu >= 256)
+		return;
+	pthread_mutex_lock(&pm->lock);
+	if (insert) {
+		pm->cpu_present[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
+		pm->cpu_insert[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
+	} else {
+		pm->cpu_remove[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
+	}
+	pm->gpe.sts |= 1u << ACPI_GPE_CPUHP;
+	sci_update(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_cpu_inserted(struct vm *vm, unsigned int cpu)
+{
+	cpuhp_event(vm, cpu, true);
+}
+
+void acpi_pm_cpu_request_eject(struct vm *vm, unsigned int cpu)
+{
+	cpuhp_event(vm, cpu, false);
+}
+
+bool acpi_pm_cpu_present(struct vm *vm, unsigned int cpu)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+	bool present;
+
+	if (!pm || cpu >= 256)
+		return false;
+	pthread_mutex_lock(&pm->lock);
+	present = bit(pm->cpu_present, cpu);
+	pthread_mutex_unlock(&pm->lock);
+	return present;
+}
+
+bool acpi_pm_cpu_removal_pending(struct vm *vm)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+	bool pending = false;
+
+	if (!pm)
+		return false;
+	pthread_mutex_lock(&pm->lock);
+	for (unsigned int i = 0; i < sizeof(pm->cpu_remove); i++)
+		pending |= (pm->cpu_remove[i] & pm->cpu_present[i]) != 0;
+	pthread_mutex_unlock(&pm->lock);
+	return pending;
+}
+
 bool acpi_pm_power_button(struct vm *vm)
 {
 	struct acpi_pm *pm = vm->acpi_pm;
@@ -247,6 +357,7 @@ static const struct bus_ops sts_en_ops = { .read = sts_en_read, .write = sts_en_
 static const struct bus_ops pm1_cnt_ops = { .read = pm1_cnt_read, .write = pm1_cnt_write };
 static const struct bus_ops pm_tmr_ops = { .read = pm_tmr_read, .write = ignore_write };
 static const struct bus_ops pcihp_ops = { .read = pcihp_read, .write = pcihp_write };
+static const struct bus_ops cpuhp_ops = { .read = cpuhp_read, .write = cpuhp_write };
 
 static int acpi_pm_register(struct vm *vm, struct acpi_pm *pm)
 {
@@ -260,6 +371,8 @@ static int acpi_pm_register(struct vm *vm, struct acpi_pm *pm)
 		rc = bus_register(&vm->pio, PORT_ACPI_GPE0, 4, &sts_en_ops, &pm->gpe, "acpi-gpe0");
 	if (rc == 0)
 		rc = bus_register(&vm->pio, PORT_ACPI_PCIHP, PCIHP_LEN, &pcihp_ops, pm, "acpi-pcihp");
+	if (rc == 0)
+		rc = bus_register(&vm->pio, PORT_ACPI_CPUHP, CPUHP_LEN, &cpuhp_ops, pm, "acpi-cpuhp");
 	return rc;
 }
 
@@ -274,6 +387,8 @@ static int acpi_pm_create(struct vm *vm, void **state)
 	pm->vm = vm;
 	pm->pm1 = (struct sts_en){ .pm = pm, .en_mask = PM1_EN_MASK };
 	pm->gpe = (struct sts_en){ .pm = pm, .en_mask = 0xffff };
+	for (unsigned int cpu = 0; cpu < vm->nr_vcpus && cpu < 256; cpu++)  /* the boot vCPUs */
+		pm->cpu_present[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
 	pthread_mutex_init(&pm->lock, NULL);
 	rc = acpi_pm_register(vm, pm);
 	if (rc < 0) {

@@ -12,6 +12,14 @@ struct vm;
  * whether the guest had enabled it (the press is latched either way). Any thread. */
 bool acpi_pm_power_button(struct vm *vm);
 
+/* CPU hotplug (vm.resize): cpu (1..255) is now present (the guest is told: device check), or
+ * the guest is asked to give it back (eject request; its _EJ0 then clears present). Any thread. */
+void acpi_pm_cpu_inserted(struct vm *vm, unsigned int cpu);
+void acpi_pm_cpu_request_eject(struct vm *vm, unsigned int cpu);
+bool acpi_pm_cpu_present(struct vm *vm, unsigned int cpu);
+/* A CPU the guest was asked to give back is still present (vm.resize answers 429). */
+bool acpi_pm_cpu_removal_pending(struct vm *vm);
+
 /* 3.579545 MHz ticks of the PM timer at monotonic time ns (exported for the unit tests). */
 uint32_t acpi_pm_timer_ticks(uint64_t ns);
 

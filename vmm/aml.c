@@ -25,6 +25,9 @@
 #define AML_FIELD_OP     0x81   /* after AML_EXT_OP */
 #define AML_SPACE_IO     0x01   /* RegionSpace SystemIO */
 #define AML_FIELD_DWORD_NOLOCK_ZEROS 0x43 /* AccessType DWordAcc (3), NoLock, WriteAsZeros (2 << 5) */
+#define AML_FIELD_BYTE_NOLOCK_ZEROS  0x41 /* AccessType ByteAcc (1), NoLock, WriteAsZeros (2 << 5) */
+#define AML_STRING_PREFIX 0x0d
+#define AML_RESERVED_FIELD 0x00
 
 void aml_bytes(struct aml *a, const void *src, size_t n)
 {
@@ -184,6 +187,41 @@ void aml_field_dwords(struct aml *a, const char *region, const char *const *name
 		aml_byte(a, 32);
 	}
 	aml_pkg_end(a, start);
+}
+
+size_t aml_field_bytes_begin(struct aml *a, const char *region)
+{
+	size_t start;
+
+	aml_byte(a, AML_EXT_OP);
+	aml_byte(a, AML_FIELD_OP);
+	start = aml_pkg_begin(a);
+	aml_namestring(a, region);
+	aml_byte(a, AML_FIELD_BYTE_NOLOCK_ZEROS);
+	return start;
+}
+
+/* A field's width is a PkgLength-encoded bit count that does not count its own bytes. */
+void aml_field_entry(struct aml *a, const char *name, unsigned int bits)
+{
+	if (*name)
+		aml_namestring(a, name);
+	else
+		aml_byte(a, AML_RESERVED_FIELD);
+	if (bits < 0x40) {
+		aml_byte(a, (uint8_t)bits);
+	} else if (bits < 0x1000) {
+		aml_byte(a, (uint8_t)(0x40 | (bits & 0x0f)));
+		aml_byte(a, (uint8_t)(bits >> 4));
+	} else {
+		a->overflow = true;    /* not needed by any field here */
+	}
+}
+
+void aml_string(struct aml *a, const char *str)
+{
+	aml_byte(a, AML_STRING_PREFIX);
+	aml_bytes(a, str, strlen(str) + 1);
 }
 
 /* Buffer () { bytes } */

@@ -50,6 +50,7 @@ void aml_name_integer(struct aml *a, const char *name, uint64_t v);
 #define AML_SHL_OP      0x79    /* ShiftLeft (operand, count, target) */
 #define AML_AND_OP      0x7b    /* And (operand, operand, target) */
 #define AML_NOTIFY_OP   0x86    /* Notify (object, value) */
+#define AML_RETURN_OP   0xa4    /* Return (value) */
 
 /* Method (name, nr_args, NotSerialized/Serialized) { ... }: returns the start for aml_pkg_end. */
 size_t aml_method_begin(struct aml *a, const char *name, uint8_t nr_args, bool serialized);
@@ -59,6 +60,12 @@ size_t aml_if_begin(struct aml *a);
 void aml_opregion_io(struct aml *a, const char *name, uint16_t port, uint8_t len);
 /* Field (region, DWordAcc, NoLock, WriteAsZeros) { names[0], 32, names[1], 32, ... } */
 void aml_field_dwords(struct aml *a, const char *region, const char *const *names, unsigned int n);
+/* Field (region, ByteAcc, NoLock, WriteAsZeros) { ... }: the caller appends entries with
+ * aml_field_entry (a named field of bits bits; "" for a reserved gap), then aml_pkg_end. */
+size_t aml_field_bytes_begin(struct aml *a, const char *region);
+void aml_field_entry(struct aml *a, const char *name, unsigned int bits);
+/* "string": a String object (ASCII, no NUL inside). */
+void aml_string(struct aml *a, const char *str);
 
 /* ---- Resource templates (ACPI 6.3, 6.4) ---- */
 

@@ -106,15 +106,7 @@ static int set_cpus_boot(struct vm_config *cfg, const char *v, char *err, size_t
 
 static int set_cpus_max(struct vm_config *cfg, const char *v, char *err, size_t errlen)
 {
-	unsigned int max;
-
-	if (parse_cpu_count("max", v, &max, err, errlen))
-		return -1;
-	if (max == cfg->nr_cpus)
-		return 0;
-	snprintf(err, errlen, "--cpus: max=%u differs from boot=%u: CPU hotplug is not supported yet",
-		 max, cfg->nr_cpus);
-	return -1;
+	return parse_cpu_count("max", v, &cfg->max_cpus, err, errlen);
 }
 
 static const struct subopt memory_opts[] = {
@@ -738,6 +730,11 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 			 CONFIG_MAX_CPUS);
 		return -1;
 	}
+	if (cfg->max_cpus && (cfg->max_cpus < cfg->nr_cpus || cfg->max_cpus > CONFIG_MAX_CPUS)) {
+		snprintf(err, errlen, "--cpus: max=%u must be between boot=%u and %d", cfg->max_cpus,
+			 cfg->nr_cpus, CONFIG_MAX_CPUS);
+		return -1;
+	}
 	if (cfg->mem_size == 0) {
 		snprintf(err, errlen, "--memory: size must not be 0");
 		return -1;
@@ -752,7 +749,7 @@ void config_print_help(const char *prog)
 	       "  --kernel PATH          PVH ELF, ELF vmlinux or bzImage (64-bit boot)\n"
 	       "  --initramfs PATH       initial ramdisk\n"
 	       "  --cmdline STR          kernel command line\n"
-	       "  --cpus boot=N          number of vCPUs (default 1)\n"
+	       "  --cpus boot=N[,max=M]  number of vCPUs (default 1); up to M with vm.resize\n"
 	       "  --memory size=SIZE[,shared=on][,hugepages=on]\n"
 	       "                         guest RAM, e.g. 512M or 2G (default 512M); always a\n"
 	       "                         shareable memfd, hugepages uses 2 MiB pages\n"

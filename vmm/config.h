@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #define CONFIG_MAX_CPUS 254 /* bound by xAPIC IDs and the MADT/MP table encoding */
+/* vCPUs the VM can have: boot ones plus hotpluggable ones (vm.resize). */
+#define CONFIG_CPUS_MAX(cfg) ((cfg)->max_cpus > (cfg)->nr_cpus ? (cfg)->max_cpus : (cfg)->nr_cpus)
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_OFF };
 
@@ -74,7 +76,7 @@ struct vm_config {
 	const char *initramfs;
 	const char *cmdline;
 	unsigned int nr_cpus;
-	unsigned int max_cpus;  /* 0: same as nr_cpus (no CPU hotplug yet) */
+	unsigned int max_cpus;  /* 0: same as nr_cpus; more: vCPUs nr_cpus..max_cpus-1 can be hotplugged */
 	uint64_t mem_size;
 	bool mem_hugepages;
 	enum serial_mode serial;

@@ -48,7 +48,9 @@
 #define PORT_ACPI_PM_TMR       0x608  /* PM_TMR (4 bytes, 32-bit counter at 3.579545 MHz) */
 #define PORT_ACPI_GPE0         0x620  /* GPE0_STS (2 bytes), GPE0_EN (2 bytes) */
 #define PORT_ACPI_PCIHP        0xae00 /* PCI hotplug: PCIU, PCID, B0EJ (4 bytes each) */
+#define PORT_ACPI_CPUHP        0xaf00 /* CPU hotplug: present, insert, remove bitmaps; eject (acpi.h) */
 #define ACPI_SCI_IRQ           9      /* level-triggered, active high (MADT override) */
 #define ACPI_GPE_PCIHP         1      /* GPE0 bit of PCI hotplug events (\_GPE._E01) */
+#define ACPI_GPE_CPUHP         2      /* GPE0 bit of CPU hotplug events (\_GPE._E02) */
 
 #endif

@@ -248,7 +248,8 @@ static int vcpu_setup(struct vm *vm, struct vcpu *v, struct kvm_cpuid2 *cpuid)
 {
 	int rc;
 
-	if (cpuid_build(vm->supported_cpuid, v->index, vm->nr_vcpus, cpuid) < 0)
+	/* The topology counts every possible vCPU, so hotplugged ones fit the same package. */
+	if (cpuid_build(vm->supported_cpuid, v->index, vm->max_vcpus, cpuid) < 0)
 		return -EINVAL;
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
 		return -errno;
@@ -287,20 +288,25 @@ static int vcpu_create_one(struct vm *vm, unsigned int i, struct kvm_cpuid2 *cpu
 	return 0;
 }
 
+static struct kvm_cpuid2 *cpuid_alloc(const struct vm *vm)
+{
+	return calloc(1, sizeof(struct kvm_cpuid2) +
+			 vm->supported_cpuid->nent * sizeof(struct kvm_cpuid_entry2));
+}
+
 int vcpu_create_all(struct vm *vm, const struct boot_result *br, char *err, size_t errlen)
 {
 	struct kvm_cpuid2 *cpuid;
 	int rc = 0;
 
-	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
-	cpuid = calloc(1, sizeof(*cpuid) +
-			  vm->supported_cpuid->nent * sizeof(cpuid->entries[0]));
+	vm->vcpus = calloc(vm->max_vcpus, sizeof(*vm->vcpus));
+	cpuid = cpuid_alloc(vm);
 	if (!vm->vcpus || !cpuid) {
 		free(cpuid);
 		snprintf(err, errlen, "out of memory creating vCPUs");
 		return EXIT_VMM_ERROR;
 	}
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+	for (unsigned int i = 0; i < vm->max_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned int i = 0; i < vm->nr_vcpus && rc == 0; i++)
 		rc = vcpu_create_one(vm, i, cpuid, err, errlen);
@@ -310,6 +316,41 @@ int vcpu_create_all(struct vm *vm, const struct boot_result *br, char *err, size
 		rc = EXIT_VMM_ERROR;
 	}
 	return rc;
+}
+
+static int vcpu_start_one(struct vcpu *v, char *err, size_t errlen)
+{
+	int rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "vcpu %u: pthread_create: %s", v->index, strerror(rc));
+		return EXIT_VMM_ERROR;
+	}
+	v->thread_started = true;
+	return 0;
+}
+
+int vcpu_hotadd(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *cpuid;
+	unsigned int i = vm->nr_vcpus;
+	int rc;
+
+	if (i >= vm->max_vcpus) {
+		snprintf(err, errlen, "all %u vCPUs exist", vm->max_vcpus);
+		return -ENOSPC;
+	}
+	if (!(cpuid = cpuid_alloc(vm))) {
+		snprintf(err, errlen, "out of memory adding a vCPU");
+		return -ENOMEM;
+	}
+	rc = vcpu_create_one(vm, i, cpuid, err, errlen);
+	free(cpuid);
+	if (rc == 0)
+		rc = vcpu_start_one(&vm->vcpus[i], err, errlen);
+	/* Counted even if its thread failed: destroy closes what vcpu_create_one opened. */
+	vm->nr_vcpus = i + 1;
+	return rc ? -EIO : 0;
 }
 
 int vcpu_start_all(struct vm *vm, char *err, size_t errlen)
@@ -322,14 +363,10 @@ int vcpu_start_all(struct vm *vm, char *err, size_t errlen)
 		return EXIT_VMM_ERROR;
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		int rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		int rc = vcpu_start_one(&vm->vcpus[i], err, errlen);
 
-		if (rc != 0) {
-			snprintf(err, errlen, "vcpu %u: pthread_create: %s", i, strerror(rc));
-			return EXIT_VMM_ERROR;
-		}
-		v->thread_started = true;
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "acpi.h"
+#include "acpi_pm.h"
 #include "boot/boot.h"
 #include "cpu_boot.h"
 #include "disk.h"
@@ -74,6 +75,67 @@ int vm_inject_nmi(struct vm *vm)
 			return -errno;
 		}
 	}
+	return 0;
+}
+
+static unsigned int vcpus_present(struct vm *vm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vm->max_vcpus; i++)
+		n += acpi_pm_cpu_present(vm, i);
+	return n;
+}
+
+/* Adds the lowest absent vCPU (creating and starting it the first time); main thread. */
+static int vcpu_plug_one(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned int cpu = 0;
+
+	while (cpu < vm->max_vcpus && acpi_pm_cpu_present(vm, cpu))
+		cpu++;
+	if (cpu == vm->max_vcpus)
+		return -ENOSPC;
+	if (cpu == vm->nr_vcpus && vcpu_hotadd(vm, err, errlen) < 0)
+		return -EIO;
+	acpi_pm_cpu_inserted(vm, cpu);
+	log_info("vm.resize: vCPU %u added; the guest is told (ACPI device check)", cpu);
+	return 0;
+}
+
+/* Asks the guest to give back present vCPUs from the highest down (never vCPU 0) until n
+ * would remain; they leave when its _EJ0 runs. */
+static void vcpu_unplug_to(struct vm *vm, unsigned int n)
+{
+	unsigned int have = vcpus_present(vm);
+
+	for (unsigned int cpu = vm->max_vcpus - 1; cpu > 0 && have > n; cpu--) {
+		if (!acpi_pm_cpu_present(vm, cpu))
+			continue;
+		acpi_pm_cpu_request_eject(vm, cpu);
+		log_info("vm.resize: asking the guest to give back vCPU %u (ACPI eject request)", cpu);
+		have--;
+	}
+}
+
+int vm_resize_vcpus(struct vm *vm, unsigned int n, char *err, size_t errlen)
+{
+	unsigned int have = vcpus_present(vm);
+
+	if (n == 0 || n > vm->max_vcpus) {
+		snprintf(err, errlen, "desired_vcpus %u is out of range (1 to max_vcpus %u)", n,
+			 vm->max_vcpus);
+		return -EINVAL;
+	}
+	while (have < n) {
+		int rc = vcpu_plug_one(vm, err, errlen);
+
+		if (rc < 0)
+			return rc;
+		have++;
+	}
+	if (have > n)
+		vcpu_unplug_to(vm, n);
 	return 0;
 }
 
@@ -165,7 +227,8 @@ static int create_nets(struct vm *vm, char *err, size_t errlen)
 static struct machine_desc machine_desc(const struct vm *vm)
 {
 	return (struct machine_desc){
-		.nr_cpus = vm->nr_vcpus,
+		.nr_cpus = vm->max_vcpus,
+		.nr_boot_cpus = vm->nr_vcpus,
 		.ioapic_base = LAYOUT_IOAPIC_BASE,
 		.lapic_base = LAYOUT_LAPIC_BASE,
 		.sleep_ctl_port = PORT_ACPI_SLEEP_CTL,
@@ -178,6 +241,8 @@ static struct machine_desc machine_desc(const struct vm *vm)
 		.pcihp_port = PORT_ACPI_PCIHP,
 		.sci_irq = ACPI_SCI_IRQ,
 		.pcihp_gpe = ACPI_GPE_PCIHP,
+		.cpuhp_port = PORT_ACPI_CPUHP,
+		.cpuhp_gpe = ACPI_GPE_CPUHP,
 		.pci_ecam_base = LAYOUT_PCI_ECAM,
 		.pci_last_bus = (uint8_t)(LAYOUT_PCI_ECAM_SIZE / MiB - 1),
 		.pci_mmio_start = LAYOUT_PCI_MMIO_START,
@@ -210,8 +275,11 @@ static int write_firmware_tables(struct vm *vm, char *err, size_t errlen)
 	const uint64_t mp_len = LAYOUT_LOW_RAM_END - LAYOUT_EBDA_START;
 	uint8_t *acpi = gpa_to_hva(&vm->mem, LAYOUT_BIOS_START, acpi_len);
 	uint8_t *mp = gpa_to_hva(&vm->mem, LAYOUT_EBDA_START, mp_len);
-	struct machine_desc m = machine_desc(vm);
+	struct machine_desc m = machine_desc(vm), mp_m = m;
 	long rc = -EFAULT;
+
+	mp_m.nr_cpus = vm->nr_vcpus;   /* the MP table knows no hotplug: boot CPUs only */
+	mp_m.nr_boot_cpus = 0;
 
 	/* The last 16 bytes of the BIOS area hold the reset vector (f000:fff0). */
 	if (acpi && mp)
@@ -220,7 +288,7 @@ static int write_firmware_tables(struct vm *vm, char *err, size_t errlen)
 		write_reset_stub(acpi + acpi_len - RESET_STUB_LEN);
 	/* The EBDA holds an MP table for up to MPTABLE_EBDA_MAX_CPUS; larger guests need ACPI. */
 	if (rc >= 0 && vm->nr_vcpus <= MPTABLE_EBDA_MAX_CPUS)
-		rc = mptable_build(mp, LAYOUT_EBDA_START, mp_len, &m);
+		rc = mptable_build(mp, LAYOUT_EBDA_START, mp_len, &mp_m);
 	else if (rc >= 0)
 		log_info("%u vCPUs: no MP table (at most %d fit), ACPI MADT only", vm->nr_vcpus,
 			 MPTABLE_EBDA_MAX_CPUS);
@@ -280,7 +348,8 @@ static int load_payload(struct vm *vm, struct boot_result *br, char *err, size_t
 static int vm_init_fields(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop)
 {
 	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_fd = -1,
-			   .nr_vcpus = cfg->nr_cpus, .mem = { .fd = -1 }, .loop = loop };
+			   .nr_vcpus = cfg->nr_cpus, .max_vcpus = CONFIG_CPUS_MAX(cfg),
+			   .mem = { .fd = -1 }, .loop = loop };
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
 	pthread_mutex_init(&vm->stop_lock, NULL);
@@ -302,7 +371,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	}
 	rc = kvm_open_dev(vm, "/dev/kvm", err, errlen);
 	if (!rc)
-		rc = kvm_check_cpus(vm, cfg->nr_cpus, err, errlen);
+		rc = kvm_check_cpus(vm, vm->max_vcpus, err, errlen);
 	if (!rc)
 		rc = kvm_create_vm(vm, err, errlen);
 	if (!rc)

@@ -63,7 +63,8 @@ struct vm {
 	struct guest_mem mem;
 	struct bus pio;
 	struct bus mmio;
-	unsigned int nr_vcpus;
+	unsigned int nr_vcpus;        /* vCPUs created (boot ones, then hotplugged ones) */
+	unsigned int max_vcpus;       /* the size of vcpus[]: the MADT's possible CPUs */
 	struct vcpu *vcpus;
 	struct event_loop *loop;
 	int stop_fd;           /* eventfd: a vCPU or device asks the main loop to stop */
@@ -101,6 +102,11 @@ bool vm_stopping(struct vm *vm);
 
 /* power.c: reset control register (0xCF9) writes, forwarded by the PCI host bridge. */
 void power_reset_control(void *opaque, uint8_t value);
+
+/* vm.resize: n vCPUs present. More: the lowest absent ones are created (or reused) and the
+ * guest is told; fewer: the guest is asked to give the highest back (ACPI eject). Main thread.
+ * Returns 0, -EINVAL (n out of 1..max_vcpus) or another -errno, with err set. */
+int vm_resize_vcpus(struct vm *vm, unsigned int n, char *err, size_t errlen);
 
 /* Sends an NMI to every vCPU (vm.nmi). Returns 0 or -errno. */
 int vm_inject_nmi(struct vm *vm);

@@ -117,3 +117,76 @@ noreturn void test_nmi(void)
 	pr("probe: nmi: %u NMI(s) taken\n", nmi_count);
 	test_pass();
 }
+
+/* ---- CPU hotplug, as the DSDT's \\_SB.CSCN and the CPU objects drive it ---------------- */
+
+#define CPUHP_PORT      0xaf00  /* cellvm's register block (a real guest finds it in the DSDT) */
+#define CPUHP_INSERT    0x20
+#define CPUHP_REMOVE    0x40
+#define CPUHP_EJECT     0x60
+#define GPE_CPUHP       2
+
+static volatile u32 gpe_count;
+static volatile u8 cpu_inserted, cpu_removed;
+static u16 sci_gpe_port;
+
+/* The GPE handler ACPICA and CSCN make together: acknowledge the GPE, take the CPU events. */
+static void on_sci_gpe(int vector __attribute__((unused)))
+{
+	u8 sts = inb(sci_gpe_port), ins, rem;
+
+	if (sts & (1u << GPE_CPUHP)) {
+		outb(sci_gpe_port, 1u << GPE_CPUHP);
+		ins = inb(CPUHP_PORT + CPUHP_INSERT);
+		rem = inb(CPUHP_PORT + CPUHP_REMOVE);
+		outb(CPUHP_PORT + CPUHP_INSERT, ins);
+		outb(CPUHP_PORT + CPUHP_REMOVE, rem);
+		cpu_inserted |= ins;
+		cpu_removed |= rem;
+	}
+	gpe_count++;  /* every SCI; one without a status bit set is spurious, as ACPICA allows */
+}
+
+/* Waits for the SCI that brings an event of CPU 1 into *events. */
+static void wait_cpu_event(volatile u8 *events, const char *what)
+{
+	u64 deadline = rdtsc() + PWRBTN_WAIT_S * tsc_hz();
+
+	while (!(*events & 2)) {
+		__asm__ volatile("pause");
+		if (rdtsc() > deadline)
+			test_fail("no SCI for %s within %d s (%u SCIs)", what, PWRBTN_WAIT_S, gpe_count);
+	}
+}
+
+/* Boots with one vCPU of two: waits for the host's vm.resize to 2 (GPE, CPU 1 inserted and
+ * present), starts CPU 1 with INIT/SIPI, then for the resize back to 1 (remove request), and
+ * ejects CPU 1 as _EJ0 does. */
+noreturn void test_cpu_hotplug(void)
+{
+	struct acpi_power p;
+
+	if (acpi_power_regs(&p) || p.hw_reduced || !p.gpe0 || p.gpe0_len != 4 || !p.sci)
+		test_fail("no GPE0 block / SCI in the FADT");
+	if (inb(CPUHP_PORT) != 1)
+		test_fail("present CPUs 0x%x at boot, expected 0x1", inb(CPUHP_PORT));
+	sci_gpe_port = p.gpe0;
+	irq_register(SCI_VECTOR, on_sci_gpe);
+	sci_route(p.sci);
+	outb((u16)(p.gpe0 + 2), 1u << GPE_CPUHP);   /* GPE0_EN */
+	__asm__ volatile("sti");
+	pr("probe: cpu-hotplug: ready for 2 vCPUs\n");
+	wait_cpu_event(&cpu_inserted, "the insert of CPU 1");
+	if (!(inb(CPUHP_PORT) & 2) || cpu_removed)
+		test_fail("CPU 1 inserted but not present (0x%x), or removed (0x%x)", inb(CPUHP_PORT),
+			  cpu_removed);
+	if (!smp_start_one(1, 15))
+		test_fail("the hotplugged CPU 1 did not check in");
+	pr("probe: cpu-hotplug: CPU 1 runs; ready for 1 vCPU\n");
+	wait_cpu_event(&cpu_removed, "the removal of CPU 1");
+	outb(CPUHP_PORT + CPUHP_EJECT, 1);
+	if (inb(CPUHP_PORT) != 1)
+		test_fail("CPU 1 still present after its eject (0x%x)", inb(CPUHP_PORT));
+	pr("probe: cpu-hotplug: CPU 1 ejected (%u SCIs)\n", gpe_count);
+	test_pass();
+}

@@ -69,6 +69,7 @@ static const struct test tests[] = {
 	{ "reboot", test_reboot },
 	{ "power-button", test_power_button },
 	{ "nmi", test_nmi },
+	{ "cpu-hotplug", test_cpu_hotplug },
 	{ "blk-rw", test_blk_rw },
 	{ "blk-flush", test_blk_flush },
 	{ "blk-id", test_blk_id },

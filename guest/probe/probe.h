@@ -169,6 +169,7 @@ int acpi_power_regs(struct acpi_power *p);
 noreturn void acpi_poweroff(const struct acpi_power *p);
 noreturn void test_power_button(void);
 noreturn void test_nmi(void);
+noreturn void test_cpu_hotplug(void);
 
 /* pci.c */
 #define PCI_MAX_DEVS 64
@@ -203,6 +204,7 @@ u64 heap_free_bytes(void);
 
 /* tests */
 noreturn void test_smp(void);
+int smp_start_one(u32 apic_id, u64 seconds);
 noreturn void test_memory(void);
 noreturn void test_timer(void);
 noreturn void test_bootparams(void);

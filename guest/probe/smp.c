@@ -91,3 +91,15 @@ noreturn void test_smp(void)
 	pr("probe: smp: all %d cpus checked in\n", n);
 	test_pass();
 }
+
+/* Starts one more AP (CPU hotplug: the host just made apic_id present); 1 if it checked in. */
+int smp_start_one(u32 apic_id, u64 seconds)
+{
+	u32 before = checked_in;
+
+	memcpy(phys(TRAMP_BASE), tramp_start, (size_t)(tramp_end - tramp_start));
+	lapic_write(0xf0, 0x100 | SPURIOUS_VECTOR);
+	start_ap(apic_id);
+	wait_for(before + 1, seconds);
+	return seen[apic_id & 0xff];
+}

@@ -36,6 +36,29 @@ api_press() { # api_press TEST COMMAND EXTRA...: the probe says "TEST: ready", c
 export -f api_press
 # vm.power-button: the probe enables the fixed event, takes the SCI, powers off through PM1 control.
 expect api-power-button 0 "guest powered off \\(ACPI S5, PM1 control\\)" api_press power-button power-button
+# vm.resize: CPU hotplug. One vCPU of two at boot; resize to 2 (the probe takes the GPE and starts
+# CPU 1 with INIT/SIPI), then back to 1 (eject request; the probe ejects it as _EJ0 does).
+api_cpu_hotplug() {
+	local s=$TMP/cpuhp.sock con=$TMP/cpuhp.con
+	"$CELLVM" --api-socket "$s" --kernel "$ELF" --cmdline test=cpu-hotplug --memory size=64M \
+		--cpus boot=1,max=2 --serial file="$con" --debug-exit -v &
+	local p=$! rc bad=0
+	for _ in $(seq 200); do grep -q "ready for 2" "$con" 2>/dev/null && break; sleep 0.05; done
+	"$REMOTE" --api-socket "$s" resize cpus=3 && { echo "resize beyond max_vcpus was accepted"; bad=1; }
+	"$REMOTE" --api-socket "$s" resize cpus=2 || { echo "resize to 2 failed"; bad=1; }
+	for _ in $(seq 200); do grep -q "ready for 1" "$con" 2>/dev/null && break; sleep 0.05; done
+	"$REMOTE" --api-socket "$s" info | grep -q '"boot_vcpus":2,"max_vcpus":2' ||
+		{ echo "info: not 2 of 2 vCPUs"; bad=1; }
+	"$REMOTE" --api-socket "$s" resize cpus=1 || { echo "resize to 1 failed"; bad=1; }
+	wait $p
+	rc=$?
+	cat "$con"
+	grep -q "test cpu-hotplug: PASS" "$con" || { echo "the probe did not pass"; bad=1; }
+	[ "$bad" = 0 ] || return 1
+	return $rc
+}
+export -f api_cpu_hotplug
+expect api-resize-cpu-hotplug 0 "the guest ejected CPU 1" api_cpu_hotplug
 # vm.nmi: an NMI reaches the probe's handler (vCPU 1 never started: the NMI waits there, as on hardware).
 expect api-nmi 0 "test nmi: PASS" api_press nmi nmi --debug-exit --cpus boot=2
 

@@ -60,6 +60,9 @@ int main(int argc, char **argv)
 		m.pcihp_port = PORT_ACPI_PCIHP;
 		m.sci_irq = ACPI_SCI_IRQ;
 		m.pcihp_gpe = ACPI_GPE_PCIHP;
+		m.cpuhp_port = PORT_ACPI_CPUHP;
+		m.cpuhp_gpe = ACPI_GPE_CPUHP;
+		m.nr_boot_cpus = m.nr_cpus / 2;  /* the rest hotpluggable */
 	}
 	n = acpi_build(buf, LAYOUT_BIOS_START, sizeof(buf), &m);
 	if (argc < 2 || n < 0)
@@ -207,8 +210,16 @@ if [ -n "$FULL" ]; then
 		 'OperationRegion (PCST, SystemIO, 0xAE00, 0x0C)' 'Notify (S1F, 0x03)' 'Notify (S01, One)' 'WriteAsZeros'; do
 		grep -qF "$w" dsdt.dsl || fail "DSDT lacks: $w"
 	done
+	last=$(printf '%02X' $((NR_CPUS - 1)))
+	for w in "Device (CP$last)" 'Name (_HID, "ACPI0007" /* Processor Device */)' 'Method (CSCN, 0, Serialized)' 'Method (_E02, 0' \
+		 "Notify (CP$last, 0x03)" "OperationRegion (PRST, SystemIO, 0xAF00, 0x61)" 'CEJ,    8'; do
+		grep -qF "$w" dsdt.dsl || fail "DSDT lacks (CPU hotplug): $w"
+	done
+	[ "$(grep -c 'Runtime Online Capable : 1' apic.dsl)" = $((NR_CPUS - NR_CPUS / 2)) ] ||
+		fail "MADT: not $((NR_CPUS - NR_CPUS / 2)) online-capable (hotpluggable) CPUs"
 	command -v acpiexec >/dev/null && {
-		acpiexec -b 'evaluate \_GPE._E01; evaluate \_SB.PCI0.S05_._EJ0 5; evaluate \_SB.PCI0.S1F_._SUN' \
+		acpiexec -b "evaluate \\_GPE._E01; evaluate \\_SB.PCI0.S05_._EJ0 5; evaluate \\_SB.PCI0.S1F_._SUN;
+			evaluate \\_GPE._E02; evaluate \\_SB.CP$last._STA; evaluate \\_SB.CP$last._EJ0 1" \
 			dsdt.dat facp.dat facs.dat apic.dat mcfg.dat >full.log 2>&1 || { cat full.log; fail "acpiexec failed (full)"; }
 		grep -v '(aetests-' full.log | grep -Ev 'AE_OK|AE_CTRL' | grep -Eq 'AE_[A-Z_]+' && { cat full.log; fail "acpiexec exception (full)"; }
 		grep -q '000000000000001F' full.log || { cat full.log; fail "S1F_._SUN is not 31"; }

@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "acpi_pm.h"
 #include "layout.h"
 #include "pci_hotplug.h"
@@ -151,4 +152,35 @@ Test(acpi_pm, gpe_enable_and_odd_accesses_stay_in_the_block)
 	cr_assert_eq(in(PORT_ACPI_GPE0 + 2, 2), 0x00ff);
 	out(PORT_ACPI_GPE0, 0xffffffffu, 4);                 /* status bits never set by writes */
 	cr_assert_eq(in(PORT_ACPI_GPE0, 2), 0);
+}
+
+Test(acpi_pm, cpu_hotplug_insert_remove_and_eject)
+{
+	cr_assert_eq(in(PORT_ACPI_CPUHP + CPUHP_PRESENT, 1), 0, "no vCPU in this bare VM");
+	acpi_pm_cpu_inserted(&vm, 9);
+	cr_assert(acpi_pm_cpu_present(&vm, 9));
+	cr_assert_eq(in(PORT_ACPI_GPE0, 2), 1u << ACPI_GPE_CPUHP);
+	cr_assert_eq(in(PORT_ACPI_CPUHP + CPUHP_PRESENT + 1, 1), 0x02);
+	cr_assert_eq(in(PORT_ACPI_CPUHP + CPUHP_INSERT + 1, 1), 0x02);
+	out(PORT_ACPI_CPUHP + CPUHP_INSERT + 1, 0x02, 1);            /* CSCN's Store (One, CI09) */
+	cr_assert_eq(in(PORT_ACPI_CPUHP + CPUHP_INSERT + 1, 1), 0);
+	acpi_pm_cpu_request_eject(&vm, 9);
+	cr_assert(acpi_pm_cpu_removal_pending(&vm));
+	out(PORT_ACPI_CPUHP + CPUHP_EJECT, 9, 1);                     /* _EJ0 */
+	cr_assert_not(acpi_pm_cpu_present(&vm, 9));
+	cr_assert_not(acpi_pm_cpu_removal_pending(&vm));
+}
+
+Test(acpi_pm, cpu_hotplug_hostile_ejects_are_ignored)
+{
+	acpi_pm_cpu_inserted(&vm, 0);                                 /* never: the boot CPU */
+	cr_assert_not(acpi_pm_cpu_present(&vm, 0));
+	acpi_pm_cpu_inserted(&vm, 3);
+	out(PORT_ACPI_CPUHP + CPUHP_EJECT, 0, 1);                     /* the boot CPU */
+	out(PORT_ACPI_CPUHP + CPUHP_EJECT, 200, 1);                   /* not present */
+	cr_assert(acpi_pm_cpu_present(&vm, 3));
+	out(PORT_ACPI_CPUHP + CPUHP_PRESENT, 0xffffffffu, 4);         /* present is read-only */
+	cr_assert_eq(in(PORT_ACPI_CPUHP + CPUHP_PRESENT, 1), 0x08);
+	acpi_pm_cpu_inserted(&vm, 1000);                              /* out of range */
+	cr_assert_eq(in(PORT_ACPI_CPUHP + CPUHP_EJECT, 1), 0);
 }

@@ -53,15 +53,28 @@ Test(config, cpus_boot)
 	cr_assert_eq(cfg.nr_cpus, 4);
 }
 
-Test(config, cpus_max_different_from_boot_is_rejected)
+Test(config, cpus_max_above_boot_leaves_room_for_hotplug)
 {
 	struct vm_config cfg;
 	char err[256];
 
-	int rc = PARSE(&cfg, err, "--kernel", "k", "--cpus", "boot=2,max=4");
+	int rc = PARSE(&cfg, err, "--kernel", "k", "--cpus", "max=4,boot=2");
 
-	cr_assert_eq(rc, -1);
-	cr_assert(strstr(err, "CPU hotplug is not supported yet"));
+	cr_assert_geq(rc, 0, "%s", err);
+	cr_assert_eq(cfg.nr_cpus, 2);
+	cr_assert_eq(cfg.max_cpus, 4);
+	cr_assert_eq(CONFIG_CPUS_MAX(&cfg), 4);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config, cpus_max_below_boot_is_rejected)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	cr_assert_geq(PARSE(&cfg, err, "--kernel", "k", "--cpus", "boot=2,max=1"), 0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "max=1 must be between boot=2 and 254"), "%s", err);
 }
 
 Test(config, serial_file)

@@ -211,7 +211,7 @@ Test(vmconfig, wrong_type_named)
 	json_object_put(o);
 }
 
-Test(vmconfig, max_vcpus_above_boot_rejected)
+Test(vmconfig, max_vcpus_above_boot_accepted_below_rejected)
 {
 	struct vm_config cfg;
 	struct json_object *o;
@@ -220,6 +220,11 @@ Test(vmconfig, max_vcpus_above_boot_rejected)
 	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":4}}",
 		       &cfg, err, &o);
 
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(cfg.max_cpus, 4);
+	json_object_put(o);
+	rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":1}}",
+		   &cfg, err, &o);
 	cr_assert_eq(rc, -1);
 	cr_assert(strstr(err, "max_vcpus"), "%s", err);
 	json_object_put(o);

@@ -297,6 +297,67 @@ static void h_power_button(struct vmm *vmm, struct api_request *req, struct api_
 	}
 }
 
+/* VmResize.desired_vcpus as n (0: absent); desired_ram and desired_balloon need memory
+ * hotplug and a balloon, which cellvm does not have. Returns 0 or an HTTP status with resp. */
+static int resize_target(struct json_object *o, unsigned int max, unsigned int *n,
+			 struct api_response *resp)
+{
+	*n = 0;
+	json_object_object_foreach(o, key, val) {
+		int64_t v;
+
+		if (!strcmp(key, "desired_ram") || !strcmp(key, "desired_balloon")) {
+			api_error(resp, 500, "vm.resize: %s needs memory hotplug or a balloon, which "
+				  "cellvm does not have yet", key);
+			return 500;
+		}
+		if (strcmp(key, "desired_vcpus")) {
+			api_error(resp, 400, "vm.resize: %s is not a VmResize field", key);
+			return 400;
+		}
+		if (!json_object_is_type(val, json_type_int) || (v = json_object_get_int64(val)) < 1) {
+			api_error(resp, 400, "vm.resize: desired_vcpus must be an integer of at least 1");
+			return 400;
+		}
+		if (v > max) {
+			api_error(resp, 400, "vm.resize: desired_vcpus %lld is more than max_vcpus %u",
+				  (long long)v, max);
+			return 400;
+		}
+		*n = (unsigned int)v;
+	}
+	return 0;
+}
+
+/* vm.resize: vCPU hotplug through ACPI (vm_resize_vcpus); before boot it sets boot_vcpus. */
+static void h_resize(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	unsigned int n, max = CONFIG_CPUS_MAX(&vmm->cfg);
+	struct json_object *o;
+	char err[256];
+	bool live = vmm->state == VMM_VM_RUNNING || vmm->state == VMM_VM_PAUSED;
+
+	if (vmm->state == VMM_VM_NONE)
+		return api_error(resp, 404, "vm.resize: the VM is not created");
+	if (!(o = parse_body(req, resp)))
+		return;
+	if (resize_target(o, max, &n, resp) == 0 && n) {
+		if (live && acpi_pm_cpu_removal_pending(&vmm->vm))
+			api_error(resp, 429, "vm.resize: the guest has not given back a vCPU it was asked for yet");
+		else if (live && vm_resize_vcpus(&vmm->vm, n, err, sizeof(err)) < 0)
+			api_error(resp, 500, "vm.resize: %s", err);
+		else
+			resp->status = 204;
+	} else if (resp->status == 0) {
+		resp->status = 204;       /* an empty VmResize changes nothing */
+	}
+	if (resp->status == 204 && n) {
+		vmm->cfg.max_cpus = max;  /* keeps max_vcpus when boot_vcpus goes down */
+		vmm->cfg.nr_cpus = n;     /* vm.info, and the next boot */
+	}
+	json_object_put(o);
+}
+
 /* vm.nmi: an NMI to every vCPU (a guest set up for it takes a crash dump). */
 static void h_nmi(struct vmm *vmm, struct api_request *req, struct api_response *resp)
 {
@@ -327,7 +388,7 @@ static const struct route routes[] = {
 	{ "vm.pause", HTTP_PUT, h_pause },
 	{ "vm.resume", HTTP_PUT, h_resume },
 	{ "vm.power-button", HTTP_PUT, h_power_button },
-	{ "vm.resize", HTTP_PUT, h_not_yet },
+	{ "vm.resize", HTTP_PUT, h_resize },
 	{ "vm.resize-disk", HTTP_PUT, h_not_yet },
 	{ "vm.resize-zone", HTTP_PUT, h_not_yet },
 	{ "vm.add-device", HTTP_PUT, h_not_yet },

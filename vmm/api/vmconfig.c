@@ -687,9 +687,8 @@ int vmconfig_from_json(struct json_object *obj, struct vm_config *cfg, char *err
 	if (!cfg->kernel)
 		return fail(err, errlen, "VmConfig.payload.kernel", "required (firmware boot is not "
 			    "supported)");
-	if (cfg->max_cpus && cfg->max_cpus != cfg->nr_cpus)
-		return fail(err, errlen, "VmConfig.cpus.max_vcpus", "must equal boot_vcpus (CPU "
-			    "hotplug is not supported yet)");
+	if (cfg->max_cpus && cfg->max_cpus < cfg->nr_cpus)
+		return fail(err, errlen, "VmConfig.cpus.max_vcpus", "is less than boot_vcpus");
 	return 0;
 }
 
@@ -752,7 +751,7 @@ struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 	struct json_object *ser = json_object_new_object(), *con = json_object_new_object();
 
 	json_object_object_add(cpus, "boot_vcpus", json_object_new_int(cfg->nr_cpus));
-	json_object_object_add(cpus, "max_vcpus", json_object_new_int(cfg->nr_cpus));
+	json_object_object_add(cpus, "max_vcpus", json_object_new_int((int)CONFIG_CPUS_MAX(cfg)));
 	json_object_object_add(mem, "size", json_object_new_int64((int64_t)cfg->mem_size));
 	json_object_object_add(mem, "shared", json_object_new_boolean(1));
 	json_object_object_add(mem, "hugepages", json_object_new_boolean(cfg->mem_hugepages));
