@@ -75,6 +75,11 @@ for k in tiny cloud; do
 	l2case "$k/power-button" "$k" 0 "lab.test=power-button" "vmm:--api-socket /tmp/${k}_pb.sock" \
 		"bg:wait_con '^L2-POWERBUTTON: ready' && cellvm-remote --api-socket /tmp/${k}_pb.sock power-button" \
 		'^L2-RESULT: power-button PASS' 'log:guest powered off \(ACPI S5, PM1 control\)'
+	# vm.resize: one vCPU of two at boot; L1 adds the second, L2 onlines it, then L1 takes it back.
+	api="cellvm-remote --api-socket /tmp/${k}_cpu.sock"
+	l2case "$k/cpu-hotplug" "$k" 0 "lab.test=cpu-hotplug" "vmm:--api-socket /tmp/${k}_cpu.sock --cpus boot=1,max=2" \
+		"bg:wait_con '^L2-CPUHP: ready for 2' && $api resize cpus=2 && wait_con '^L2-CPUHP: .*ready for 1' && $api resize cpus=1" \
+		'^L2-RESULT: cpu-hotplug PASS' 'log:the guest ejected CPU 1'
 	l2case "$k/panic" "$k" 5 "rdinit=/nonexistent init=/nonexistent" 'Kernel panic'
 	fs=ext4 mib=$BLK_EXT4_MIB
 	[ "$k" = cloud ] || fs=raw mib=$BLK_RAW_MIB
