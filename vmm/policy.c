@@ -110,6 +110,7 @@ static const struct ioctl_rule vhost_ioctls[] = {
 	IOC(VHOST_SET_VRING_BASE), IOC(VHOST_GET_VRING_BASE), IOC(VHOST_SET_VRING_KICK),
 	IOC(VHOST_SET_VRING_CALL), IOC(VHOST_SET_VRING_ERR), IOC(VHOST_NET_SET_BACKEND),
 	IOC(VHOST_VSOCK_SET_GUEST_CID), IOC(VHOST_VSOCK_SET_RUNNING), IOC(TUNSETOFFLOAD),
+	IOC(TUNSETQUEUE), /* a pair the driver stops using leaves the tap's steering (and rejoins) */
 };
 
 /* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. */

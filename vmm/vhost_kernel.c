@@ -2,6 +2,8 @@
 #include "vhost_kernel.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <linux/vhost.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -130,11 +132,28 @@ int vhk_set_vring(struct vhost_kernel *k, unsigned int index, unsigned int num, 
 	return rc;
 }
 
+/* A pair the driver stops using (its rx ring off) leaves a multi-queue tap's flow steering, so
+ * no flow hashes to a queue nobody reads; pair 0 always stays. A failure is only logged. */
+static void net_steer(struct vhost_kernel *k, unsigned int pair, bool on)
+{
+	struct ifreq ifr = { .ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+
+	if (pair == 0 || k->nfds < 2 || k->detached[pair] == !on)
+		return;
+	if (ioctl(k->taps[pair], TUNSETQUEUE, &ifr) < 0)
+		log_warn("%s: pair %u: TUNSETQUEUE %s: %s", k->name, pair, on ? "attach" : "detach",
+			 strerror(errno));
+	else
+		k->detached[pair] = !on;
+}
+
 static int net_backend(struct vhost_kernel *k, unsigned int index, bool on)
 {
 	unsigned int pair = index / VHK_RINGS_PER_FD;
 	struct vhost_vring_file f = { index % VHK_RINGS_PER_FD, on ? k->taps[pair] : -1 };
 
+	if (f.index == 0)  /* the rx ring */
+		net_steer(k, pair, on);
 	return vioctl(k, k->fds[pair], VHOST_NET_SET_BACKEND, &f, "VHOST_NET_SET_BACKEND");
 }
 

@@ -24,6 +24,7 @@ struct vhost_kernel {
 	unsigned int nfds;
 	int fds[VHK_MAX_FDS];
 	int taps[VHK_MAX_FDS];      /* VHK_NET: the tap queue of each pair; else -1 */
+	bool detached[VHK_MAX_FDS]; /* VHK_NET: the pair's tap queue is out of the steering */
 	int err_fd;                 /* eventfd every ring signals a kernel-side error on
 				     * (VHOST_SET_VRING_ERR: a descriptor it refused) */
 	uint64_t features;          /* what every fd offers (VHOST_GET_FEATURES, intersected) */

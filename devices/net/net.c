@@ -517,8 +517,26 @@ void net_tap_ready(struct net_dev *dev, unsigned pair)
 		net_rx(dev, pair);
 }
 
+/* A pair whose rx ring the driver does not use (the frontend disabled it: VQ_PAIRS_SET below
+ * it, or not started yet) leaves the tap's flow steering, so no flow hashes to a tap queue that
+ * nobody reads; it rejoins when the ring is enabled. Pair 0 stays: a tap needs one queue. */
+static void net_steer(struct net_dev *dev)
+{
+	for (unsigned p = 1; p < dev->pairs; p++) {
+		bool want = vu_queue_ready(&dev->vu, 2 * p);
+
+		if (want != dev->pair[p].detached)
+			continue;
+		if (tap_set_queue(dev->pair[p].tap, want))
+			log_warn("pair %u: TUNSETQUEUE %s failed: %m", p, want ? "attach" : "detach");
+		else
+			dev->pair[p].detached = !want;
+	}
+}
+
 void net_after_message(struct net_dev *dev)
 {
+	net_steer(dev);
 	if (!dev->offloads_valid || dev->offloads_acked != dev->vu.acked) {
 		for (unsigned p = 0; p < dev->pairs; p++)
 			if (tap_set_offloads(dev->pair[p].tap, dev->vu.acked))

@@ -58,6 +58,7 @@ struct net_stats {
 struct net_pair {
 	int tap;
 	bool polling;                /* the tap is in the epoll set */
+	bool detached;               /* out of the tap's steering: the driver does not use the pair */
 	bool notify_rx, notify_tx;   /* something was pushed since the last call signal */
 	uint8_t *bounce;             /* NET_RX_BUF bytes: one frame for MRG_RXBUF */
 	struct net_rx_frame frame;

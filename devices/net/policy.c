@@ -23,17 +23,23 @@ static const struct fd_rule tap_rules[] = {
 
 static int add_tap_rules(scmp_filter_ctx ctx, int fd)
 {
-	const scmp_datum_t set_offload = TUNSETOFFLOAD;
+	const scmp_datum_t set_offload = TUNSETOFFLOAD, set_queue = TUNSETQUEUE;
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(tap_rules) / sizeof(tap_rules[0]) && !rc; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, tap_rules[i].nr, 1,
 				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
-	/* The guest's offloads after SET_FEATURES; no other tap ioctl (no TUNSETIFF). */
+	/* The guest's offloads after SET_FEATURES; no TUNSETIFF. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
 				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd),
 				      SCMP_A1(SCMP_CMP_EQ, set_offload));
+	/* A pair the driver stops using leaves the tap's steering (attach/detach of this queue,
+	 * which needs no privilege and reaches no other interface). */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd),
+				      SCMP_A1(SCMP_CMP_EQ, set_queue));
 	return rc;
 }
 

@@ -87,3 +87,10 @@ int tap_set_offloads(int fd, uint64_t acked)
 {
 	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)tap_offloads_for(acked)) < 0 ? -errno : 0;
 }
+
+int tap_set_queue(int fd, bool attach)
+{
+	struct ifreq ifr = { .ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}

@@ -17,5 +17,7 @@ int tap_setup(int fd, int hdr_len) __attribute__((warn_unused_result));
 int tap_set_offloads(int fd, uint64_t acked) __attribute__((warn_unused_result));
 /* The TUN_F_* flags those features give (for logs and tests). */
 unsigned tap_offloads_for(uint64_t acked);
+/* Puts a queue of a multi-queue tap back into (attach) or out of the tap's flow steering. */
+int tap_set_queue(int fd, bool attach) __attribute__((warn_unused_result));
 
 #endif

@@ -83,6 +83,7 @@ static const struct test tests[] = {
 	{ "net-tx", test_net_tx },
 	{ "net-rx", test_net_rx },
 	{ "net-mq", test_net_mq },
+	{ "net-mq-one", test_net_mq_one },
 	{ "net-ctrl-bad", test_net_ctrl_bad },
 	{ "net-ctrl-ring-bad", test_net_ctrl_ring_bad },
 };

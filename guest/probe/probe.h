@@ -222,6 +222,7 @@ noreturn void test_blk_reconnect(void);
 noreturn void test_net_tx(void);
 noreturn void test_net_rx(void);
 noreturn void test_net_mq(void);
+noreturn void test_net_mq_one(void);
 noreturn void test_net_ctrl_bad(void);
 noreturn void test_net_ctrl_ring_bad(void);
 

@@ -55,6 +55,9 @@ elif net_can_run cellvm-probe-net; then
 	expect cellvm-net-rx-peer 0 "peer: rx: OK" cat "$TMP/cvc1.peer"
 	expect cellvm-net-mq 0 "test net-mq: PASS" cellvm_net cvc2 2 mq "test=net-mq"
 	expect cellvm-net-mq-peer 0 "peer: mq: OK" cat "$TMP/cvc2.peer"
+	# two pairs offered, one used: the unused tap queue leaves the steering, no flow is lost
+	expect cellvm-net-mq-one-pair 0 "test net-mq-one: PASS" cellvm_net cvc6 2 rx "test=net-mq-one"
+	expect cellvm-net-mq-one-pair-peer 0 "peer: rx: OK" cat "$TMP/cvc6.peer"
 	expect cellvm-net-ctrl-bad 0 "test net-ctrl-bad: PASS" cellvm_net cvc3 2 none "test=net-ctrl-bad"
 	expect cellvm-net-ctrl-ring-loop 0 "queue 4 \(served by cellvm\).*device needs reset" cellvm_net cvc6 2 none \
 		"test=net-ctrl-ring-bad bad=loop"
