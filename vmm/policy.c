@@ -109,7 +109,11 @@ static const struct ioctl_rule vhost_ioctls[] = {
 	IOC(VHOST_VSOCK_SET_GUEST_CID), IOC(VHOST_VSOCK_SET_RUNNING), IOC(TUNSETOFFLOAD),
 };
 
-/* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. */
+/* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. The
+ * main thread (whose filter is the process-wide one, which includes this list) uses the last
+ * three too: building a device, and for device hotplug removing one from a running VM
+ * (KVM_IOEVENTFD and KVM_IRQFD with their DEASSIGN flags, KVM_SET_GSI_ROUTING without its
+ * MSI routes); nothing new for either role. */
 static const struct ioctl_rule vcpu_ioctls[] = {
 	IOC(KVM_RUN), IOC(KVM_GET_REGS), IOC(KVM_GET_SREGS), IOC(KVM_IRQ_LINE),
 	IOC(KVM_SET_GSI_ROUTING), IOC(KVM_IRQFD), IOC(KVM_IOEVENTFD),
