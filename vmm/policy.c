@@ -348,6 +348,19 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 	print_rules(out, "      ", api_rules, N(api_rules));
 }
 
+/* What the sealed broker still serves for devices hot-added through the API. */
+static void print_hotplug(FILE *out, const struct vm_config *cfg)
+{
+	if (!cfg->api_socket || cfg->jail.hotplug_off || cfg->jail.mode == JAIL_STRICT) {
+		fprintf(out, "  hotplug: off (%s): sealed means sealed\n", !cfg->api_socket ? "no --api-socket" :
+			cfg->jail.hotplug_off ? "--jail hotplug=off" : "--jail strict");
+		return;
+	}
+	fprintf(out, "  hotplug: after the seal also device adds: the fixed backends with exactly their options,\n"
+		"    disks and sockets resolved under %s, new taps only, the vhost devices\n",
+		cfg->jail.hotplug_dir[0] ? cfg->jail.hotplug_dir : "(no --jail hotplug-dir=: no path)");
+}
+
 static void print_id(FILE *out, const struct jail_config *jc)
 {
 	if (jc->uid_set || jc->id_first)
@@ -417,5 +430,7 @@ void vmm_policy_print(FILE *out, const struct vm_config *cfg)
 			"  opens taps and /dev/vhost-net, /dev/vhost-vsock (only those), and starts the backends\n"
 			"  named in the configuration; once the guest runs it serves only\n"
 			"  repeats of those requests (docs/sandbox.md)\n");
+	if (cfg->jail.mode != JAIL_OFF)
+		print_hotplug(out, cfg);
 	print_devices(out, cfg);
 }
