@@ -460,8 +460,9 @@ static int blk_slot(void)
 }
 
 /* hotplug-blk: the VM boots without a disk; the host adds one to the running VM (cellvm-remote
-   add-disk, after the "waiting" line); the probe polls bus 0 until it appears (30 s), then
-   writes and verifies the whole disk through it. */
+   add-disk, after the "waiting" line); the probe polls bus 0 until it appears (30 s), writes
+   and verifies the whole disk through it, then waits for the host to remove it (the "to go"
+   line, then cellvm-remote remove-device) until its slot reads empty. */
 noreturn void test_blk_hotplug(void)
 {
 	u64 deadline;
@@ -479,5 +480,18 @@ noreturn void test_blk_hotplug(void)
 	pr("probe: hotplug-blk: a virtio-blk device appeared in slot %d\n", slot);
 	blk_open(0, 1);
 	whole_disk("hotplug-blk");
-	blk_pass();
+	/* The driver lets the device go (reset, interrupts off), as before an eject; the host then
+	   removes it (remove-device; with --hotplug-surprise at once) and its slot must read as
+	   empty (all ones) again. */
+	virtio_reset(&v);
+	virtio_irq_stop();
+	pr("probe: hotplug-blk: waiting for the device in slot %d to go\n", slot);
+	deadline = rdtsc() + tsc_hz() * 30;
+	while (blk_slot() == slot) {
+		if (rdtsc() > deadline)
+			test_fail("the device in slot %d was not removed within 30 s", slot);
+		delay_us(10000);
+	}
+	pr("probe: hotplug-blk: slot %d is empty again\n", slot);
+	test_pass();
 }
