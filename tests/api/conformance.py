@@ -336,7 +336,7 @@ def net_bad_fds(sock, pid, tap, tmp):
     check("bad net fds: the VMM kept none", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
 
 
-def net_add(sock, pid, tap, tmp):
+def net_add(sock, pid, tap, tmp, name):
     """vm.add-net as Kata sends it (NetConfig with the spec's ip/mask defaults, fds by
     SCM_RIGHTS) between vm.create and vm.boot; while running it needs hotplug."""
     c = Client(sock)
@@ -371,6 +371,14 @@ def net_add(sock, pid, tap, tmp):
     os.close(rp)
     os.close(wp)
     check("vm.add-net while running with a pipe: 400", st == 400 and "not a tap queue" in r["error"], f"{st} {r}")
+    st, r = c.request("PUT", "vm.add-net", {"tap": name, "mac": "52:54:00:ce:11:06"})
+    check("vm.add-net while running, an existing tap by name: refused (new taps only)",
+          st == 500 and documented("vm.add-net", "PUT", st), f"{st} {r}")
+    fresh = f"cvh{os.getpid() % 100000}"
+    st, r = c.request("PUT", "vm.add-net", {"tap": fresh, "mac": "52:54:00:ce:11:07", "id": "fresh"})
+    check("vm.add-net while running, a new tap by name: 200", st == 200 and r.get("id") == "fresh", f"{st} {r}")
+    expect(c, "remove-device of a hot-added net: 204 (the guest is asked)", "PUT", "vm.remove-device", 204,
+           body={"id": "hotnet"})
     expect(c, "delete after add-net", "PUT", "vm.delete", 204)
     check("add-net, boot, delete: no fd growth", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
     st, r = c.request("PUT", "vm.add-net", kata, fds=[tap])
@@ -437,7 +445,7 @@ def net_session(tmp):
         Client(sock).request("GET", "vmm.ping")
         net_bad_fds(sock, proc.pid, tap, tmp)
         net_create_tx(sock, proc.pid, tap, name, tmp)
-        net_add(sock, proc.pid, tap, tmp)
+        net_add(sock, proc.pid, tap, tmp, name)
         Client(sock).request("PUT", "vmm.shutdown")
         rc = proc.wait(timeout=10)
         err = proc.stderr.read()
