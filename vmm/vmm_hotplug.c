@@ -249,14 +249,14 @@ static int add_hot(struct vmm *vmm, enum vm_dev_kind kind, unsigned int *slot, c
 	return rc < 0 ? rc : 0;
 }
 
-int vmm_add_device(struct vmm *vmm, enum vm_dev_kind kind, const void *entry, unsigned int *slot,
-		   char *id, char *err, size_t errlen)
+int vmm_add_device(struct vmm *vmm, enum vm_dev_kind kind, const void *entry,
+		   struct vmm_added *out, char *err, size_t errlen)
 {
 	bool hot = vmm->state == VMM_VM_RUNNING || vmm->state == VMM_VM_PAUSED;
 	const char *want = entry_id(kind, entry);
 	int rc;
 
-	*slot = 0;
+	*out = (struct vmm_added){ 0 };
 	if (vmm->state == VMM_VM_NONE)
 		return snprintf(err, errlen, "the VM is not created"), -ENOENT;
 	if (want[0] && vmm_id_used(vmm, want))
@@ -266,13 +266,13 @@ int vmm_add_device(struct vmm *vmm, enum vm_dev_kind kind, const void *entry, un
 		return rc;
 	if (stage_entry(&vmm->cfg, kind, entry) < 0)
 		return snprintf(err, errlen, "out of memory"), -EIO;
-	if (hot && (rc = add_hot(vmm, kind, slot, err, errlen)) < 0) {
+	if (hot && (rc = add_hot(vmm, kind, &out->slot, err, errlen)) < 0) {
 		unstage_entry(&vmm->cfg, kind);
 		return rc == -ENOSPC ? rc : -EIO;
 	}
 	count_entry(&vmm->cfg, kind);
 	vmm_assign_ids(vmm);
-	snprintf(id, CONFIG_ID_MAX, "%s", kind == VM_DEV_DISK ? vmm->cfg.disks[vmm->cfg.nr_disks - 1].id :
+	snprintf(out->id, sizeof(out->id), "%s", kind == VM_DEV_DISK ? vmm->cfg.disks[vmm->cfg.nr_disks - 1].id :
 		 kind == VM_DEV_NET ? vmm->cfg.nets[vmm->cfg.nr_nets - 1].id : vmm->cfg.vsock.id);
 	return 0;
 }

@@ -186,8 +186,8 @@ static void h_create(struct vmm *vmm, struct api_request *req, struct api_respon
 }
 
 /* The answer to a device add: 200 with PciDeviceInfo (hot), 204 (cold), or an error. */
-static void reply_added(struct api_response *resp, const char *what, int rc, unsigned int slot,
-			const char *id, const char *err)
+static void reply_added(struct api_response *resp, const char *what, int rc,
+			const struct vmm_added *added, const char *err)
 {
 	static const struct { int rc, status; } map[] = {
 		{ -ENOENT, 404 }, { -EEXIST, 409 }, { -EINVAL, 400 }, { -EACCES, 400 },
@@ -202,13 +202,13 @@ static void reply_added(struct api_response *resp, const char *what, int rc, uns
 				status = map[i].status;
 		return api_error(resp, status, "%s: %s", what, err);
 	}
-	if (!slot) {
+	if (!added->slot) {
 		resp->status = 204;
 		return;
 	}
-	snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", slot & 0x1f);
+	snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", added->slot & 0x1f);
 	o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "id", json_object_new_string(added->id));
 	json_object_object_add(o, "bdf", json_object_new_string(bdf));
 	reply_json(resp, o);
 }
@@ -220,8 +220,9 @@ static void hot_add_net(struct vmm *vmm, struct api_request *req, struct api_res
 	struct vm_config tmp = { 0 };
 	struct net_config *n = &tmp.nets[0];
 	struct json_object *o = parse_body(req, resp);
-	char err[512] = "", id[CONFIG_ID_MAX] = "";
-	unsigned int slot = 0, q = 0;
+	char err[512] = "";
+	struct vmm_added added = { 0 };
+	unsigned int q = 0;
 	int rc = -EINVAL;
 
 	if (!o)
@@ -234,45 +235,43 @@ static void hot_add_net(struct vmm *vmm, struct api_request *req, struct api_res
 		for (rc = 0, q = 0; q < n->nr_fds && rc == 0; q++)
 			rc = net_check_tap_fd(n->fds[q], err, sizeof(err)) < 0 ? -EINVAL : 0;
 		if (rc == 0)
-			rc = vmm_add_device(vmm, VM_DEV_NET, n, &slot, id, err, sizeof(err));
+			rc = vmm_add_device(vmm, VM_DEV_NET, n, &added, err, sizeof(err));
 		for (q = 0; rc < 0 && q < n->nr_fds; q++)
 			close(n->fds[q]);
 	}
 	json_object_put(o);
-	reply_added(resp, "vm.add-net", rc, slot, id, err);
+	reply_added(resp, "vm.add-net", rc, &added, err);
 }
 
 /* vm.add-disk, vm.add-vsock: cold (into the config) or hot, vmm_hotplug.c decides. */
-static void h_add_disk(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+static void add_device(struct vmm *vmm, struct api_request *req, struct api_response *resp,
+		       enum vm_dev_kind kind)
 {
 	struct vm_config tmp = { 0 };
 	struct json_object *o = parse_body(req, resp);
-	char err[512] = "", id[CONFIG_ID_MAX] = "";
-	unsigned int slot = 0;
+	bool disk = kind == VM_DEV_DISK;
+	char err[512] = "";
+	struct vmm_added added = { 0 };
 	int rc = -EINVAL;
 
 	if (!o)
 		return;
-	if (vmconfig_parse_disk(o, &tmp, "DiskConfig", err, sizeof(err)) == 0)
-		rc = vmm_add_device(vmm, VM_DEV_DISK, &tmp.disks[0], &slot, id, err, sizeof(err));
+	if ((disk ? vmconfig_parse_disk(o, &tmp, "DiskConfig", err, sizeof(err)) :
+		    vmconfig_parse_vsock(o, &tmp, "VsockConfig", err, sizeof(err))) == 0)
+		rc = vmm_add_device(vmm, kind, disk ? (void *)&tmp.disks[0] : (void *)&tmp.vsock, &added,
+				    err, sizeof(err));
 	json_object_put(o);
-	reply_added(resp, "vm.add-disk", rc, slot, id, err);
+	reply_added(resp, disk ? "vm.add-disk" : "vm.add-vsock", rc, &added, err);
+}
+
+static void h_add_disk(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	add_device(vmm, req, resp, VM_DEV_DISK);
 }
 
 static void h_add_vsock(struct vmm *vmm, struct api_request *req, struct api_response *resp)
 {
-	struct vm_config tmp = { 0 };
-	struct json_object *o = parse_body(req, resp);
-	char err[512] = "", id[CONFIG_ID_MAX] = "";
-	unsigned int slot = 0;
-	int rc = -EINVAL;
-
-	if (!o)
-		return;
-	if (vmconfig_parse_vsock(o, &tmp, "VsockConfig", err, sizeof(err)) == 0)
-		rc = vmm_add_device(vmm, VM_DEV_VSOCK, &tmp.vsock, &slot, id, err, sizeof(err));
-	json_object_put(o);
-	reply_added(resp, "vm.add-vsock", rc, slot, id, err);
+	add_device(vmm, req, resp, VM_DEV_VSOCK);
 }
 
 /* vm.remove-device {"id": ...}: 204 once the removal is under way (the guest ejects a running
