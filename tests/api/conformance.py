@@ -539,6 +539,28 @@ def hotplug_limits(c, tmp):
     check("no device process left", children(PID[1]) == [], str(children(PID[1])))
 
 
+def hotplug_vhost_user(c, tmp):
+    """A disk served by an external vhost-user backend (cellvm-blk started by hand): the broker
+    connects a socket under the hotplug directory after the seal, none outside it."""
+    sock, img = os.path.join(tmp, "ext.sock"), hot_disk(tmp, "ext.img")["path"]
+    blk = subprocess.Popen([os.path.join(os.path.dirname(CELLVM), "cellvm-blk"), "--socket", sock, "--path", img],
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        body = {"vhost_user": True, "vhost_socket": sock, "id": "ext0"}
+        expect(c, "add-disk of a vhost-user socket", "PUT", "vm.add-disk", 200, "PciDeviceInfo", body=body)
+        expect(c, "remove-device ext0", "PUT", "vm.remove-device", 204, body={"id": "ext0"})
+        if not os.environ.get("CELLVM_SANITIZED"):
+            st, r = c.request("PUT", "vm.add-disk", {"vhost_user": True, "vhost_socket": "/run/nobody.sock"})
+            check("add-disk of a socket outside hotplug-dir: 400", st == 400 and "hotplug-dir" in r["error"], f"{st} {r}")
+    finally:
+        blk.kill()
+        blk.wait()
+
+
 def hotplug_session(tmp):
     """Devices added to and removed from a running VM (--hotplug-surprise: the probe guest has
     no ACPI hotplug, so remove-device does not wait for its eject)."""
@@ -564,6 +586,7 @@ def hotplug_session(tmp):
         hotplug_basics(c, tmp)
         hotplug_cycles(c, tmp)
         hotplug_limits(c, tmp)
+        hotplug_vhost_user(c, tmp)
         expect(c, "vmm.shutdown after hotplug", "PUT", "vmm.shutdown", 204)
         rc = proc.wait(timeout=10)
         err = proc.stderr.read()
