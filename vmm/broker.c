@@ -25,11 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker_hotplug.h"
 #include "cgroup.h"
 #include "log.h"
 
 enum broker_op { OP_OPEN_READ = 1, OP_OPEN_LOG, OP_CONNECT, OP_SPAWN, OP_SEAL, OP_UNLINK_AT_EXIT,
-		 OP_KILL, OP_CGROUP, OP_EXIT, OP_OPEN_TAP, OP_OPEN_DEV };
+		 OP_KILL, OP_CGROUP, OP_EXIT, OP_OPEN_TAP, OP_OPEN_DEV, OP_HOTPLUG };
 
 #define ARGS_BYTES 3072
 #define MANIFEST_MAX 32
@@ -168,7 +169,7 @@ static int do_connect(const char *path)
 
 /* One queue fd per pair of tap `name` (made if missing; IFF_MULTI_QUEUE for several), with
  * the flags cellvm-net checks. Returns the count, or -errno with nothing left open. */
-static int do_open_tap(const char *name, int queues, int *fds)
+static int do_open_tap(const char *name, int queues, int *fds, bool only_new)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 
@@ -178,6 +179,8 @@ static int do_open_tap(const char *name, int queues, int *fds)
 		ifr.ifr_flags |= IFF_MULTI_QUEUE;
 	for (int i = 0; i < queues; i++) {
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		/* only_new (hotplug): the first queue makes the tap, or fails if it exists */
+		ifr.ifr_flags = (short)((ifr.ifr_flags & ~IFF_TUN_EXCL) | (only_new && i == 0 ? IFF_TUN_EXCL : 0));
 		fds[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (fds[i] < 0 || ioctl(fds[i], TUNSETIFF, &ifr) < 0) {
 			int e = errno;
@@ -302,6 +305,7 @@ struct manifest {
 	int spawned_fd[MANIFEST_MAX * 4]; /* their pidfds: a pid reused after the VMM reaped the
 					   * backend is never signalled */
 	struct broker_req served[MANIFEST_MAX];
+	struct hp_policy hp;           /* after the seal: what a device add may still get */
 };
 
 /* Splits req->args into argv; -EINVAL unless exactly argc strings fill the buffer's start. */
@@ -344,6 +348,25 @@ static int manifest_check(struct manifest *m, const struct broker_req *req)
 	return 0;
 }
 
+/* Drops the backends that are gone (reaped by the VMM) from the kill list, so that devices
+ * added and removed many times do not fill it. */
+static void forget_gone(struct manifest *m)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < m->nspawned; i++) {
+		bool gone = m->spawned_fd[i] >= 0 &&
+			    syscall(SYS_pidfd_send_signal, m->spawned_fd[i], 0, NULL, 0) < 0 && errno == ESRCH;
+		if (gone) {
+			close(m->spawned_fd[i]);
+			continue;
+		}
+		m->spawned[n] = m->spawned[i];
+		m->spawned_fd[n++] = m->spawned_fd[i];
+	}
+	m->nspawned = n;
+}
+
 /* Starts a backend for the VMM, in its own child cgroup when the VM has one. */
 static pid_t spawn_in_cgroup(struct manifest *m, const char *binary, const char **argv,
 			     const int *fds, unsigned nfds)
@@ -359,6 +382,8 @@ static pid_t spawn_in_cgroup(struct manifest *m, const char *binary, const char 
 	pid = do_spawn(binary, argv, fds, nfds, true, cg_fds, ncg);
 	for (unsigned i = 0; i < ncg; i++)
 		close(cg_fds[i]);
+	if (pid > 0)
+		forget_gone(m);
 	if (pid > 0 && m->nspawned < sizeof(m->spawned) / sizeof(m->spawned[0])) {
 		m->spawned_fd[m->nspawned] = (int)syscall(SYS_pidfd_open, pid, 0);
 		m->spawned[m->nspawned++] = pid;
@@ -418,7 +443,7 @@ static const char *op_name(uint32_t op)
 {
 	static const char *const names[] = { "?", "open", "create", "connect", "spawn", "seal",
 					     "unlink-at-exit", "kill", "cgroup", "exit", "open-tap",
-					     "open-device" };
+					     "open-device", "hotplug" };
 	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
@@ -433,11 +458,43 @@ static int exit_prepare(struct manifest *m)
 	return 0;
 }
 
+/* OP_HOTPLUG: once, before the seal. */
+static int set_hotplug(struct manifest *m, const struct broker_req *req)
+{
+	const char *argv[BROKER_MAX_ARGS + 1];
+	int rc;
+
+	if (m->sealed || m->hp.on || strnlen(req->path, PATH_MAX) == PATH_MAX || unpack_args(req, argv))
+		return -EPERM;
+	rc = hp_policy_set(&m->hp, req->path, argv, req->argc);
+	if (rc < 0)
+		log_error("hotplug-dir=%s: %s", req->path, strerror(-rc));
+	return rc;
+}
+
+/* After the seal, a request never made before: served only for a device add (hotplug). */
+static int serve_hotplug(struct manifest *m, struct broker_req *req, const char **argv,
+			 const int *fds, unsigned nfds)
+{
+	char bufs[2 * PATH_MAX];
+
+	if (req->op == OP_CONNECT)
+		return hp_check_connect(&m->hp, req->path, bufs) < 0 ? -EPERM : do_connect(bufs);
+	if (req->op == OP_SPAWN)
+		return hp_check_spawn(&m->hp, req->path, argv, bufs) < 0 ? -EPERM :
+		       spawn_in_cgroup(m, req->path, argv, fds, nfds);
+	log_error("refused %s %s: not requested before the guest started (hotplug never opens files)",
+		  op_name(req->op), req->path);
+	return -EPERM;
+}
+
 static int serve_one(struct manifest *m, struct broker_req *req, const int *fds, unsigned nfds)
 {
 	const char *argv[BROKER_MAX_ARGS + 1];
 	int rc;
 
+	if (req->op == OP_HOTPLUG)
+		return set_hotplug(m, req);
 	if (req->op == OP_SEAL) {
 		m->sealed = true;
 		return 0;
@@ -458,6 +515,8 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 	    (req->op != OP_SPAWN && nfds) || (req->op == OP_SPAWN && (nfds < 1 || unpack_args(req, argv))))
 		return -EINVAL;
 	rc = manifest_check(m, req);
+	if (rc == -EPERM && m->hp.on)
+		return serve_hotplug(m, req, argv, fds, nfds);
 	if (rc < 0) {
 		log_error("refused %s %s: %s", op_name(req->op), req->path,
 			  rc == -EPERM ? "not requested before the guest started" : "too many requests");
@@ -475,13 +534,16 @@ static int serve_one(struct manifest *m, struct broker_req *req, const int *fds,
 static int serve_tap_dev(struct manifest *m, struct broker_req *req, int *fds)
 {
 	int rc = strnlen(req->path, PATH_MAX) == PATH_MAX ? -EINVAL : manifest_check(m, req);
+	bool hot = rc == -EPERM && m->hp.on;
 
-	if (rc < 0) {
+	if (hot) /* a device added to the running VM: a new tap only, the fixed device list */
+		log_warn("hotplug: %s %s (a device added to the running VM)", op_name(req->op), req->path);
+	else if (rc < 0) {
 		log_error("refused %s %s: %s", op_name(req->op), req->path,
 			  rc == -EPERM ? "not requested before the guest started" : "invalid or too many");
 		return rc;
 	}
-	return req->op == OP_OPEN_TAP ? do_open_tap(req->path, req->pid, fds) : do_open_dev(req->path);
+	return req->op == OP_OPEN_TAP ? do_open_tap(req->path, req->pid, fds, hot) : do_open_dev(req->path);
 }
 
 /* The VMM has closed the channel (or died): once it has exited, remove the VM's cgroups. */
@@ -756,7 +818,7 @@ int broker_open_tap(const char *name, unsigned queues, int *fds)
 	int rc;
 
 	if (client.fd < 0)
-		return do_open_tap(name, (int)queues, fds);
+		return do_open_tap(name, (int)queues, fds, false);
 	req = new_req(OP_OPEN_TAP, name);
 	if (!req)
 		return -ENAMETOOLONG;
@@ -826,6 +888,27 @@ int broker_cgroup_result(void)
 int broker_unlink_at_exit(const char *path)
 {
 	return client.fd < 0 ? 0 : path_call(OP_UNLINK_AT_EXIT, path);
+}
+
+int broker_allow_hotplug(const char *dir, bool has_id, uint32_t uid, uint32_t gid)
+{
+	char u[16], g[16];
+	const char *args[] = { u, g, NULL };
+	struct broker_req *req;
+	int rc;
+
+	if (client.fd < 0)
+		return 0; /* no broker (--jail off): nothing is sealed */
+	req = new_req(OP_HOTPLUG, dir ? dir : "");
+	if (!req)
+		return -ENAMETOOLONG;
+	snprintf(u, sizeof(u), "%u", uid);
+	snprintf(g, sizeof(g), "%u", gid);
+	rc = has_id ? pack_args(req, args) : 0;
+	if (rc == 0)
+		rc = call(req, NULL, 0);
+	free(req);
+	return rc;
 }
 
 void broker_seal(void)

@@ -3,6 +3,7 @@
 #define CELLVM_BROKER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define BROKER_MAX_ARGS 32
@@ -51,6 +52,11 @@ int broker_cgroup_result(void);
 int broker_kill(pid_t pid);
 /* Removes path (a socket) once the VMM has exited: the jailed VMM cannot unlink. */
 int broker_unlink_at_exit(const char *path);
+/* Before the seal, once: after it the broker also serves device adds (broker_hotplug.h): spawns
+ * of the fixed backends whose paths lie under dir (NULL or "": no path), connects under dir,
+ * new taps, the vhost devices; uid/gid: the VM's identity the backends must get (has_id).
+ * 0 or -errno (-ENOENT: dir does not exist). */
+int broker_allow_hotplug(const char *dir, bool has_id, uint32_t uid, uint32_t gid);
 /* The guest is about to run: only repeats of earlier requests are served from now on. */
 void broker_seal(void);
 

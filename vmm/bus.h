@@ -17,12 +17,17 @@ struct bus_range {
 	uint64_t base;           /* atomic for movable ranges */
 	bool disabled;           /* atomic; movable ranges only */
 	uint64_t len;
-	const struct bus_ops *ops;
+	const struct bus_ops *ops;   /* NULL: a free slot (bus_unregister) */
 	void *opaque;
 	const char *name;
 };
 
-/* Filled during set-up by one thread; read-only (and so lock-free) once vCPUs run. */
+/*
+ * Filled during set-up by one thread. Once vCPUs run, readers (the vCPU threads) take no lock:
+ * a range is only added or removed (device hotplug, vm_hotplug.c) by the main thread with
+ * every vCPU paused (vm_pause), so no vCPU is inside bus_read/bus_write or holds a range's
+ * opaque when the table changes; bus_move alone may run while vCPUs dispatch (see below).
+ */
 struct bus {
 	const char *name;
 	unsigned int nr;
@@ -39,6 +44,10 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 int bus_register_movable(struct bus *bus, uint64_t len, const struct bus_ops *ops, void *opaque,
 			 const char *name) __attribute__((warn_unused_result));
 void bus_move(struct bus *bus, int index, uint64_t base, bool enabled);
+
+/* Frees the range at index (from either register call): its slot is reused by the next
+ * registration. Only with no vCPU dispatching (set-up, teardown, or vm_pause). */
+void bus_unregister(struct bus *bus, int index);
 
 /* Dispatches an access; returns 0, or -ENOENT if no device claims addr (reads then
  * return all ones, as on real hardware with nothing decoding the address). */

@@ -497,7 +497,8 @@ static int parse_api_socket(struct vm_config *cfg, const char *arg, char *err, s
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_LOG_FILE, OPT_DEBUG_EXIT, OPT_HELP, OPT_VERSION, OPT_API_SOCKET, OPT_DISK,
-       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST, OPT_VSOCK, OPT_NET };
+       OPT_JAIL, OPT_SECCOMP, OPT_PRINT_JAIL, OPT_JAIL_SELFTEST, OPT_VSOCK, OPT_NET,
+       OPT_HOTPLUG_SURPRISE };
 
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -516,6 +517,7 @@ static const struct option long_opts[] = {
 	{ "print-jail", no_argument, NULL, OPT_PRINT_JAIL },
 	{ "jail-selftest", required_argument, NULL, OPT_JAIL_SELFTEST },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "hotplug-surprise", no_argument, NULL, OPT_HOTPLUG_SURPRISE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -586,6 +588,18 @@ bad:
 	return -1;
 }
 
+/* hotplug-dir=DIR: an absolute path (the broker resolves it when it starts). */
+static int parse_hotplug_dir(struct jail_config *j, const char *v, char *err, size_t errlen)
+{
+	if (v[0] != '/' || strlen(v) >= sizeof(j->hotplug_dir)) {
+		snprintf(err, errlen, "--jail: hotplug-dir=%s: expected an absolute path (at most %zu "
+			 "characters)", v, sizeof(j->hotplug_dir) - 1);
+		return -1;
+	}
+	snprintf(j->hotplug_dir, sizeof(j->hotplug_dir), "%s", v);
+	return 0;
+}
+
 /* --jail on|off|strict[,uid=N][,gid=N][,cgroup=NAME][,memory_max=..][,pids_max=..][,cpu_max=..] */
 static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t errlen)
 {
@@ -605,13 +619,20 @@ static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t 
 		return parse_limit("cpu_max", tok + 8, false, &j->cpu_pct, err, errlen);
 	else if (strncmp(tok, "uid_range=", 10) == 0)
 		return parse_id_range(j, tok + 10, err, errlen);
+	else if (strcmp(tok, "hotplug=off") == 0)
+		j->hotplug_off = true;
+	else if (strcmp(tok, "hotplug=on") == 0)
+		j->hotplug_off = false;
+	else if (strncmp(tok, "hotplug-dir=", 12) == 0)
+		return parse_hotplug_dir(j, tok + 12, err, errlen);
 	else if (strncmp(tok, "uid=", 4) == 0)
 		return (j->uid_set = true, parse_id("uid", tok + 4, &j->uid, err, errlen));
 	else if (strncmp(tok, "gid=", 4) == 0)
 		return (j->gid_set = true, parse_id("gid", tok + 4, &j->gid, err, errlen));
 	else {
 		snprintf(err, errlen, "--jail: unknown option '%s' (on, off, strict, uid=N, gid=N, "
-			 "cgroup=NAME, memory_max=SIZE, pids_max=N, cpu_max=PERCENT)", tok);
+			 "cgroup=NAME, memory_max=SIZE, pids_max=N, cpu_max=PERCENT, hotplug=off, "
+			 "hotplug-dir=DIR)", tok);
 		return -1;
 	}
 	return 0;
@@ -619,7 +640,7 @@ static int parse_jail_token(struct jail_config *j, char *tok, char *err, size_t 
 
 static int parse_jail(struct jail_config *j, const char *arg, char *err, size_t errlen)
 {
-	char buf[128], *save = NULL;
+	char buf[512], *save = NULL;
 
 	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
 		snprintf(err, errlen, "--jail: argument too long");
@@ -667,6 +688,7 @@ static int apply_opt(struct vm_config *cfg, int opt, const char *arg, char *err,
 	case OPT_PRINT_JAIL: cfg->jail.print = true; return 0;
 	case OPT_JAIL_SELFTEST: cfg->jail.selftest = arg; return 0;
 	case OPT_NET: return parse_net(cfg, arg, err, errlen);
+	case OPT_HOTPLUG_SURPRISE: cfg->hotplug_surprise = true; return 0;
 	case 'v': cfg->verbosity++; return 0;
 	case OPT_HELP: case 'h': return CONFIG_HELP;
 	case OPT_VERSION: return CONFIG_VERSION;
@@ -786,6 +808,12 @@ void config_print_help(const char *prog)
 	       "                         an error; uid/gid: its identity when started as root;\n"
 	       "                         cgroup: the VM's group cellvm/NAME, default vm-<pid>;\n"
 	       "                         uid_range: a free uid=gid per VM from the range)\n"
+	       "  --jail ...,hotplug=off|hotplug-dir=DIR\n"
+	       "                         devices added to a running VM (API only): hotplug=off keeps\n"
+	       "                         the broker sealed (also with strict); hot-added disks and\n"
+	       "                         vhost-user sockets must lie under DIR (none without it)\n"
+	       "  --hotplug-surprise     vm.remove-device takes the device away at once instead of\n"
+	       "                         asking the guest to eject it (for guests without ACPI hotplug)\n"
 	       "  --seccomp true|false|log\n"
 	       "                         the VMM's seccomp filters (log: allow and log, for policies)\n"
 	       "  --print-jail           print the effective jail of each process and exit\n"

@@ -13,6 +13,7 @@
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_OFF };
 
 #define CONFIG_MAX_DISKS 8
+#define CONFIG_ID_MAX 64     /* a device's id (Cloud Hypervisor's "id", or "_disk0" made up) */
 
 /* --disk: a file served by a spawned cellvm-blk, or an external vhost-user-blk socket. */
 struct disk_config {
@@ -21,6 +22,8 @@ struct disk_config {
 	const char *serial;
 	bool readonly, direct, vhost_user;
 	unsigned int num_queues;
+	char id[CONFIG_ID_MAX];  /* "": none given yet (vmm_hotplug.c makes one up) */
+	char *owned;            /* hot-added: the copy the strings point into, freed with it */
 };
 
 /* --jail and --seccomp: the VMM's own jail (docs/sandbox.md). VMM-level, not per VM. */
@@ -35,6 +38,8 @@ struct jail_config {
 	uint32_t id_first, id_last; /* uid_range=FIRST-LAST: a free id per VM (0: none) */
 	bool print;             /* --print-jail: print the effective jail and exit */
 	const char *selftest;   /* --jail-selftest [vcpu:|api:]ACT: a test hook */
+	bool hotplug_off;       /* hotplug=off: the broker stays sealed (no device added later) */
+	char hotplug_dir[256];  /* hotplug-dir=DIR: where hot-added disks and sockets may be */
 	char cgroup[65];        /* the VM's cgroup name (cellvm/<name>); "" = vm-<pid> */
 	uint64_t memory_max;    /* cgroup limits: bytes, tasks, percent of a CPU (0: none) */
 	uint64_t pids_max;
@@ -49,6 +54,8 @@ struct vsock_config {
 	uint64_t cid;           /* the guest's context id, 3 to 2^32-2 */
 	const char *socket;     /* host clients send "CONNECT <port>\n" here; the guest reaches
 				 * host port P at "<socket>_P" */
+	char id[CONFIG_ID_MAX];
+	char *owned;            /* hot-added: the copy socket points into */
 };
 
 #define VSOCK_CID_MIN 3ull
@@ -69,6 +76,8 @@ struct net_config {
 	unsigned int num_queues;
 	bool vhost_user;
 	bool vhost;             /* vhost=on: the kernel's vhost-net moves the frames, no cellvm-net */
+	char id[CONFIG_ID_MAX];
+	char *owned;            /* hot-added: the copy the strings point into; its fds are its own */
 };
 
 struct vm_config {
@@ -85,6 +94,7 @@ struct vm_config {
 	int verbosity;          /* number of -v */
 	bool debug_exit;
 	const char *api_socket; /* VMM-level: serve the REST API here (path or fd=N) */
+	bool hotplug_surprise;  /* --hotplug-surprise: remove-device does not wait for the guest */
 	struct jail_config jail; /* VMM-level */
 	unsigned int nr_disks;
 	struct disk_config disks[CONFIG_MAX_DISKS];

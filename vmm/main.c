@@ -88,6 +88,28 @@ static int joined_cgroup(const struct jail_config *jc, char *err, size_t errlen)
 	return 0;
 }
 
+/* Hotplug needs the broker after the seal: only with the API (its only source), not with
+ * --jail hotplug=off or strict (docs/sandbox.md, "Hotplug after the seal"). */
+static bool hotplug_on(const struct vm_config *cfg)
+{
+	return cfg->api_socket && !cfg->jail.hotplug_off && cfg->jail.mode != JAIL_STRICT;
+}
+
+static int allow_hotplug(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	uint32_t uid = 0, gid = 0;
+	bool has_id = vmm_policy_identity(&uid, &gid);
+	int rc;
+
+	if (!hotplug_on(cfg))
+		return 0;
+	rc = broker_allow_hotplug(cfg->jail.hotplug_dir, has_id, uid, gid);
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen, "--jail hotplug-dir=%s: %s", cfg->jail.hotplug_dir, strerror(-rc));
+	return rc == -ENOENT || rc == -ENOTDIR ? EXIT_USAGE : EXIT_JAIL;
+}
+
 /* Before the jail: the broker (while the process is single-threaded and holds nothing),
  * /dev/kvm, and the API socket, which the jailed VMM could not open or bind. */
 static int prepare_jail(const struct vm_config *cfg, struct api_server *api, char *err,
@@ -111,6 +133,8 @@ static int prepare_jail(const struct vm_config *cfg, struct api_server *api, cha
 		}
 		api_server_leave_path(api);
 	}
+	if ((rc = allow_hotplug(cfg, err, errlen)))
+		return rc;
 	/* The broker makes the VM's cgroup while we jail ourselves (the answer: after). */
 	cgroup_name(&cfg->jail, name, sizeof(name));
 	lim = cgroup_limits_of(&cfg->jail);
@@ -209,6 +233,9 @@ static int start_vmm(struct vmm *vmm, const struct vm_config *cfg, struct api_se
 		return rc;
 	if (vmm_init(vmm, err, errlen) < 0)
 		return EXIT_VMM_ERROR;
+	vmm->hotplug_off = !hotplug_on(cfg) && cfg->jail.mode != JAIL_OFF;
+	vmm->hotplug_surprise = cfg->hotplug_surprise;
+	vmm->hotplug_dir = cfg->jail.hotplug_dir[0] ? cfg->jail.hotplug_dir : NULL;
 	if (*api && api_server_run(*api, vmm, err, errlen) < 0)
 		return EXIT_VMM_ERROR;
 	return 0;

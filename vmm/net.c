@@ -423,6 +423,11 @@ struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned i
 	return nd;
 }
 
+struct virtio_pci *net_virtio(const struct net_dev *nd)
+{
+	return nd->vp;
+}
+
 void net_destroy(struct net_dev *nd)
 {
 	pid_t pid;

@@ -20,6 +20,8 @@ struct net_dev *net_create(struct vm *vm, const struct net_config *n, unsigned i
 /* 0 if fd is an open tap queue with IFF_NO_PI|IFF_VNET_HDR (what cellvm-net needs), else
  * -errno with "fd=N: why" in err. */
 int net_check_tap_fd(int fd, char *err, size_t errlen);
+/* The virtio-pci device of nd. */
+struct virtio_pci *net_virtio(const struct net_dev *nd);
 /* Closes the device; a spawned backend sees the socket close, exits, and is reaped. */
 void net_destroy(struct net_dev *nd);
 

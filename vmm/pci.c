@@ -52,6 +52,7 @@ int pci_device_add_bar(struct pci_bus *pci, struct pci_device *dev, unsigned int
 		return idx;
 	dev->bar_range[bar] = idx;
 	dev->bar_size[bar] = size;
+	dev->bar_base[bar] = addr;
 	put32(dev->cfg_wmask + PCI_BAR0 + 4 * bar, ~(size - 1));
 	put32(dev->cfg + PCI_BAR0 + 4 * bar, (uint32_t)addr); /* firmware-style assignment */
 	pci->next_mmio = addr + size;
@@ -224,15 +225,40 @@ int pci_bus_init(struct pci_bus *pci, struct bus *pio, struct bus *mmio)
 	return rc;
 }
 
+int pci_bus_free_slot(const struct pci_bus *pci)
+{
+	for (unsigned int slot = 1; slot < PCI_MAX_DEVICES; slot++)
+		if (!pci->devices[slot])
+			return (int)slot;
+	return -ENOSPC;
+}
+
 int pci_bus_add(struct pci_bus *pci, struct pci_device *dev)
 {
-	for (unsigned int slot = 1; slot < PCI_MAX_DEVICES; slot++) {
-		if (pci->devices[slot])
-			continue;
-		dev->slot = slot;
-		pci->devices[slot] = dev;
-		pci_update_bars(pci, dev);
-		return (int)slot;
+	int slot = pci_bus_free_slot(pci);
+
+	if (slot < 0)
+		return slot;
+	dev->slot = (unsigned int)slot;
+	pci->devices[slot] = dev;
+	pci_update_bars(pci, dev);
+	return slot;
+}
+
+void pci_bus_remove(struct pci_bus *pci, struct pci_device *dev)
+{
+	if (dev->slot && dev->slot < PCI_MAX_DEVICES && pci->devices[dev->slot] == dev)
+		pci->devices[dev->slot] = NULL;
+	dev->slot = 0;
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		uint64_t assigned = dev->bar_size[i] ? dev->bar_base[i] : 0;
+
+		if (dev->bar_range[i] >= 0)
+			bus_unregister(pci->mmio, dev->bar_range[i]);
+		if (assigned && assigned + dev->bar_size[i] == pci->next_mmio)
+			pci->next_mmio = assigned; /* add/remove cycles do not use the window up */
+		dev->bar_range[i] = -1;
+		dev->bar_size[i] = 0;
+		dev->bar_mapped_at[i] = 0;
 	}
-	return -ENOSPC;
 }

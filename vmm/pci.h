@@ -25,6 +25,7 @@ struct pci_device {
 	uint8_t cfg_wmask[PCI_CFG_SIZE];    /* bits the guest may write */
 	uint32_t bar_size[PCI_NUM_BARS];     /* 0: BAR unused; memory BARs only, 32-bit */
 	uint64_t bar_mapped_at[PCI_NUM_BARS];
+	uint64_t bar_base[PCI_NUM_BARS];     /* where the allocator placed it (pci_bus_remove) */
 	const struct bus_ops *bar_ops[PCI_NUM_BARS]; /* accesses to the BAR, offset-relative */
 	int bar_range[PCI_NUM_BARS];         /* movable range index on the MMIO bus */
 	unsigned int cap_end;                /* where the next capability goes */
@@ -58,6 +59,12 @@ int pci_device_add_bar(struct pci_bus *pci, struct pci_device *dev, unsigned int
 int pci_device_add_cap(struct pci_device *dev, const uint8_t *cap, unsigned int len);
 /* Puts dev in the first free slot; returns the slot or -ENOSPC. */
 int pci_bus_add(struct pci_bus *pci, struct pci_device *dev) __attribute__((warn_unused_result));
+
+/* Takes dev off the bus: its slot and its BARs' ranges on the MMIO bus (the BAR window is
+ * given back when it was the last one handed out). With no vCPU dispatching (vm_pause). */
+void pci_bus_remove(struct pci_bus *pci, struct pci_device *dev);
+/* The first free slot, or -ENOSPC when all 31 are taken. */
+int pci_bus_free_slot(const struct pci_bus *pci);
 
 /* Config access by bus/device/function address, as both mechanisms use it (tests too). */
 uint32_t pci_cfg_read(struct pci_bus *pci, unsigned int devfn, unsigned int off, unsigned int len);

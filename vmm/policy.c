@@ -113,7 +113,11 @@ static const struct ioctl_rule vhost_ioctls[] = {
 	IOC(TUNSETQUEUE), /* a pair the driver stops using leaves the tap's steering (and rejoins) */
 };
 
-/* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. */
+/* KVM: what a vCPU thread needs: run, report, and the MMIO-driven interrupt plumbing. The
+ * main thread (whose filter is the process-wide one, which includes this list) uses the last
+ * three too: building a device, and for device hotplug removing one from a running VM
+ * (KVM_IOEVENTFD and KVM_IRQFD with their DEASSIGN flags, KVM_SET_GSI_ROUTING without its
+ * MSI routes); nothing new for either role. */
 static const struct ioctl_rule vcpu_ioctls[] = {
 	IOC(KVM_RUN), IOC(KVM_GET_REGS), IOC(KVM_GET_SREGS), IOC(KVM_IRQ_LINE),
 	IOC(KVM_SET_GSI_ROUTING), IOC(KVM_IRQFD), IOC(KVM_IOEVENTFD),
@@ -348,6 +352,19 @@ static void print_vmm(FILE *out, const struct jail_config *jc)
 	print_rules(out, "      ", api_rules, N(api_rules));
 }
 
+/* What the sealed broker still serves for devices hot-added through the API. */
+static void print_hotplug(FILE *out, const struct vm_config *cfg)
+{
+	if (!cfg->api_socket || cfg->jail.hotplug_off || cfg->jail.mode == JAIL_STRICT) {
+		fprintf(out, "  hotplug: off (%s): sealed means sealed\n", !cfg->api_socket ? "no --api-socket" :
+			cfg->jail.hotplug_off ? "--jail hotplug=off" : "--jail strict");
+		return;
+	}
+	fprintf(out, "  hotplug: after the seal also device adds: the fixed backends with exactly their options,\n"
+		"    disks and sockets resolved under %s, new taps only, the vhost devices\n",
+		cfg->jail.hotplug_dir[0] ? cfg->jail.hotplug_dir : "(no --jail hotplug-dir=: no path)");
+}
+
 static void print_id(FILE *out, const struct jail_config *jc)
 {
 	if (jc->uid_set || jc->id_first)
@@ -417,5 +434,7 @@ void vmm_policy_print(FILE *out, const struct vm_config *cfg)
 			"  opens taps and /dev/vhost-net, /dev/vhost-vsock (only those), and starts the backends\n"
 			"  named in the configuration; once the guest runs it serves only\n"
 			"  repeats of those requests (docs/sandbox.md)\n");
+	if (cfg->jail.mode != JAIL_OFF)
+		print_hotplug(out, cfg);
 	print_devices(out, cfg);
 }

@@ -126,6 +126,90 @@ static int act_broker_spawn_sealed(const struct jail_act_ctx *a)
 	return rc < 0 ? rc : 0;
 }
 
+/* ---- hotplug: what the broker still refuses after the seal (broker_hotplug.h) ---- */
+
+/* As a VMM started with --api-socket and --jail hotplug-dir=/bin: hotplug allowed, then the
+ * seal, then one spawn. A spawned backend is killed and reaped (0: it was started). */
+static int hot_spawn(const char *binary, const char *const *args)
+{
+	int sv[2], rc = broker_allow_hotplug("/bin", false, 0, 0);
+	pid_t pid;
+
+	if (rc < 0)
+		return rc;
+	broker_seal();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = broker_spawn(binary, args, &sv[1], 1);
+	close(sv[1]);
+	if (pid > 0 && broker_kill(pid) == 0)
+		waitpid(pid, NULL, 0);
+	close(sv[0]);
+	return pid < 0 ? pid : 0;
+}
+
+/* The control: a disk under the hotplug directory is served after the seal. */
+static int act_hotplug_allowed(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--socket-fd", "3", "--path", "/bin/sh", "--readonly", NULL };
+	return hot_spawn("cellvm-blk", args);
+}
+
+static int act_hotplug_shadow(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--socket-fd", "3", "--path", "/etc/shadow", "--readonly", NULL };
+	return hot_spawn("cellvm-blk", args);
+}
+
+/* ".." and symlinks are resolved before the directory check. */
+static int act_hotplug_dotdot(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--socket-fd", "3", "--path", "/bin/../../etc/shadow", NULL };
+	return hot_spawn("cellvm-blk", args);
+}
+
+/* getopt_long would take --path=X (and abbreviations): only exact known options pass. */
+static int act_hotplug_option(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--socket-fd", "3", "--path", "/bin/sh", "--path=/etc/shadow", NULL };
+	return hot_spawn("cellvm-blk", args);
+}
+
+/* Another identity for the backend than the VM's. */
+static int act_hotplug_uid(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--socket-fd", "3", "--uid", "0", "--path", "/bin/sh", NULL };
+	return hot_spawn("cellvm-blk", args);
+}
+
+/* A binary outside the fixed list. */
+static int act_hotplug_binary(const struct jail_act_ctx *a)
+{
+	const char *args[] = { "--help", NULL };
+	return hot_spawn("cellvm", args);
+}
+
+/* Hotplug never opens a file by name: only backends do, on checked paths. */
+static int act_hotplug_open(const struct jail_act_ctx *a)
+{
+	int fd, rc = broker_allow_hotplug("/", false, 0, 0);
+
+	if (rc < 0)
+		return rc;
+	broker_seal();
+	fd = broker_open_read("/etc/shadow");
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
+/* The policy is set once, before the seal: a taken-over VMM cannot widen it. */
+static int act_hotplug_late(const struct jail_act_ctx *a)
+{
+	broker_seal();
+	return broker_allow_hotplug("/", false, 0, 0);
+}
+
 static const struct jail_act vmm_acts[] = {
 	{ "nofile-fcntl", act_nofile }, { "kvm-create-vm", act_create_vm },
 	{ "memfd", act_memfd }, { "socketpair", act_socketpair },
@@ -134,6 +218,14 @@ static const struct jail_act vmm_acts[] = {
 	{ "broker-kill-other", act_broker_kill_other },
 	{ "broker-kill-spawned", act_broker_kill_spawned },
 	{ "broker-spawn-sealed", act_broker_spawn_sealed },
+	{ "broker-hotplug-allowed", act_hotplug_allowed },
+	{ "broker-hotplug-shadow", act_hotplug_shadow },
+	{ "broker-hotplug-dotdot", act_hotplug_dotdot },
+	{ "broker-hotplug-option", act_hotplug_option },
+	{ "broker-hotplug-uid", act_hotplug_uid },
+	{ "broker-hotplug-binary", act_hotplug_binary },
+	{ "broker-hotplug-open", act_hotplug_open },
+	{ "broker-hotplug-late", act_hotplug_late },
 };
 #define NACTS (sizeof(vmm_acts) / sizeof(vmm_acts[0]))
 

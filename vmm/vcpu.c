@@ -205,6 +205,25 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
+bool vm_devices_lock(struct vm *vm)
+{
+	bool live = false;
+
+	if (!vm->vcpus || __atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE))
+		return false; /* not started yet, or paused by vm.pause: no vCPU dispatches */
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		live |= vm->vcpus[i].thread_started;
+	if (live)
+		vm_pause(vm);
+	return live;
+}
+
+void vm_devices_unlock(struct vm *vm, bool paused)
+{
+	if (paused)
+		vm_resume(vm);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;

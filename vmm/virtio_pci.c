@@ -711,11 +711,16 @@ static int watch_kernel_errors(struct virtio_pci *vp)
 static int add_to_bus(struct virtio_pci *vp)
 {
 	struct vm *vm = vp->vm;
+	bool paused;
+	int rc = 0;
 
-	if (create_fds(vp) < 0 || add_caps(vp) < 0 || pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 ||
-	    pci_bus_add(&vm->pci, &vp->pci) < 0 || watch_local(vp) < 0)
+	if (create_fds(vp) < 0 || add_caps(vp) < 0)
 		return -EIO;
-	return 0;
+	paused = vm_devices_lock(vm); /* a running VM (hotplug): its vCPUs read the buses */
+	if (pci_device_add_bar(&vm->pci, &vp->pci, 0, BAR_SIZE) < 0 || pci_bus_add(&vm->pci, &vp->pci) < 0)
+		rc = -EIO;
+	vm_devices_unlock(vm, paused);
+	return rc == 0 && watch_local(vp) == 0 ? 0 : -EIO;
 }
 
 struct virtio_pci *virtio_pci_create_local(struct vm *vm, uint16_t device_type, const char *name,
@@ -767,12 +772,19 @@ struct virtio_pci *virtio_pci_create_kernel(struct vm *vm, uint16_t device_type,
 	return vp;
 }
 
+/* Also takes the device off a running VM's buses (its vCPUs paused meanwhile): hotplug. */
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
+	bool paused;
+
 	if (!vp)
 		return;
+	paused = vm_devices_lock(vp->vm);
 	if (vp->notify_base)
 		set_ioeventfds(vp, vp->notify_base, false);
+	vp->notify_base = 0;
+	pci_bus_remove(&vp->vm->pci, &vp->pci);
+	vm_devices_unlock(vp->vm, paused);
 	if (vp->watched)
 		event_loop_del(vp->vm->loop, vp->vhu.fd);
 	vpci_stop_retry(vp);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "vcpu.h"
+#include "vm_hotplug.h"
 
 extern const struct platform_device *const __start_cellvm_platform_devices[];
 extern const struct platform_device *const __stop_cellvm_platform_devices[];
@@ -347,7 +348,7 @@ static int load_payload(struct vm *vm, struct boot_result *br, char *err, size_t
 
 static int vm_init_fields(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop)
 {
-	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_fd = -1,
+	*vm = (struct vm){ .cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .stop_fd = -1, .eject_fd = -1,
 			   .nr_vcpus = cfg->nr_cpus, .max_vcpus = CONFIG_CPUS_MAX(cfg),
 			   .mem = { .fd = -1 }, .loop = loop };
 	vm->pio.name = "pio";
@@ -432,6 +433,7 @@ void vm_halt(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vm_halt(vm);
+	vm_hotplug_fini(vm);
 	vcpu_destroy_all(vm);
 	while (vm->nr_disks > 0)
 		disk_destroy(vm->disks[--vm->nr_disks]);

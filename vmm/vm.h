@@ -94,6 +94,12 @@ struct vm {
 	/* The guest ejected slot's device (ACPI _EJ0, pci_hotplug.h); vCPU thread; may be NULL. */
 	void (*pci_ejected)(struct vm *vm, unsigned int slot);
 	struct acpi_pm *acpi_pm;      /* ACPI PM1/GPE registers and the SCI (acpi_pm.c), or NULL */
+	/* vm_hotplug.c: slots the guest ejected (bit per slot, set by vCPUs), and the eventfd
+	 * that wakes the main loop to remove them through on_eject. */
+	uint32_t eject_pending;
+	int eject_fd;
+	void (*on_eject)(void *opaque, struct vm *vm, unsigned int slot);
+	void *on_eject_opaque;
 };
 
 /* Records why the VM stops (first caller wins) and wakes the main loop. Thread-safe. */
@@ -126,6 +132,11 @@ int vm_start(struct vm *vm, void (*on_stop)(void *opaque, struct vm *vm), void *
 /* Every vCPU out of KVM_RUN and waiting (returns once all are), or running again. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+/* Brackets a change to what vCPU threads read without a lock (the PIO/MMIO buses, PCI slots,
+ * bus.h): pauses the vCPUs when they run and are not paused already; returns whether it did,
+ * for vm_devices_unlock. Main thread only (the only one that pauses). */
+bool vm_devices_lock(struct vm *vm);
+void vm_devices_unlock(struct vm *vm, bool paused);
 /* Stops and joins the vCPU threads; the VM can then only be destroyed. Idempotent. */
 void vm_halt(struct vm *vm);
 void vm_destroy(struct vm *vm);

@@ -14,6 +14,7 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "loop.h"
+#include "vmm_hotplug.h"
 
 const char *vmm_state_name(enum vmm_vm_state state)
 {
@@ -113,6 +114,7 @@ int vmm_init(struct vmm *vmm, char *err, size_t errlen)
 
 static void release_config(struct vmm *vmm)
 {
+	vmm_release_owned(&vmm->cfg);
 	if (vmm->cfg_release)
 		vmm->cfg_release(vmm->cfg_owner);
 	vmm->cfg_release = NULL;
@@ -176,6 +178,7 @@ int vmm_vm_create(struct vmm *vmm, const struct vm_config *cfg, void (*release)(
 	vmm->cfg_release = release;
 	vmm->cfg_owner = owner;
 	vmm->state = VMM_VM_CREATED;
+	vmm_assign_ids(vmm);
 	return 0;
 }
 
@@ -189,6 +192,10 @@ int vmm_vm_boot(struct vmm *vmm, int *status, char *err, size_t errlen)
 		return -EBUSY;
 	vmm->vm_built = true;
 	rc = vm_create(&vmm->vm, &vmm->cfg, vmm->loop, err, errlen);
+	if (rc == 0 && vm_hotplug_init(&vmm->vm, vmm_on_eject, vmm) < 0) {
+		snprintf(err, errlen, "hotplug: eventfd or event loop full");
+		rc = EXIT_VMM_ERROR;
+	}
 	if (rc == 0) {
 		broker_seal(); /* the guest runs next: the broker serves only repeats from now on */
 		rc = vm_start(&vmm->vm, on_vm_stop, vmm, err, errlen);

@@ -38,6 +38,11 @@ struct vmm {
 	enum vmm_vm_state state;
 	int exit_status;
 	struct api_server *api;
+	/* Hotplug (vmm_hotplug.c), set by main from the command line. */
+	unsigned int next_dev_id;      /* Cloud Hypervisor's generated ids: "_disk<n>", ... */
+	bool hotplug_off;              /* --jail hotplug=off or strict: the broker stays sealed */
+	bool hotplug_surprise;         /* --hotplug-surprise: no eject request to the guest */
+	const char *hotplug_dir;       /* --jail hotplug-dir=, or NULL */
 };
 
 /* Each returns 0 or -1 with a one-line reason in err; exit codes in *status when given. */

@@ -446,3 +446,52 @@ noreturn void test_blk_reconnect(void)
 	   "again; %lu interrupts\n", rounds, flushes, longest, v.vq[0].irqs);
 	blk_pass();
 }
+
+/* Slot of a modern virtio-blk function on bus 0, or -1: vendor and device ID reads only, as a
+   hotplug-aware driver without ACPI would rescan (quietly: this runs in a polling loop). */
+static int blk_slot(void)
+{
+	for (u8 dev = 1; dev < 32; dev++) {
+		struct pci_dev d = { .bus = 0, .dev = dev, .fn = 0 };
+		if (pci_read32(&d, 0) == (0x1042u << 16 | VIRTIO_VENDOR))
+			return dev;
+	}
+	return -1;
+}
+
+/* hotplug-blk: the VM boots without a disk; the host adds one to the running VM (cellvm-remote
+   add-disk, after the "waiting" line); the probe polls bus 0 until it appears (30 s), writes
+   and verifies the whole disk through it, then waits for the host to remove it (the "to go"
+   line, then cellvm-remote remove-device) until its slot reads empty. */
+noreturn void test_blk_hotplug(void)
+{
+	u64 deadline;
+	int slot;
+
+	if (blk_slot() >= 0)
+		test_fail("a virtio-blk device is present before the host added one");
+	pr("probe: hotplug-blk: waiting for a virtio-blk device\n");
+	deadline = rdtsc() + tsc_hz() * 30;
+	while ((slot = blk_slot()) < 0) {
+		if (rdtsc() > deadline)
+			test_fail("no virtio-blk device appeared within 30 s");
+		delay_us(10000);
+	}
+	pr("probe: hotplug-blk: a virtio-blk device appeared in slot %d\n", slot);
+	blk_open(0, 1);
+	whole_disk("hotplug-blk");
+	/* The driver lets the device go (reset, interrupts off), as before an eject; the host then
+	   removes it (remove-device; with --hotplug-surprise at once) and its slot must read as
+	   empty (all ones) again. */
+	virtio_reset(&v);
+	virtio_irq_stop();
+	pr("probe: hotplug-blk: waiting for the device in slot %d to go\n", slot);
+	deadline = rdtsc() + tsc_hz() * 30;
+	while (blk_slot() == slot) {
+		if (rdtsc() > deadline)
+			test_fail("the device in slot %d was not removed within 30 s", slot);
+		delay_us(10000);
+	}
+	pr("probe: hotplug-blk: slot %d is empty again\n", slot);
+	test_pass();
+}

@@ -77,6 +77,7 @@ static const struct test tests[] = {
 	{ "blk-mq", test_blk_mq },
 	{ "blk-backend-death", test_blk_backend_death },
 	{ "blk-reconnect", test_blk_reconnect },
+	{ "hotplug-blk", test_blk_hotplug },
 	{ "vsock-connect", test_vsock_connect },
 	{ "vsock-listen", test_vsock_listen },
 	{ "vsock-stream", test_vsock_stream },

@@ -219,6 +219,7 @@ noreturn void test_blk_ro(void);
 noreturn void test_blk_mq(void);
 noreturn void test_blk_backend_death(void);
 noreturn void test_blk_reconnect(void);
+noreturn void test_blk_hotplug(void);
 noreturn void test_net_tx(void);
 noreturn void test_net_rx(void);
 noreturn void test_net_mq(void);

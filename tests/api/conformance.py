@@ -183,7 +183,8 @@ def session(sock, tmp):
     expect(c, "resize memory (not built)", "PUT", "vm.resize", 500, body={"desired_ram": 1 << 30}, must_be_documented=False)
     expect(c, "resize down (eject request)", "PUT", "vm.resize", 204, body={"desired_vcpus": 2})
     expect(c, "resize while a removal is pending", "PUT", "vm.resize", 429, body={"desired_vcpus": 3})
-    expect(c, "add-disk not built yet", "PUT", "vm.add-disk", 500)
+    st, r = c.request("PUT", "vm.remove-device", {"id": "no-such-device"})
+    check("remove-device of an unknown id: 404", st == 404 and "no-such-device" in r["error"], f"{st} {r}")
     expect(c, "power-button (latched: the idle probe has no ACPI driver)", "PUT", "vm.power-button", 204)
     expect(c, "reboot", "PUT", "vm.reboot", 204)
     expect(c, "shutdown", "PUT", "vm.shutdown", 204)
@@ -345,7 +346,7 @@ def net_bad_fds(sock, pid, tap, tmp):
     check("bad net fds: the VMM kept none", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
 
 
-def net_add(sock, pid, tap, tmp):
+def net_add(sock, pid, tap, tmp, name):
     """vm.add-net as Kata sends it (NetConfig with the spec's ip/mask defaults, fds by
     SCM_RIGHTS) between vm.create and vm.boot; while running it needs hotplug."""
     c = Client(sock)
@@ -369,11 +370,25 @@ def net_add(sock, pid, tap, tmp):
     expect(c, "boot after add-net", "PUT", "vm.boot", 204)
     check("boot spawned cellvm-net", [comm(k) for k in children(pid)] == ["cellvm-net"],
           str([comm(k) for k in children(pid)]))
-    running = fd_count(pid)
-    st, r = c.request("PUT", "vm.add-net", kata, fds=[tap])
-    check("vm.add-net while running: 500 naming hotplug", st == 500 and "hotplug" in r["error"]
-          and documented("vm.add-net", "PUT", st), f"{st} {r}")
-    check("vm.add-net while running: its fd closed", fd_count(pid) == running, f"{running} -> {fd_count(pid)}")
+    st, r = c.request("PUT", "vm.add-net", dict(kata, mac="52:54:00:ce:11:04", id="hotnet"), fds=[tap])
+    check("vm.add-net while running (hotplug): 200", st == 200 and documented("vm.add-net", "PUT", st), f"{st} {r}")
+    err = validate("PciDeviceInfo", r)
+    check("vm.add-net while running: body matches PciDeviceInfo", err is None and r["id"] == "hotnet", f"{err} {r}")
+    check("vm.add-net while running: a second cellvm-net", [comm(k) for k in children(pid)] == ["cellvm-net"] * 2,
+          str([comm(k) for k in children(pid)]))
+    rp, wp = os.pipe()
+    st, r = c.request("PUT", "vm.add-net", {"mac": "52:54:00:ce:11:05"}, fds=[rp])
+    os.close(rp)
+    os.close(wp)
+    check("vm.add-net while running with a pipe: 400", st == 400 and "not a tap queue" in r["error"], f"{st} {r}")
+    st, r = c.request("PUT", "vm.add-net", {"tap": name, "mac": "52:54:00:ce:11:06"})
+    check("vm.add-net while running, an existing tap by name: refused (new taps only)",
+          st == 500 and documented("vm.add-net", "PUT", st), f"{st} {r}")
+    fresh = f"cvh{os.getpid() % 100000}"
+    st, r = c.request("PUT", "vm.add-net", {"tap": fresh, "mac": "52:54:00:ce:11:07", "id": "fresh"})
+    check("vm.add-net while running, a new tap by name: 200", st == 200 and r.get("id") == "fresh", f"{st} {r}")
+    expect(c, "remove-device of a hot-added net: 204 (the guest is asked)", "PUT", "vm.remove-device", 204,
+           body={"id": "hotnet"})
     expect(c, "delete after add-net", "PUT", "vm.delete", 204)
     check("add-net, boot, delete: no fd growth", fd_count(pid) == fds0, f"{fds0} -> {fd_count(pid)}")
     st, r = c.request("PUT", "vm.add-net", kata, fds=[tap])
@@ -440,7 +455,7 @@ def net_session(tmp):
         Client(sock).request("GET", "vmm.ping")
         net_bad_fds(sock, proc.pid, tap, tmp)
         net_create_tx(sock, proc.pid, tap, name, tmp)
-        net_add(sock, proc.pid, tap, tmp)
+        net_add(sock, proc.pid, tap, tmp, name)
         Client(sock).request("PUT", "vmm.shutdown")
         rc = proc.wait(timeout=10)
         err = proc.stderr.read()
@@ -451,6 +466,145 @@ def net_session(tmp):
             proc.kill()
         os.close(tap)
         subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL, check=False)
+
+
+def hot_disk(tmp, name):
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.truncate(1 << 20)
+    return {"path": path, "num_queues": 1}
+
+
+def hotplug_basics(c, tmp):
+    body = dict(hot_disk(tmp, "hot.img"), id="hot0", serial="hot-serial")
+    check("add-disk request matches DiskConfig", validate("DiskConfig", body) is None, str(validate("DiskConfig", body)))
+    r = expect(c, "add-disk while running", "PUT", "vm.add-disk", 200, "PciDeviceInfo", body=body)
+    check("add-disk: the id asked for, a bdf on bus 0", r and r.get("id") == "hot0" and
+          r.get("bdf", "").startswith("0000:00:") and r["bdf"].endswith(".0"), str(r))
+    check("add-disk spawned cellvm-blk", [comm(k) for k in children(PID[1])] == ["cellvm-blk"],
+          str([comm(k) for k in children(PID[1])]))
+    info = expect(c, "info after add-disk", "GET", "vm.info", 200, "VmInfo")
+    disks = (info or {}).get("config", {}).get("disks", [])
+    check("info lists the hot-added disk with its id", [d.get("id") for d in disks] == ["hot0"], str(disks))
+    expect(c, "add-disk with a taken id: 409", "PUT", "vm.add-disk", 409, body=dict(body, path=hot_disk(tmp, "b.img")["path"]))
+    r = expect(c, "add-disk without an id", "PUT", "vm.add-disk", 200, "PciDeviceInfo", body=hot_disk(tmp, "c.img"))
+    check("a generated id as Cloud Hypervisor's (_disk<n>)", r and r.get("id", "").startswith("_disk"), str(r))
+    gen = r.get("id") if r else ""
+    expect(c, "add-disk with a bad field: 400", "PUT", "vm.add-disk", 400, body={"path": 5})
+    if os.environ.get("CELLVM_SANITIZED"):
+        print("SKIP add-disk outside hotplug-dir: sanitizer build (unjailed: no broker)", flush=True)
+    else:
+        st, r = c.request("PUT", "vm.add-disk", {"path": "/etc/passwd"})
+        check("add-disk outside --jail hotplug-dir: 400 naming it", st == 400 and "hotplug-dir" in r["error"], f"{st} {r}")
+    st, r = c.request("PUT", "vm.remove-device", {"id": "nope"})
+    check("remove-device of an unknown id: 404", st == 404 and documented("vm.remove-device", "PUT", st), f"{st} {r}")
+    st, r = c.request("PUT", "vm.remove-device", {"name": "hot0"})
+    check("remove-device without an id: 400", st == 400 and "error" in r, f"{st} {r}")
+    check("remove-device request matches VmRemoveDevice", validate("VmRemoveDevice", {"id": "hot0"}) is None, "")
+    expect(c, "remove-device hot0", "PUT", "vm.remove-device", 204, body={"id": "hot0"})
+    expect(c, "remove-device " + gen, "PUT", "vm.remove-device", 204, body={"id": gen})
+    info = expect(c, "info after remove-device", "GET", "vm.info", 200, "VmInfo")
+    check("info lists no disk after remove-device", not info["config"].get("disks"), str(info))
+    check("remove-device reaped cellvm-blk", children(PID[1]) == [], str(children(PID[1])))
+
+
+def hotplug_cycles(c, tmp):
+    body = hot_disk(tmp, "cycle.img")
+    c.request("PUT", "vm.add-disk", body)   # warm up: the first add allocates for good
+    c.request("PUT", "vm.remove-device", {"id": json_id(c)})
+    fds0 = fd_count(PID[1])
+    ok = True
+    for i in range(10):
+        st, r = c.request("PUT", "vm.add-disk", dict(body, id=f"cyc{i}"))
+        st2, _ = c.request("PUT", "vm.remove-device", {"id": f"cyc{i}"})
+        ok = ok and st == 200 and st2 == 204
+    check("10 add-disk/remove-device cycles answered 200/204", ok, "")
+    check("10 cycles: no fd growth in the VMM", fd_count(PID[1]) == fds0, f"{fds0} -> {fd_count(PID[1])}")
+    check("10 cycles: no device process left", children(PID[1]) == [], str(children(PID[1])))
+
+
+def json_id(c):
+    _, info = c.request("GET", "vm.info")
+    return info["config"]["disks"][0]["id"]
+
+
+def hotplug_limits(c, tmp):
+    for i in range(8):
+        c.request("PUT", "vm.add-disk", dict(hot_disk(tmp, f"m{i}.img"), id=f"m{i}"))
+    st, r = c.request("PUT", "vm.add-disk", dict(hot_disk(tmp, "m8.img"), id="m8"))
+    check("a ninth disk: 400 naming the limit", st == 400 and "too many disks" in r["error"], f"{st} {r}")
+    check("a ninth disk: nothing left of it", [comm(k) for k in children(PID[1])] == ["cellvm-blk"] * 8,
+          str([comm(k) for k in children(PID[1])]))
+    for i in range(8):
+        c.request("PUT", "vm.remove-device", {"id": f"m{i}"})
+    vs = {"cid": 42, "socket": os.path.join(tmp, "hot-vsock.sock"), "id": "vs0"}
+    check("add-vsock request matches VsockConfig", validate("VsockConfig", vs) is None, str(validate("VsockConfig", vs)))
+    expect(c, "add-vsock while running", "PUT", "vm.add-vsock", 200, "PciDeviceInfo", body=vs)
+    expect(c, "a second vsock: 400", "PUT", "vm.add-vsock", 400, body=dict(vs, id="vs1"))
+    expect(c, "remove-device vs0", "PUT", "vm.remove-device", 204, body={"id": "vs0"})
+    expect(c, "pause for a hot add", "PUT", "vm.pause", 204)
+    expect(c, "add-disk while paused", "PUT", "vm.add-disk", 200, "PciDeviceInfo", body=dict(hot_disk(tmp, "p.img"), id="p0"))
+    expect(c, "resume after a hot add", "PUT", "vm.resume", 204)
+    expect(c, "remove-device p0", "PUT", "vm.remove-device", 204, body={"id": "p0"})
+    check("no device process left", children(PID[1]) == [], str(children(PID[1])))
+
+
+def hotplug_vhost_user(c, tmp):
+    """A disk served by an external vhost-user backend (cellvm-blk started by hand): the broker
+    connects a socket under the hotplug directory after the seal, none outside it."""
+    sock, img = os.path.join(tmp, "ext.sock"), hot_disk(tmp, "ext.img")["path"]
+    blk = subprocess.Popen([os.path.join(os.path.dirname(CELLVM), "cellvm-blk"), "--socket", sock, "--path", img],
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        body = {"vhost_user": True, "vhost_socket": sock, "id": "ext0"}
+        expect(c, "add-disk of a vhost-user socket", "PUT", "vm.add-disk", 200, "PciDeviceInfo", body=body)
+        expect(c, "remove-device ext0", "PUT", "vm.remove-device", 204, body={"id": "ext0"})
+        if not os.environ.get("CELLVM_SANITIZED"):
+            st, r = c.request("PUT", "vm.add-disk", {"vhost_user": True, "vhost_socket": "/run/nobody.sock"})
+            check("add-disk of a socket outside hotplug-dir: 400", st == 400 and "hotplug-dir" in r["error"], f"{st} {r}")
+    finally:
+        blk.kill()
+        blk.wait()
+
+
+def hotplug_session(tmp):
+    """Devices added to and removed from a running VM (--hotplug-surprise: the probe guest has
+    no ACPI hotplug, so remove-device does not wait for its eject)."""
+    sock = os.path.join(tmp, "api-hp.sock")
+    proc = subprocess.Popen([CELLVM, "--api-socket", sock, "--jail", "on,hotplug-dir=" + tmp,
+                             "--hotplug-surprise", "-v"], stderr=subprocess.PIPE, text=True)
+    PID.append(proc.pid)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        c = Client(sock)
+        cfg = dict(vm_config(tmp), serial={"mode": "File", "file": os.path.join(tmp, "serial.txt")})
+        del cfg["disks"]
+        st, r = c.request("PUT", "vm.add-disk", hot_disk(tmp, "cold.img"))
+        check("add-disk without a VM: 404", st == 404, f"{st} {r}")
+        expect(c, "create for hotplug", "PUT", "vm.create", 204, body=cfg)
+        expect(c, "cold add-disk: 204", "PUT", "vm.add-disk", 204, body=dict(hot_disk(tmp, "cold.img"), id="cold0"))
+        expect(c, "cold remove-device: 204", "PUT", "vm.remove-device", 204, body={"id": "cold0"})
+        expect(c, "boot for hotplug", "PUT", "vm.boot", 204)
+        wait_for_guest(tmp)
+        hotplug_basics(c, tmp)
+        hotplug_cycles(c, tmp)
+        hotplug_limits(c, tmp)
+        hotplug_vhost_user(c, tmp)
+        expect(c, "vmm.shutdown after hotplug", "PUT", "vmm.shutdown", 204)
+        rc = proc.wait(timeout=10)
+        err = proc.stderr.read()
+        check("hotplug VMM exits 0", rc == 0, f"rc {rc}: {err[-500:]}")
+        check("hotplug VMM left no fd or thread", "no fd or thread left behind" in err, err[-500:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def main():
@@ -468,6 +622,7 @@ def main():
         c = session(sock, tmp)
         bad_requests(sock, tmp)
         net_session(tmp)
+        hotplug_session(tmp)
         thousand(sock, proc.pid, tmp)
         expect(c, "vmm.shutdown", "PUT", "vmm.shutdown", 204)
         rc = proc.wait(timeout=10)

@@ -89,5 +89,5 @@ export -f fd_session
 expect api-socket-fd 0 "\"version\"" fd_session
 expect remote-unreachable 3 "cannot reach cellvm" "$REMOTE" --api-socket "$TMP/nobody.sock" ping
 expect remote-bad-command 2 "unknown command" "$REMOTE" --api-socket "$TMP/nobody.sock" frob
-expect remote-error-status 1 "not supported by cellvm yet" sh -c \
+expect remote-error-status 1 "the VM is not created" sh -c \
 	"\"$CELLVM\" --api-socket \"$TMP/e.sock\" & sleep 0.3; \"$REMOTE\" --api-socket \"$TMP/e.sock\" add-disk path=/x; rc=\$?; \"$REMOTE\" --api-socket \"$TMP/e.sock\" shutdown-vmm >/dev/null; wait; exit \$rc"

@@ -370,6 +370,13 @@ if [ -x "$CELLVM" ] && [ -r /dev/kvm ]; then
 		for a in broker-open-dev-other broker-open-dev-sealed broker-kill-other broker-spawn-sealed; do
 			vact "$who" true "$a" EPERM
 		done
+		# Hotplug after the seal (--jail hotplug-dir=/bin, as an API VMM): a disk under the
+		# directory is served (control); /etc/shadow, "..", --path=, another uid, a binary off
+		# the list, an open by name and a second policy after the seal are refused.
+		vact "$who" true broker-hotplug-allowed ALLOWED
+		for a in shadow dotdot option uid binary open late; do
+			vact "$who" true "broker-hotplug-$a" EPERM
+		done
 		# The broker kills a backend it started (reported as ECHILD: reaped, dead of SIGKILL).
 		vact "$who" true broker-kill-spawned ECHILD
 		for p in $VMM_LAYERS; do vact "$who" log "${p%%:*}" "${p#*:}"; done

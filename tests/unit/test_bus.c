@@ -88,3 +88,38 @@ Test(bus, empty_and_wrapping_ranges_rejected)
 	cr_assert_eq(bus_register(&bus, 0x10, 0, &dev_ops, NULL, "z"), -EINVAL);
 	cr_assert_eq(bus_register(&bus, UINT64_MAX, 2, &dev_ops, NULL, "w"), -EINVAL);
 }
+
+/* Hotplug: a removed range no longer decodes, its slot is reused, the others keep their index. */
+Test(bus, unregister_frees_the_slot_for_reuse)
+{
+	struct bus bus = { 0 };
+	struct probe_dev a = { 0 }, b = { 0 };
+	uint8_t v = 0x11;
+	int ia = bus_register_movable(&bus, 0x1000, &dev_ops, &a, "a");
+	int ib = bus_register_movable(&bus, 0x1000, &dev_ops, &b, "b");
+
+	cr_assert(ia >= 0 && ib == ia + 1);
+	bus_move(&bus, ia, 0x10000, true);
+	bus_move(&bus, ib, 0x20000, true);
+	bus_unregister(&bus, ia);
+	cr_assert_eq(bus_write(&bus, 0x10004, &v, 1), -ENOENT);
+	cr_assert_eq(bus_write(&bus, 0x20004, &v, 1), 0);
+	cr_assert_eq(b.last_offset, 4);
+	cr_assert_eq(bus_register_movable(&bus, 0x1000, &dev_ops, &a, "c"), ia);
+	cr_assert_eq(bus.nr, 2);
+	cr_assert_eq(bus_write(&bus, 0x10004, &v, 1), -ENOENT); /* disabled until moved */
+}
+
+Test(bus, fixed_range_reuses_a_freed_slot)
+{
+	struct bus bus = { 0 };
+	struct probe_dev a = { 0 };
+	int i;
+
+	for (i = 0; i < BUS_MAX_RANGES; i++)
+		cr_assert_eq(bus_register(&bus, 0x100 * (uint64_t)i, 8, &dev_ops, &a, "x"), 0);
+	cr_assert_eq(bus_register(&bus, 0x10000, 8, &dev_ops, &a, "full"), -ENOSPC);
+	bus_unregister(&bus, 3);
+	cr_assert_eq(bus_register(&bus, 0x300, 8, &dev_ops, &a, "again"), 0);
+	cr_assert_str_eq(bus.ranges[3].name, "again");
+}

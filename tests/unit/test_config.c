@@ -321,3 +321,20 @@ Test(config, net_bad_values_are_named)
 	cr_assert(strstr(err, "file descriptor number"), "%s", err);
 	config_free(&cfg);
 }
+
+/* Hotplug: --jail hotplug=off, hotplug-dir=ABSOLUTE, --hotplug-surprise. */
+Test(config, jail_hotplug_options)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--api-socket", "/s", "--jail", "on,hotplug-dir=/srv/vm,hotplug=off",
+			   "--hotplug-surprise"), CONFIG_RUN, "%s", err);
+	cr_assert_str_eq(cfg.jail.hotplug_dir, "/srv/vm");
+	cr_assert(cfg.jail.hotplug_off);
+	cr_assert(cfg.hotplug_surprise);
+	cr_assert_eq(PARSE(&cfg, err, "--api-socket", "/s", "--jail", "hotplug-dir=srv"), -1);
+	cr_assert(strstr(err, "hotplug-dir=srv: expected an absolute path"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--api-socket", "/s", "--jail", "hotplug=maybe"), -1);
+	cr_assert(strstr(err, "hotplug=off"), "%s", err);
+}

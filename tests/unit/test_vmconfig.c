@@ -282,6 +282,35 @@ Test(vmconfig, vsock_fills_vsock_config)
 	cr_assert(cfg.vsock.enabled);
 	cr_assert_eq(cfg.vsock.cid, 3);
 	cr_assert_str_eq(cfg.vsock.socket, "/v.sock");
+	cr_assert_str_eq(cfg.vsock.id, "vsock0");
+	json_object_put(o);
+}
+
+/* Device ids: kept (hotplug finds devices by them), echoed by vm.info, checked. */
+Test(vmconfig, device_ids_kept_and_checked)
+{
+	struct vm_config cfg;
+	struct json_object *o, *out, *d;
+	char err[256];
+	int rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\",\"id\":\"d0\"},"
+		       "{\"path\":\"/b\"}]}", &cfg, err, &o);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(cfg.disks[0].id, "d0");
+	cr_assert_str_eq(cfg.disks[1].id, "");
+	out = vmconfig_to_json(&cfg);
+	d = json_object_array_get_idx(json_object_object_get(out, "disks"), 0);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(d, "id")), "d0");
+	json_object_put(out);
+	json_object_put(o);
+	rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\",\"id\":\"a b\"}]}",
+		   &cfg, err, &o);
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "disks[0].id"), "%s", err);
+	json_object_put(o);
+	rc = parse("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t0\",\"id\":\"\"}]}", &cfg, err, &o);
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "net[0].id"), "%s", err);
 	json_object_put(o);
 }
 

@@ -1,5 +1,6 @@
 /* cellvm-remote.c: a small client for cellvm's REST API, like Cloud Hypervisor's ch-remote. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,25 +25,97 @@ static int usage_error(const char *msg)
 	return -1;
 }
 
-/* add-disk path=FILE[,readonly=on]: DiskConfig. */
+/* A key=value option of an add-* command and its JSON field: a string, a number, or a
+ * boolean written on/off (a string is never quoted: " and \\ are refused). */
+enum kv_type { KV_STRING, KV_NUMBER, KV_BOOL };
+struct kv_field {
+	const char *key, *json;
+	enum kv_type type;
+};
+
+static int kv_value(const struct kv_field *f, const char *v, char *out, size_t outlen)
+{
+	char *end;
+
+	if (f->type == KV_BOOL && (!strcmp(v, "on") || !strcmp(v, "off")))
+		return snprintf(out, outlen, "\"%s\":%s", f->json, strcmp(v, "on") ? "false" : "true");
+	if (f->type == KV_NUMBER && *v && (strtoull(v, &end, 10), !*end))
+		return snprintf(out, outlen, "\"%s\":%s", f->json, v);
+	if (f->type == KV_STRING && *v && strlen(v) < 1024 && !strpbrk(v, "\"\\"))
+		return snprintf(out, outlen, "\"%s\":\"%s\"", f->json, v);
+	return -1;
+}
+
+/* "k=v,k=v" into a JSON object of the known fields; the first must be given (required). */
+static int kv_body(const char *cmd, const struct kv_field *fields, int argc, char **argv, char *out,
+		   size_t outlen)
+{
+	size_t off = 1;
+	bool seen_first = false;
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "%s: expected %s=...[,KEY=VALUE]", cmd, fields[0].key);
+	if (argc < 1 || outlen < 3)
+		return usage_error(msg);
+	out[0] = '{';
+	for (char *tok = strtok(argv[0], ","); tok; tok = strtok(NULL, ",")) {
+		char *eq = strchr(tok, '=');
+		const struct kv_field *f = NULL;
+		int n;
+
+		for (unsigned int i = 0; eq && fields[i].key; i++)
+			if (strlen(fields[i].key) == (size_t)(eq - tok) && !strncmp(tok, fields[i].key, eq - tok))
+				f = &fields[i];
+		if (!f || (n = kv_value(f, eq + 1, out + off + (off > 1), outlen - off - 2)) < 0 ||
+		    (size_t)n >= outlen - off - 2)
+			return usage_error(msg);
+		if (off > 1)
+			out[off++] = ',';
+		off += (size_t)n;
+		seen_first |= f == &fields[0];
+	}
+	out[off++] = '}';
+	out[off] = '\0';
+	return seen_first ? 0 : usage_error(msg);
+}
+
+/* add-disk path=FILE[,readonly=on][,id=ID]: DiskConfig. */
 static int body_add_disk(int argc, char **argv, char *out, size_t outlen)
 {
-	char path[1024] = "";
-	int readonly = 0;
+	static const struct kv_field f[] = {
+		{ "path", "path", KV_STRING }, { "readonly", "readonly", KV_BOOL },
+		{ "direct", "direct", KV_BOOL }, { "num_queues", "num_queues", KV_NUMBER },
+		{ "serial", "serial", KV_STRING }, { "id", "id", KV_STRING }, { NULL, NULL, 0 },
+	};
+	return kv_body("add-disk", f, argc, argv, out, outlen);
+}
 
-	if (argc < 1)
-		return usage_error("add-disk needs path=FILE");
-	for (char *tok = strtok(argv[0], ","); tok; tok = strtok(NULL, ",")) {
-		if (!strncmp(tok, "path=", 5) && strlen(tok + 5) < sizeof(path) && !strpbrk(tok + 5, "\"\\"))
-			strcpy(path, tok + 5);
-		else if (!strcmp(tok, "readonly=on"))
-			readonly = 1;
-		else
-			return usage_error("add-disk: expected path=FILE[,readonly=on]");
-	}
-	if (!*path)
-		return usage_error("add-disk needs path=FILE");
-	snprintf(out, outlen, "{\"path\":\"%s\",\"readonly\":%s}", path, readonly ? "true" : "false");
+/* add-net tap=NAME[,mac=..][,num_queues=N][,id=ID]: NetConfig. */
+static int body_add_net(int argc, char **argv, char *out, size_t outlen)
+{
+	static const struct kv_field f[] = {
+		{ "tap", "tap", KV_STRING }, { "mac", "mac", KV_STRING },
+		{ "num_queues", "num_queues", KV_NUMBER }, { "id", "id", KV_STRING }, { NULL, NULL, 0 },
+	};
+	return kv_body("add-net", f, argc, argv, out, outlen);
+}
+
+/* add-vsock cid=N,socket=PATH[,id=ID]: VsockConfig. */
+static int body_add_vsock(int argc, char **argv, char *out, size_t outlen)
+{
+	static const struct kv_field f[] = {
+		{ "cid", "cid", KV_NUMBER }, { "socket", "socket", KV_STRING },
+		{ "id", "id", KV_STRING }, { NULL, NULL, 0 },
+	};
+	return kv_body("add-vsock", f, argc, argv, out, outlen);
+}
+
+/* remove-device ID: VmRemoveDevice. */
+static int body_remove_device(int argc, char **argv, char *out, size_t outlen)
+{
+	if (argc < 1 || !*argv[0] || strlen(argv[0]) > 63 || strpbrk(argv[0], "\"\\"))
+		return usage_error("remove-device needs the device's id");
+	snprintf(out, outlen, "{\"id\":\"%s\"}", argv[0]);
 	return 0;
 }
 
@@ -95,6 +168,9 @@ static const struct command commands[] = {
 	{ "nmi", "PUT", "vm.nmi", NULL },
 	{ "shutdown-vmm", "PUT", "vmm.shutdown", NULL },
 	{ "add-disk", "PUT", "vm.add-disk", body_add_disk },
+	{ "add-net", "PUT", "vm.add-net", body_add_net },
+	{ "add-vsock", "PUT", "vm.add-vsock", body_add_vsock },
+	{ "remove-device", "PUT", "vm.remove-device", body_remove_device },
 	{ "resize", "PUT", "vm.resize", body_resize },
 };
 
@@ -136,8 +212,13 @@ static void print_help(void)
 {
 	printf("Usage: cellvm-remote --api-socket PATH COMMAND [ARG]\n"
 	       "Commands: ping, info, counters, create VMCONFIG.json, boot, pause, resume, reboot,\n"
-	       "          shutdown, delete, power-button, nmi, shutdown-vmm, add-disk path=FILE[,readonly=on],\n"
-	       "          resize cpus=N|memory=BYTES\n"
+	       "          shutdown, delete, power-button, nmi, shutdown-vmm, resize cpus=N|memory=BYTES,\n"
+	       "          add-disk path=FILE[,readonly=on|off][,direct=on|off][,num_queues=N]\n"
+	       "                   [,serial=S][,id=ID]\n"
+	       "          add-net tap=NAME[,mac=MAC][,num_queues=N][,id=ID]\n"
+	       "          add-vsock cid=N,socket=PATH[,id=ID]\n"
+	       "          remove-device ID\n"
+	       "add-* print {\"id\",\"bdf\"} for a running VM (nothing for a cold add).\n"
 	       "Prints the response body. Exit status: 0 success, 1 the VMM answered an error,\n"
 	       "2 bad usage, 3 cannot reach the VMM.\n");
 }

@@ -12,6 +12,7 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "net.h"
+#include "vmm_hotplug.h"
 
 #define API_PREFIX "/api/v1/"
 #define JSON_MAX_DEPTH 16
@@ -186,6 +187,114 @@ static void h_create(struct vmm *vmm, struct api_request *req, struct api_respon
 	resp->status = 204;
 }
 
+/* The answer to a device add: 200 with PciDeviceInfo (hot), 204 (cold), or an error. */
+static void reply_added(struct api_response *resp, const char *what, int rc,
+			const struct vmm_added *added, const char *err)
+{
+	static const struct { int rc, status; } map[] = {
+		{ -ENOENT, 404 }, { -EEXIST, 409 }, { -EINVAL, 400 }, { -EACCES, 400 },
+	};
+	struct json_object *o;
+	char bdf[24];
+
+	if (rc < 0) {
+		int status = 500; /* hotplug off, a full bus, a device that could not be made */
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (map[i].rc == rc)
+				status = map[i].status;
+		return api_error(resp, status, "%s: %s", what, err);
+	}
+	if (!added->slot) {
+		resp->status = 204;
+		return;
+	}
+	snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", added->slot & 0x1f);
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(added->id));
+	json_object_object_add(o, "bdf", json_object_new_string(bdf));
+	reply_json(resp, o);
+}
+
+/* vm.add-net to a running (or paused) VM: the tap fds sent with the request (SCM_RIGHTS) become
+ * the device's, checked as --net fd=N is; closed again if the add fails. */
+static void hot_add_net(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	struct vm_config tmp = { 0 };
+	struct net_config *n = &tmp.nets[0];
+	struct json_object *o = parse_body(req, resp);
+	char err[512] = "";
+	struct vmm_added added = { 0 };
+	unsigned int q = 0;
+	int rc = -EINVAL;
+
+	if (!o)
+		return;
+	if (vmconfig_parse_net(o, &tmp, "NetConfig", req->nr_fds, err, sizeof(err)) == 0) {
+		for (q = 0; q < n->nr_fds; q++) {
+			n->fds[q] = req->fds[q];
+			req->fds[q] = -1;
+		}
+		for (rc = 0, q = 0; q < n->nr_fds && rc == 0; q++)
+			rc = net_check_tap_fd(n->fds[q], err, sizeof(err)) < 0 ? -EINVAL : 0;
+		if (rc == 0)
+			rc = vmm_add_device(vmm, VM_DEV_NET, n, &added, err, sizeof(err));
+		for (q = 0; rc < 0 && q < n->nr_fds; q++)
+			close(n->fds[q]);
+	}
+	json_object_put(o);
+	reply_added(resp, "vm.add-net", rc, &added, err);
+}
+
+/* vm.add-disk, vm.add-vsock: cold (into the config) or hot, vmm_hotplug.c decides. */
+static void add_device(struct vmm *vmm, struct api_request *req, struct api_response *resp,
+		       enum vm_dev_kind kind)
+{
+	struct vm_config tmp = { 0 };
+	struct json_object *o = parse_body(req, resp);
+	bool disk = kind == VM_DEV_DISK;
+	char err[512] = "";
+	struct vmm_added added = { 0 };
+	int rc = -EINVAL;
+
+	if (!o)
+		return;
+	if ((disk ? vmconfig_parse_disk(o, &tmp, "DiskConfig", err, sizeof(err)) :
+		    vmconfig_parse_vsock(o, &tmp, "VsockConfig", err, sizeof(err))) == 0)
+		rc = vmm_add_device(vmm, kind, disk ? (void *)&tmp.disks[0] : (void *)&tmp.vsock, &added,
+				    err, sizeof(err));
+	json_object_put(o);
+	reply_added(resp, disk ? "vm.add-disk" : "vm.add-vsock", rc, &added, err);
+}
+
+static void h_add_disk(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	add_device(vmm, req, resp, VM_DEV_DISK);
+}
+
+static void h_add_vsock(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	add_device(vmm, req, resp, VM_DEV_VSOCK);
+}
+
+/* vm.remove-device {"id": ...}: 204 once the removal is under way (the guest ejects a running
+ * VM's device, as in Cloud Hypervisor); 404 for an unknown id. */
+static void h_remove_device(struct vmm *vmm, struct api_request *req, struct api_response *resp)
+{
+	struct json_object *o = parse_body(req, resp), *v;
+	char err[256];
+
+	if (!o)
+		return;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "id", &v) ||
+	    !json_object_is_type(v, json_type_string) || json_object_object_length(o) != 1)
+		api_error(resp, 400, "vm.remove-device: the body must be {\"id\": \"...\"} (VmRemoveDevice)");
+	else if (vmm_remove_device(vmm, json_object_get_string(v), err, sizeof(err)) < 0)
+		api_error(resp, 404, "vm.remove-device: %s", err);
+	else
+		resp->status = 204;
+	json_object_put(o);
+}
+
 /* With no VM running (created, or shut down) the device joins the config: a cold add, as Kata
  * does it (vm.create, vm.add-net with the tap fds, vm.boot). The body's fds are ignored: every
  * fd the request carried is the device's, as in Cloud Hypervisor. A running VM needs hotplug. */
@@ -198,10 +307,8 @@ static void h_add_net(struct vmm *vmm, struct api_request *req, struct api_respo
 
 	if (vmm->state == VMM_VM_NONE)
 		return api_error(resp, 404, "vm.add-net: the VM is not created");
-	if ((vmm->state != VMM_VM_CREATED && vmm->state != VMM_VM_SHUTDOWN) ||
-	    vmm->cfg_release != release_owner)
-		return api_error(resp, 500, "vm.add-net: the VM is %s and adding a device to it needs "
-				 "device hotplug, which cellvm does not have yet", vmm_state_name(vmm->state));
+	if (vmm->state == VMM_VM_RUNNING || vmm->state == VMM_VM_PAUSED || vmm->cfg_release != release_owner)
+		return hot_add_net(vmm, req, resp); /* also a VM from the command line */
 	if (!(o = parse_body(req, resp)))
 		return;
 	if (vmconfig_parse_net(o, &cfg, "NetConfig", req->nr_fds, err, sizeof(err)) < 0 ||
@@ -210,8 +317,17 @@ static void h_add_net(struct vmm *vmm, struct api_request *req, struct api_respo
 		json_object_put(o);
 		return;
 	}
+	if (cfg.nets[cfg.nr_nets - 1].id[0] && vmm_id_used(vmm, cfg.nets[cfg.nr_nets - 1].id)) {
+		api_error(resp, 409, "vm.add-net: a device with id %s exists already",
+			  cfg.nets[cfg.nr_nets - 1].id);
+		while (cfg.nets[cfg.nr_nets - 1].nr_fds--) /* this request's: closed now */
+			close(own->fds[--own->nr_fds]);
+		json_object_put(o);
+		return;
+	}
 	own->json[own->nr_json++] = o;
 	vmm->cfg.nets[vmm->cfg.nr_nets++] = cfg.nets[cfg.nr_nets - 1];
+	vmm_assign_ids(vmm);
 	resp->status = 204;
 }
 
@@ -392,13 +508,13 @@ static const struct route routes[] = {
 	{ "vm.resize-disk", HTTP_PUT, h_not_yet },
 	{ "vm.resize-zone", HTTP_PUT, h_not_yet },
 	{ "vm.add-device", HTTP_PUT, h_not_yet },
-	{ "vm.remove-device", HTTP_PUT, h_not_yet },
-	{ "vm.add-disk", HTTP_PUT, h_not_yet },
+	{ "vm.remove-device", HTTP_PUT, h_remove_device },
+	{ "vm.add-disk", HTTP_PUT, h_add_disk },
 	{ "vm.add-fs", HTTP_PUT, h_not_yet },
 	{ "vm.add-generic-vhost-user", HTTP_PUT, h_not_yet },
 	{ "vm.add-pmem", HTTP_PUT, h_not_yet },
 	{ "vm.add-net", HTTP_PUT, h_add_net },
-	{ "vm.add-vsock", HTTP_PUT, h_not_yet },
+	{ "vm.add-vsock", HTTP_PUT, h_add_vsock },
 	{ "vm.add-vdpa", HTTP_PUT, h_not_yet },
 	{ "vm.add-user-device", HTTP_PUT, h_not_yet },
 	{ "vm.snapshot", HTTP_PUT, h_not_yet },

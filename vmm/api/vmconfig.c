@@ -197,6 +197,23 @@ static int set_string(struct json_object *v, const char **out, const char *path,
 	return 0;
 }
 
+/* A device's id: a non-empty string of printable characters that fits CONFIG_ID_MAX. */
+static int set_id(struct json_object *v, char *out, const char *path, char *err, size_t errlen)
+{
+	const char *id;
+
+	if (want_type(v, json_type_string, path, err, errlen))
+		return -1;
+	id = json_object_get_string(v);
+	if (!*id || strlen(id) >= CONFIG_ID_MAX)
+		return fail(err, errlen, path, "must be 1 to 63 characters");
+	for (const char *c = id; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			return fail(err, errlen, path, "printable ASCII only, no spaces");
+	snprintf(out, CONFIG_ID_MAX, "%s", id);
+	return 0;
+}
+
 static int payload_kernel(struct json_object *v, struct vm_config *cfg, const char *path,
 			  char *err, size_t errlen)
 {
@@ -304,6 +321,12 @@ static int disk_image_type(struct json_object *v, struct vm_config *cfg, const c
 	return strcmp(json_object_get_string(v), "Raw") ? fail(err, errlen, path, "only Raw") : 0;
 }
 
+static int disk_id(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		   size_t errlen)
+{
+	return set_id(v, cur_disk(cfg)->id, path, err, errlen);
+}
+
 static int disk_sparse(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
 		       size_t errlen)
 {
@@ -321,7 +344,7 @@ static const struct field disk_fields[] = {
 	{ "vhost_user", disk_vhost_user },
 	{ "vhost_socket", disk_socket },
 	{ "serial", disk_serial },
-	{ "id", ignored },
+	{ "id", disk_id },
 	{ "sparse", disk_sparse },
 	{ "image_type", disk_image_type },
 	{ "iommu", only_default },
@@ -345,17 +368,27 @@ static int parse_disks(struct json_object *v, struct vm_config *cfg, const char 
 	if (json_object_array_length(v) > CONFIG_MAX_DISKS)
 		return fail(err, errlen, path, "too many disks (at most 8)");
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
-		struct disk_config *d = cur_disk(cfg);
-
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		*d = (struct disk_config){ .num_queues = 1 };
-		if (parse_object(json_object_array_get_idx(v, i), disk_fields, cfg, sub, err, errlen))
+		if (vmconfig_parse_disk(json_object_array_get_idx(v, i), cfg, sub, err, errlen))
 			return -1;
-		if (d->vhost_user ? !d->socket : !d->path)
-			return fail(err, errlen, sub, d->vhost_user ? "vhost_user needs vhost_socket"
-								    : "path is required");
-		cfg->nr_disks++;
 	}
+	return 0;
+}
+
+int vmconfig_parse_disk(struct json_object *obj, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen)
+{
+	struct disk_config *d = cur_disk(cfg);
+
+	if (cfg->nr_disks == CONFIG_MAX_DISKS)
+		return fail(err, errlen, path, "too many disks (at most 8)");
+	*d = (struct disk_config){ .num_queues = 1 };
+	if (parse_object(obj, disk_fields, cfg, path, err, errlen))
+		return -1;
+	if (d->vhost_user ? !d->socket : !d->path)
+		return fail(err, errlen, path, d->vhost_user ? "vhost_user needs vhost_socket"
+							    : "path is required");
+	cfg->nr_disks++;
 	return 0;
 }
 
@@ -373,10 +406,16 @@ static int vsock_socket(struct json_object *v, struct vm_config *cfg, const char
 	return set_string(v, &cfg->vsock.socket, path, err, errlen);
 }
 
+static int vsock_id(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		    size_t errlen)
+{
+	return set_id(v, cfg->vsock.id, path, err, errlen);
+}
+
 static const struct field vsock_fields[] = {
 	{ "cid", vsock_cid },
 	{ "socket", vsock_socket },
-	{ "id", ignored },
+	{ "id", vsock_id },
 	{ "iommu", only_default },
 	{ "pci_segment", only_default },
 	{ "pci_device_id", unsupported },
@@ -385,6 +424,12 @@ static const struct field vsock_fields[] = {
 
 static int parse_vsock(struct json_object *v, struct vm_config *cfg, const char *path,
 		       char *err, size_t errlen)
+{
+	return vmconfig_parse_vsock(v, cfg, path, err, errlen);
+}
+
+int vmconfig_parse_vsock(struct json_object *v, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen)
 {
 	cfg->vsock = (struct vsock_config){ .enabled = true };
 	if (parse_object(v, vsock_fields, cfg, path, err, errlen))
@@ -419,6 +464,12 @@ static int net_mac(struct json_object *v, struct vm_config *cfg, const char *pat
 	if (set_string(v, &cur_net(cfg)->mac, path, err, errlen))
 		return -1;
 	return config_parse_mac(cur_net(cfg)->mac, NULL) ? 0 : fail(err, errlen, path, "must be xx:xx:xx:xx:xx:xx");
+}
+
+static int net_id(struct json_object *v, struct vm_config *cfg, const char *path, char *err,
+		  size_t errlen)
+{
+	return set_id(v, cur_net(cfg)->id, path, err, errlen);
 }
 
 static int net_vhost_user(struct json_object *v, struct vm_config *cfg, const char *path,
@@ -502,7 +553,7 @@ static const struct field net_fields[] = {
 	{ "vhost_user", net_vhost_user },
 	{ "vhost_socket", net_socket },
 	{ "vhost_mode", net_vhost_mode },
-	{ "id", ignored },
+	{ "id", net_id },
 	{ "offload_tso", net_offload },
 	{ "offload_ufo", net_offload },
 	{ "offload_csum", net_offload },
@@ -710,6 +761,8 @@ static struct json_object *disks_to_json(const struct vm_config *cfg)
 		json_object_object_add(o, "direct", json_object_new_boolean(d->direct));
 		json_object_object_add(o, "vhost_user", json_object_new_boolean(d->vhost_user));
 		json_object_object_add(o, "num_queues", json_object_new_int((int)d->num_queues));
+		if (d->id[0])
+			json_object_object_add(o, "id", json_object_new_string(d->id));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -738,6 +791,8 @@ static struct json_object *nets_to_json(const struct vm_config *cfg)
 		}
 		json_object_object_add(o, "vhost_user", json_object_new_boolean(n->vhost_user));
 		json_object_object_add(o, "num_queues", json_object_new_int((int)n->num_queues));
+		if (n->id[0])
+			json_object_object_add(o, "id", json_object_new_string(n->id));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -771,6 +826,8 @@ struct json_object *vmconfig_to_json(const struct vm_config *cfg)
 
 		json_object_object_add(vs, "cid", json_object_new_int64((int64_t)cfg->vsock.cid));
 		json_object_object_add(vs, "socket", json_object_new_string(cfg->vsock.socket));
+		if (cfg->vsock.id[0])
+			json_object_object_add(vs, "id", json_object_new_string(cfg->vsock.id));
 		json_object_object_add(o, "vsock", vs);
 	}
 	if (cfg->nr_nets)

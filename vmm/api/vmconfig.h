@@ -17,6 +17,13 @@ int vmconfig_from_json(struct json_object *obj, struct vm_config *cfg, char *err
 int vmconfig_parse_net(struct json_object *obj, struct vm_config *cfg, const char *path,
 		       int socket_fds, char *err, size_t errlen);
 
+/* One DiskConfig at path into cfg->disks[cfg->nr_disks], counted (vm.add-disk). */
+int vmconfig_parse_disk(struct json_object *obj, struct vm_config *cfg, const char *path,
+			char *err, size_t errlen);
+/* One VsockConfig at path into cfg->vsock, enabled (vm.add-vsock). */
+int vmconfig_parse_vsock(struct json_object *obj, struct vm_config *cfg, const char *path,
+			 char *err, size_t errlen);
+
 /* A new VmConfig object describing cfg (caller puts it). */
 struct json_object *vmconfig_to_json(const struct vm_config *cfg);
 
