@@ -92,7 +92,7 @@ for k in tiny cloud; do
 	# vm.add-disk on the running VM, blk.sh's checks on it, then vm.remove-device (ACPI PCI hotplug).
 	api="cellvm-remote --api-socket /tmp/${k}_hp.sock"
 	l2case "$k/hotplug" "$k" 0 "lab.test=hotplug lab.blk=$fs lab.sectors=$((mib * 2048)) lab.serial=labhot1" \
-		"pre:blk_mk $fs /tmp/${k}_hot.img" "vmm:--api-socket /tmp/${k}_hp.sock" \
+		"pre:blk_mk $fs /tmp/${k}_hot.img" "vmm:--api-socket /tmp/${k}_hp.sock --jail on,hotplug-dir=/tmp" \
 		"bg:wait_con '^L2-HOTPLUG: ready for add-disk' && $api add-disk path=/tmp/${k}_hot.img,serial=labhot1,id=hot1 &&
 			wait_con '^L2-HOTPLUG: ready for remove-device' && $api remove-device hot1" \
 		'^L2-RESULT: hotplug PASS' 'log:the guest ejected PCI slot' "post:blk_check $fs /tmp/${k}_hot.img"

@@ -2,15 +2,7 @@
 # then vm.resize takes it back (eject request: Linux offlines it, runs _EJ0 and forgets the CPU).
 fail() { echo "L2-RESULT: cpu-hotplug FAIL $*"; exit 1; }
 cpus() { grep -c '^processor' /proc/cpuinfo; }
-wait_for() { # wait_for present|absent PATH: up to 60 s
-	local i=0
-	while [ $i -lt 600 ]; do
-		if [ "$1" = present ]; then [ -e "$2" ] && return 0; else [ -e "$2" ] || return 0; fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
+. /lab/tests/lib.sh
 c=/sys/devices/system/cpu
 [ "$(cpus)" = 1 ] || fail "$(cpus) CPUs at boot, expected 1"
 [ ! -e $c/cpu1 ] || fail "cpu1 exists before the resize"

@@ -3,15 +3,7 @@
 # with blk.sh's raw checks (seed data, a 2 MiB write, the last sector; L1 checks the image afterwards), then
 # gives it back on the eject request (Notify 3, driver unbind, _EJ0) and must see it gone.
 fail() { echo "L2-RESULT: hotplug FAIL $*"; exit 1; }
-wait_for() { # wait_for present|absent PATH: up to 60 s
-	local i=0
-	while [ $i -lt 600 ]; do
-		if [ "$1" = present ]; then [ -e "$2" ] && return 0; else [ -e "$2" ] || return 0; fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
+. /lab/tests/lib.sh
 [ ! -e /sys/block/vda ] || fail "a disk is there before the hotplug"
 before=$(ls /sys/bus/pci/devices | wc -l)
 echo "L2-HOTPLUG: ready for add-disk ($before PCI functions)"
