@@ -1,17 +1,33 @@
-/* vsock.c: vsock stream throughput through cellvm-vsock (host socket <-> test guest driver) against a Unix socketpair. */
+/* vsock.c: vsock stream throughput through cellvm-vsock (a host thread <-> a Linux-like guest driver thread) against a Unix socketpair (a writer thread <-> a reader thread). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../../tests/vsock/vsock_drv.h"
+#include "vsock_guest.h"
 
-#define CHUNK (64u << 10)
+#define CHUNK (64u << 10)   /* what the host application and the socketpair ends write/read */
+#define PORT  5000u
+
+/* One side of a transfer on its own thread: the host application, or the socketpair writer. */
+struct peer {
+	int fd;
+	bool write;
+	uint64_t bytes;
+	double t_end;
+	int rc;
+	pthread_t th;
+};
+
+struct result { double secs, cpu; unsigned kicks, irqs, credit_updates; };
 
 static double now_s(void)
 {
@@ -21,111 +37,169 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Host -> guest: the host end writes, the guest driver takes rx packets and returns credit. */
-static int host_to_guest(struct vd *d, struct vd_stream *s, uint64_t bytes, double *secs)
+static double cpu_s(void)
 {
-	static uint8_t buf[CHUNK];
-	uint64_t out = 0, in = 0;
-	double t0 = now_s();
+	struct rusage u;
 
-	while (in < bytes) {
-		while (out < bytes) {
-			size_t n = bytes - out < CHUNK ? bytes - out : CHUNK;
-			ssize_t w = send(s->hfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (w <= 0)
-				break;
-			out += (uint64_t)w;
-		}
-		int rc = vd_recv(d, out < bytes ? 0 : 1000);
-
-		if (rc && out == bytes)
-			return -1; /* a second with nothing while everything was written */
-		if (rc || d->last.op != OP_RW)
-			continue;
-		in += d->last.len;
-		s->fwd_cnt += d->last.len;
-		if (s->fwd_cnt - s->told >= VD_BUF_ALLOC / 2) {
-			struct vd_hdr c = vd_hdr(d, s, OP_CREDIT_UPDATE, 0);
-
-			vd_send(d, &c, NULL, 0, 1);
-		}
-	}
-	*secs = now_s() - t0;
-	return 0;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-/* Guest -> host: the guest driver sends 64 KiB packets within credit, the host end reads. */
-static int guest_to_host(struct vd *d, struct vd_stream *s, uint64_t bytes, double *secs)
+/* Blocking writes or reads of CHUNK bytes until p->bytes have moved. */
+static void *peer_run(void *arg)
 {
-	static uint8_t buf[CHUNK], sink[CHUNK];
-	uint64_t out = 0, in = 0;
-	double t0 = now_s();
+	struct peer *p = arg;
+	uint8_t *buf = calloc(1, CHUNK);
+	uint64_t done = 0;
 
-	while (in < bytes) {
-		uint32_t credit = s->peer_alloc - (s->tx_cnt - s->peer_fwd), n = CHUNK;
-		ssize_t r;
+	p->rc = buf ? 0 : -ENOMEM;
+	while (buf && done < p->bytes) {
+		size_t n = p->bytes - done < CHUNK ? (size_t)(p->bytes - done) : CHUNK;
+		ssize_t r = p->write ? send(p->fd, buf, n, MSG_NOSIGNAL) : recv(p->fd, buf, n, 0);
 
-		if (out < bytes && credit && s->tx_cnt - s->peer_fwd <= s->peer_alloc) {
-			struct vd_hdr h;
-
-			if (n > credit)
-				n = credit;
-			if (n > bytes - out)
-				n = (uint32_t)(bytes - out);
-			h = vd_hdr(d, s, OP_RW, n);
-			if (vd_send(d, &h, buf, n, 1))
-				return -1;
-			out += n;
-			s->tx_cnt += n;
+		if (r <= 0) {
+			p->rc = r < 0 ? -errno : -EPIPE;
+			break;
 		}
-		while ((r = recv(s->hfd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-			in += (uint64_t)r;
-		while (vd_recv(d, 0) == 0) { /* credit updates */
-			s->peer_alloc = d->last.buf_alloc;
-			s->peer_fwd = d->last.fwd_cnt;
-		}
-		if (out == bytes && in < bytes)
-			poll(&(struct pollfd){ .fd = s->hfd, .events = POLLIN }, 1, 100);
+		done += (uint64_t)r;
 	}
-	*secs = now_s() - t0;
-	return 0;
+	p->t_end = now_s();
+	free(buf);
+	return NULL;
 }
 
-/* The floor: the same bytes through a socketpair, one process writing and reading. */
+static int peer_start(struct peer *p, int fd, bool write, uint64_t bytes)
+{
+	*p = (struct peer){ .fd = fd, .write = write, .bytes = bytes };
+	return pthread_create(&p->th, NULL, peer_run, p) ? -EAGAIN : 0;
+}
+
+static void snap_stats(const struct gd *g, struct result *r, int sign)
+{
+	r->kicks += (unsigned)sign * g->kicks;
+	r->irqs += (unsigned)sign * g->irqs;
+	r->credit_updates += (unsigned)sign * g->credit_updates;
+}
+
+/* Host to guest: the host application writes on its thread; the guest's vCPU (this thread)
+ * takes rx buffers and reads them into its application buffer. */
+static int host_to_guest(struct gd *g, int hfd, uint64_t bytes, struct result *r)
+{
+	struct peer p;
+	uint64_t base = g->rx_bytes;
+	double t0 = now_s(), c0 = cpu_s();
+
+	snap_stats(g, r, -1);
+	if (peer_start(&p, hfd, true, bytes))
+		return -EAGAIN;
+	while (g->rx_bytes - base < bytes && !g->bad)
+		if (!gd_rx(g) && gd_wait(g, 2000))
+			break;
+	r->secs = now_s() - t0;
+	pthread_join(p.th, NULL);
+	r->cpu = cpu_s() - c0;
+	snap_stats(g, r, 1);
+	return g->rx_bytes - base == bytes && !g->bad && !p.rc ? 0 : -EIO;
+}
+
+/* Guest to host: the guest's vCPU (this thread) writes 64 KiB packets within credit; the
+ * host application reads on its thread. */
+static int guest_to_host(struct gd *g, int hfd, uint64_t bytes, struct result *r)
+{
+	struct peer p;
+	uint64_t sent = 0;
+	double t0 = now_s(), c0 = cpu_s();
+
+	snap_stats(g, r, -1);
+	if (peer_start(&p, hfd, false, bytes))
+		return -EAGAIN;
+	while (sent < bytes && !g->bad) {
+		uint64_t n = gd_tx(g, g->app, bytes - sent);
+
+		sent += n;
+		if (!gd_rx(g) && !n && gd_wait(g, 2000))
+			break;
+	}
+	pthread_join(p.th, NULL);
+	r->secs = p.t_end - t0;
+	r->cpu = cpu_s() - c0;
+	snap_stats(g, r, 1);
+	return sent == bytes && !g->bad && !p.rc ? 0 : -EIO;
+}
+
+/* The peer: the same bytes through a socketpair, a writer thread and a reader thread. */
 static double socketpair_secs(uint64_t bytes)
 {
 	static uint8_t buf[CHUNK];
-	uint64_t out = 0, in = 0;
+	struct peer p;
+	uint64_t in = 0;
 	int sp[2];
 	double t0;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
 	t0 = now_s();
+	if (peer_start(&p, sp[0], true, bytes))
+		return -1;
 	while (in < bytes) {
-		ssize_t n;
+		ssize_t n = recv(sp[1], buf, bytes - in < CHUNK ? bytes - in : CHUNK, 0);
 
-		if (out < bytes && (n = send(sp[0], buf, bytes - out < CHUNK ? bytes - out : CHUNK,
-					     MSG_DONTWAIT)) > 0)
-			out += (uint64_t)n;
-		while ((n = recv(sp[1], buf, CHUNK, MSG_DONTWAIT)) > 0)
-			in += (uint64_t)n;
+		if (n <= 0)
+			break;
+		in += (uint64_t)n;
 	}
 	t0 = now_s() - t0;
+	pthread_join(p.th, NULL);
 	close(sp[0]);
 	close(sp[1]);
-	return t0;
+	return in == bytes && !p.rc ? t0 : -1;
+}
+
+/* The host application connects through the hybrid socket; the guest accepts. */
+static int host_connect(struct gd *g, const char *uds)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[32], want[32];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), n;
+	size_t got = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+	n = snprintf(line, sizeof(line), "CONNECT %u\n", PORT);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, line, (size_t)n) != n || gd_accept(g, 3000))
+		return fprintf(stderr, "host: cannot connect through %s\n", uds), -1;
+	n = snprintf(want, sizeof(want), "OK %u\n", g->rport);
+	memset(line, 0, sizeof(line));
+	while (got < (size_t)n && poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 3000) == 1 &&
+	       read(fd, line + got, 1) == 1)
+		got++;
+	if (strcmp(line, want))
+		return fprintf(stderr, "host: got \"%s\", want \"%s\"", line, want), -1;
+	return fd;
+}
+
+static void print_json(uint64_t mib, const struct result *h2g, const struct result *g2h,
+		       double sp0, double sp1)
+{
+	printf("{\"mib\": %llu, \"host_to_guest_mib_s\": %.0f, \"guest_to_host_mib_s\": %.0f, "
+	       "\"socketpair_mib_s\": %.0f, \"socketpair_before_mib_s\": %.0f, "
+	       "\"socketpair_after_mib_s\": %.0f, \"h2g_harness_cpu_s\": %.3f, "
+	       "\"g2h_harness_cpu_s\": %.3f, \"h2g_kicks\": %u, \"h2g_irqs\": %u, "
+	       "\"h2g_credit_updates\": %u, \"g2h_kicks\": %u, \"g2h_irqs\": %u}\n",
+	       (unsigned long long)mib, mib / h2g->secs, mib / g2h->secs,
+	       (mib / sp0 + mib / sp1) / 2, mib / sp0, mib / sp1, h2g->cpu, g2h->cpu, h2g->kicks,
+	       h2g->irqs, h2g->credit_updates, g2h->kicks, g2h->irqs);
 }
 
 int main(int argc, char **argv)
 {
-	static struct vd d;
+	static struct gd g;
 	const char *sock = NULL, *uds = NULL;
 	uint64_t mib = 256, bytes;
-	double h2g, g2h, sp;
-	struct vd_stream *s;
-	int opt;
+	struct result h2g = { 0 }, g2h = { 0 };
+	double sp0, sp1;
+	int opt, hfd;
 
 	while ((opt = getopt(argc, argv, "s:u:n:")) != -1) {
 		if (opt == 's')
@@ -140,13 +214,17 @@ int main(int argc, char **argv)
 	if (!sock || !uds || !mib || mib > 65536)
 		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB]\n", stderr), 2;
 	bytes = mib << 20;
-	if (vd_start(&d, sock, uds))
+	g.app = calloc(1, GD_PKT_MAX);
+	if (!g.app || gd_start(&g, sock))
 		return fputs("frontend start-up failed\n", stderr), 1;
-	s = vd_host_connect(&d, 5000, true);
-	if (!s || vd_host_ok(s) || host_to_guest(&d, s, bytes, &h2g) || guest_to_host(&d, s, bytes, &g2h))
+	if ((hfd = host_connect(&g, uds)) < 0)
+		return 1;
+	sp0 = socketpair_secs(bytes); /* the peer brackets the vsock runs */
+	if (host_to_guest(&g, hfd, bytes, &h2g) || guest_to_host(&g, hfd, bytes, &g2h))
 		return fputs("transfer failed\n", stderr), 1;
-	sp = socketpair_secs(bytes);
-	printf("{\"mib\": %llu, \"host_to_guest_mib_s\": %.0f, \"guest_to_host_mib_s\": %.0f, "
-	       "\"socketpair_mib_s\": %.0f}\n", (unsigned long long)mib, mib / h2g, mib / g2h, mib / sp);
+	sp1 = socketpair_secs(bytes);
+	if (sp0 <= 0 || sp1 <= 0)
+		return fputs("socketpair transfer failed\n", stderr), 1;
+	print_json(mib, &h2g, &g2h, sp0, sp1);
 	return 0;
 }
