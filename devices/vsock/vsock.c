@@ -58,7 +58,7 @@ static void vs_quiesce(void *opaque, int q)
 
 	if (dev->rx_held && (q < 0 || q == VSOCK_Q_RX)) {
 		dev->rx_held = false;
-		if (virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem.head, 0) == 0)
+		if (virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem[0].head, 0) == 0)
 			vu_queue_notify(&dev->vu, VSOCK_Q_RX);
 	}
 	if (q != VSOCK_Q_TX)
@@ -553,34 +553,53 @@ static int next_work(struct vsock_dev *dev)
 	return -1;
 }
 
-/* An rx buffer in dev->rx_elem: true if one is held. */
-static bool rx_buffer(struct vsock_dev *dev)
+/* recvmsg gave no data (r <= 0): the socket is drained, failed, or at its end. */
+static unsigned fill_none(struct vsock_dev *dev, struct vsock_conn *c, ssize_t r)
+{
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		c->readable = false;
+	} else if (r < 0) {
+		conn_reset(dev, c);
+	} else { /* the host shut its side: SHUTDOWN(SEND) to the guest */
+		c->host_eof = true;
+		c->shut_flags = VSOCK_SHUTDOWN_SEND;
+		c->pending |= PEND_SHUTDOWN;
+	}
+	return 0;
+}
+
+/* Pops one rx buffer into e; false when none (or the queue broke on it). */
+static bool rx_pop(struct vsock_dev *dev, struct virtq_elem *e, bool arm)
 {
 	struct virtq *vq = &dev->vu.queues[VSOCK_Q_RX].vq;
-	int rc;
+	int rc = virtq_pop(vq, &dev->vu.mem, e);
 
-	if (dev->rx_held)
-		return true;
-	rc = virtq_pop(vq, &dev->vu.mem, &dev->rx_elem);
-	if (rc == 0) {
+	if (rc == 0 && arm) {
 		virtq_arm_kick(vq);
-		rc = virtq_pop(vq, &dev->vu.mem, &dev->rx_elem);
+		rc = virtq_pop(vq, &dev->vu.mem, e);
 	}
 	if (rc != 1)
 		return false;
 	/* No room past the header would stall the stream it was picked for: refused. */
-	if (dev->rx_elem.out_num || dev->rx_elem.in_len <= HDR_LEN) {
+	if (e->out_num || e->in_len <= HDR_LEN) {
 		virtq_mark_broken(vq, "rx buffer not device-writable or without room past a header",
-				  dev->rx_elem.in_len);
+				  e->in_len);
 		return false;
 	}
-	dev->rx_held = true;
 	return true;
 }
 
-static uint32_t put_hdr(struct vsock_dev *dev, const struct vsock_hdr *h)
+/* An rx buffer in dev->rx_elem[0]: true if one is held. */
+static bool rx_buffer(struct vsock_dev *dev)
 {
-	iov_copy(dev->rx_elem.iov, dev->rx_elem.in_num, 0, (void *)h, HDR_LEN, true);
+	if (!dev->rx_held)
+		dev->rx_held = rx_pop(dev, &dev->rx_elem[0], true);
+	return dev->rx_held;
+}
+
+static uint32_t put_hdr(struct virtq_elem *e, const struct vsock_hdr *h)
+{
+	iov_copy(e->iov, e->in_num, 0, (void *)h, HDR_LEN, true);
 	return HDR_LEN;
 }
 
@@ -596,45 +615,77 @@ static uint32_t fill_control(struct vsock_dev *dev, struct vsock_conn *c)
 	hdr_for(dev, c, &h, op_of[bit]);
 	if (bit == PEND_SHUTDOWN)
 		h.flags = c->shut_flags;
-	if (bit == PEND_CREDIT)
-		c->pending &= ~PEND_CREDIT;
-	return put_hdr(dev, &h);
+	return put_hdr(&dev->rx_elem[0], &h);
 }
 
-/* Data from the host socket into the held rx buffer; 0 if there was none. */
-static uint32_t fill_data(struct vsock_dev *dev, struct vsock_conn *c)
+/* Payload areas of the held buffer and of more popped ones, up to cap bytes in all:
+ * the iovec for one recvmsg in s (*k entries), each buffer's share in room[]. Returns the
+ * number of buffers (1 to VSOCK_RX_BATCH). */
+static unsigned rx_gather(struct vsock_dev *dev, uint32_t cap, struct iovec *s, unsigned *k,
+			  uint32_t *room)
+{
+	unsigned nb = 0;
+	uint32_t total = 0;
+
+	*k = 0;
+	for (;;) {
+		struct virtq_elem *e = &dev->rx_elem[nb];
+		uint64_t r = e->in_len - HDR_LEN;
+
+		if (nb && *k + e->in_num > VIRTQ_IOV_MAX) { /* no room in s: give it back */
+			virtq_unpop(&dev->vu.queues[VSOCK_Q_RX].vq, e->head);
+			break;
+		}
+		room[nb] = r < cap - total ? (uint32_t)r : cap - total;
+		*k += iov_slice(e->iov, e->in_num, HDR_LEN, room[nb], s + *k);
+		total += room[nb++];
+		if (total == cap || nb == VSOCK_RX_BATCH || !rx_pop(dev, &dev->rx_elem[nb], false))
+			break;
+	}
+	return nb;
+}
+
+/* Gives back the buffers popped for a recvmsg but not filled (newest first). */
+static void rx_unpop(struct vsock_dev *dev, unsigned from, unsigned nb)
+{
+	while (nb-- > from)
+		virtq_unpop(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem[nb].head);
+}
+
+/* Host bytes into as many rx buffers as one recvmsg fills (within the guest's credit and
+ * VSOCK_MAX_PAYLOAD); each gets its RW header; all are published with one used idx update.
+ * Returns the buffers used (the held one among them), 0 if there was no data. */
+static unsigned fill_data(struct vsock_dev *dev, struct vsock_conn *c)
 {
 	struct iovec s[VIRTQ_IOV_MAX];
-	uint64_t room = dev->rx_elem.in_len - HDR_LEN;
-	uint32_t cap = peer_credit(c);
-	struct vsock_hdr h;
-	unsigned k;
+	uint32_t room[VSOCK_RX_BATCH], cap = peer_credit(c), left;
+	uint16_t heads[VSOCK_RX_BATCH];
+	unsigned k, nb, used = 0;
 	ssize_t r;
 
-	if (cap > room)
-		cap = (uint32_t)room;
 	if (cap > VSOCK_MAX_PAYLOAD)
 		cap = VSOCK_MAX_PAYLOAD;
-	k = iov_slice(dev->rx_elem.iov, dev->rx_elem.in_num, HDR_LEN, cap, s);
+	nb = rx_gather(dev, cap, s, &k, room);
 	r = recvmsg(c->fd, &(struct msghdr){ .msg_iov = s, .msg_iovlen = k }, MSG_DONTWAIT);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-		c->readable = false;
-		return 0;
+	if (r <= 0) {
+		rx_unpop(dev, 1, nb); /* the held buffer stays held */
+		return fill_none(dev, c, r);
 	}
-	if (r < 0) {
-		conn_reset(dev, c);
-		return 0;
+	for (left = (uint32_t)r; left; used++) {
+		struct vsock_hdr h;
+
+		hdr_for(dev, c, &h, VSOCK_OP_RW);
+		h.len = left < room[used] ? left : room[used];
+		left -= h.len;
+		c->tx_cnt += h.len;
+		room[used] = put_hdr(&dev->rx_elem[used], &h) + h.len; /* now the used length */
+		heads[used] = dev->rx_elem[used].head;
 	}
-	if (r == 0) { /* the host shut its side: SHUTDOWN(SEND) to the guest */
-		c->host_eof = true;
-		c->shut_flags = VSOCK_SHUTDOWN_SEND;
-		c->pending |= PEND_SHUTDOWN;
-		return 0;
-	}
-	hdr_for(dev, c, &h, VSOCK_OP_RW);
-	h.len = (uint32_t)r;
-	c->tx_cnt += (uint32_t)r;
-	return put_hdr(dev, &h) + (uint32_t)r;
+	rx_unpop(dev, used, nb);
+	dev->rx_held = false;
+	if (virtq_push_n(&dev->vu.queues[VSOCK_Q_RX].vq, heads, room, used))
+		return 0; /* the queue broke: nothing more goes to the guest */
+	return used;
 }
 
 static uint32_t fill_rst(struct vsock_dev *dev)
@@ -648,35 +699,38 @@ static uint32_t fill_rst(struct vsock_dev *dev)
 
 	dev->rst_head = (dev->rst_head + 1) % dev->rst_cap;
 	dev->rst_len--;
-	return put_hdr(dev, &h);
+	return put_hdr(&dev->rx_elem[0], &h);
 }
 
+/* An RST (i < 0) or stream i's next control packet in the held buffer, pushed. */
+static bool rx_control(struct vsock_dev *dev, int i)
+{
+	uint32_t n = i < 0 ? fill_rst(dev) : fill_control(dev, &dev->conns[i]);
+
+	dev->rx_held = false;
+	return virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem[0].head, n) == 0;
+}
+
+/* Fills rx buffers while streams have something for the guest; one interrupt at the end. */
 static void rx_pump(struct vsock_dev *dev)
 {
-	struct virtq *vq = &dev->vu.queues[VSOCK_Q_RX].vq;
 	bool pushed = false;
 
 	if (!vu_queue_ready(&dev->vu, VSOCK_Q_RX))
 		return;
 	for (;;) {
 		int i = dev->rst_len ? -1 : next_work(dev);
-		uint32_t n;
 
 		if (!dev->rst_len && i < 0)
 			break;
 		if (!rx_buffer(dev))
 			break;
-		if (i < 0)
-			n = fill_rst(dev);
-		else if (dev->conns[i].pending)
-			n = fill_control(dev, &dev->conns[i]);
-		else
-			n = fill_data(dev, &dev->conns[i]);
-		if (!n)
-			continue;
-		dev->rx_held = false;
-		if (virtq_push(vq, dev->rx_elem.head, n) == 0)
+		if (i < 0 || dev->conns[i].pending)
+			pushed |= rx_control(dev, i);
+		else if (fill_data(dev, &dev->conns[i]))
 			pushed = true;
+		else
+			continue;
 		if (i >= 0)
 			conn_maybe_finish(dev, &dev->conns[i]);
 	}
