@@ -18,6 +18,7 @@
 
 #define HDR_LEN sizeof(struct vsock_hdr)
 #define FIRST_EPHEMERAL (1u << 30)
+#define STREAM_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET) /* EPOLLOUT: conn_watch_out */
 #define WARN_MAX 10  /* bad-packet lines logged before going quiet (counted in the stats) */
 
 _Static_assert(sizeof(struct vsock_hdr) == 44, "virtio-vsock header layout");
@@ -213,10 +214,20 @@ static int conn_find(const struct vsock_dev *dev, uint32_t host_port, uint32_t g
 	return -1;
 }
 
+/* The socket itself should hold a full credit window of guest bytes, so that they rarely
+ * wait (copied) in c->buf; the kernel doubles the value for its overhead and caps it at
+ * net.core.wmem_max. Best effort: a smaller buffer only costs copies. */
+static void conn_sndbuf(int fd)
+{
+	int v = VSOCK_BUF_ALLOC;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 /* A free slot watching fd, or NULL when the table is full (fd is then closed). */
 static struct vsock_conn *conn_new(struct vsock_dev *dev, int fd, enum vsock_state st)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct epoll_event ev = { .events = STREAM_EVENTS };
 
 	for (unsigned i = 0; i < dev->max_conns; i++) {
 		struct vsock_conn *c = &dev->conns[i];
@@ -226,6 +237,7 @@ static struct vsock_conn *conn_new(struct vsock_dev *dev, int fd, enum vsock_sta
 		ev.data.u64 = dev->tag_conn + i;
 		if (epoll_ctl(dev->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			break;
+		conn_sndbuf(fd);
 		*c = (struct vsock_conn){ .state = st, .fd = fd, .readable = true };
 		dev->nconns++;
 		if (i >= dev->hi)
@@ -235,6 +247,17 @@ static struct vsock_conn *conn_new(struct vsock_dev *dev, int fd, enum vsock_sta
 	dev->stats.table_full++;
 	close(fd);
 	return NULL;
+}
+
+/* Writability matters only while bytes wait in c->buf: a stream asks for EPOLLOUT then
+ * alone (otherwise every read by the host peer would wake the loop). */
+static void conn_watch_out(struct vsock_dev *dev, struct vsock_conn *c, bool on)
+{
+	struct epoll_event ev = { .events = STREAM_EVENTS | (on ? EPOLLOUT : 0),
+				  .data.u64 = dev->tag_conn + (uint64_t)(c - dev->conns) };
+
+	if (c->out_watched != on && epoll_ctl(dev->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->out_watched = on;
 }
 
 /* Forgets a stream without telling the guest. */
@@ -306,7 +329,7 @@ static void conn_flush(struct vsock_dev *dev, struct vsock_conn *c)
 			chunk = c->buf_len;
 		w = send(c->fd, c->buf + c->buf_head, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return conn_watch_out(dev, c, true);
 		if (w <= 0) {
 			conn_reset(dev, c);
 			return;
@@ -315,6 +338,7 @@ static void conn_flush(struct vsock_dev *dev, struct vsock_conn *c)
 		c->buf_len -= (uint32_t)w;
 		c->fwd_cnt += (uint32_t)w;
 	}
+	conn_watch_out(dev, c, false);
 	credit_check(c);
 	if (c->guest_no_send && !c->wr_shut) {
 		shutdown(c->fd, SHUT_WR);
@@ -356,6 +380,8 @@ static void conn_rx_data(struct vsock_dev *dev, struct vsock_conn *c,
 		iov_copy(e->iov, e->out_num, HDR_LEN + done, c->buf + at, n, false);
 		c->buf_len += n;
 		done += n;
+		dev->stats.buffered += n;
+		conn_watch_out(dev, c, true);
 	}
 	credit_check(c);
 }
@@ -875,11 +901,11 @@ void vsock_close(struct vsock_dev *dev)
 	const struct vsock_stats *st = &dev->stats;
 
 	log_info("bad packets %llu, spoofed %llu, credit overflows %llu, refused %llu, "
-		 "table full %llu, connect timeouts %llu, RSTs dropped %llu",
+		 "table full %llu, connect timeouts %llu, RSTs dropped %llu; bytes buffered %llu",
 		 (unsigned long long)st->bad_packets, (unsigned long long)st->spoofed,
 		 (unsigned long long)st->credit_overflows, (unsigned long long)st->refused,
 		 (unsigned long long)st->table_full, (unsigned long long)st->timeouts,
-		 (unsigned long long)st->rst_dropped);
+		 (unsigned long long)st->rst_dropped, (unsigned long long)st->buffered);
 	for (unsigned i = 0; i < dev->hi; i++)
 		if (dev->conns[i].state != VC_FREE)
 			conn_reset(dev, &dev->conns[i]);

@@ -67,6 +67,7 @@ struct vsock_conn {
 	bool host_eof;             /* the host shut its sending side */
 	bool guest_no_send;        /* the guest will send no more */
 	bool wr_shut;              /* shutdown(SHUT_WR) done on fd */
+	bool out_watched;          /* EPOLLOUT is asked for: only while buf holds bytes */
 };
 
 struct vsock_opts {
@@ -77,6 +78,7 @@ struct vsock_opts {
 
 struct vsock_stats {
 	uint64_t bad_packets, spoofed, credit_overflows, refused, rst_dropped, table_full, timeouts;
+	uint64_t buffered;         /* guest bytes the host socket did not take at once (copied) */
 };
 
 struct vsock_dev {

@@ -179,6 +179,11 @@ static int host_connect(struct gd *g, const char *uds)
 	return fd;
 }
 
+static double rate(uint64_t mib, double secs)
+{
+	return secs > 0 ? (double)mib / secs : 0; /* 0: that transfer was not run (-d) */
+}
+
 static void print_json(uint64_t mib, const struct result *h2g, const struct result *g2h,
 		       double sp0, double sp1)
 {
@@ -187,8 +192,8 @@ static void print_json(uint64_t mib, const struct result *h2g, const struct resu
 	       "\"socketpair_after_mib_s\": %.0f, \"h2g_harness_cpu_s\": %.3f, "
 	       "\"g2h_harness_cpu_s\": %.3f, \"h2g_kicks\": %u, \"h2g_irqs\": %u, "
 	       "\"h2g_credit_updates\": %u, \"g2h_kicks\": %u, \"g2h_irqs\": %u}\n",
-	       (unsigned long long)mib, mib / h2g->secs, mib / g2h->secs,
-	       (mib / sp0 + mib / sp1) / 2, mib / sp0, mib / sp1, h2g->cpu, g2h->cpu, h2g->kicks,
+	       (unsigned long long)mib, rate(mib, h2g->secs), rate(mib, g2h->secs),
+	       (rate(mib, sp0) + rate(mib, sp1)) / 2, rate(mib, sp0), rate(mib, sp1), h2g->cpu, g2h->cpu, h2g->kicks,
 	       h2g->irqs, h2g->credit_updates, g2h->kicks, g2h->irqs);
 }
 
@@ -199,31 +204,35 @@ int main(int argc, char **argv)
 	uint64_t mib = 256, bytes;
 	struct result h2g = { 0 }, g2h = { 0 };
 	double sp0, sp1;
-	int opt, hfd;
+	int opt, hfd, dirs = 7;
 
-	while ((opt = getopt(argc, argv, "s:u:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:u:n:d:")) != -1) {
 		if (opt == 's')
 			sock = optarg;
 		else if (opt == 'u')
 			uds = optarg;
 		else if (opt == 'n')
 			mib = strtoull(optarg, NULL, 10);
+		else if (opt == 'd') /* profiling: 1 host to guest, 2 guest to host, 4 socketpair */
+			dirs = atoi(optarg);
 		else
 			return 2;
 	}
-	if (!sock || !uds || !mib || mib > 65536)
-		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB]\n", stderr), 2;
+	if (!sock || !uds || !mib || mib > 65536 || dirs < 1 || dirs > 7)
+		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB] [-d 1-7]\n",
+			     stderr), 2;
 	bytes = mib << 20;
 	g.app = calloc(1, GD_PKT_MAX);
 	if (!g.app || gd_start(&g, sock))
 		return fputs("frontend start-up failed\n", stderr), 1;
 	if ((hfd = host_connect(&g, uds)) < 0)
 		return 1;
-	sp0 = socketpair_secs(bytes); /* the peer brackets the vsock runs */
-	if (host_to_guest(&g, hfd, bytes, &h2g) || guest_to_host(&g, hfd, bytes, &g2h))
+	sp0 = dirs & 4 ? socketpair_secs(bytes) : 0; /* the peer brackets the vsock runs */
+	if (((dirs & 1) && host_to_guest(&g, hfd, bytes, &h2g)) ||
+	    ((dirs & 2) && guest_to_host(&g, hfd, bytes, &g2h)))
 		return fputs("transfer failed\n", stderr), 1;
-	sp1 = socketpair_secs(bytes);
-	if (sp0 <= 0 || sp1 <= 0)
+	sp1 = dirs & 4 ? socketpair_secs(bytes) : 0;
+	if ((dirs & 4) && (sp0 <= 0 || sp1 <= 0))
 		return fputs("socketpair transfer failed\n", stderr), 1;
 	print_json(mib, &h2g, &g2h, sp0, sp1);
 	return 0;

@@ -278,6 +278,7 @@ int gd_wait(struct gd *g, int timeout_ms)
 			       { .fd = g->f.q[Q_TX].call, .events = POLLIN } };
 	uint64_t v;
 
+	tx_reclaim(g); /* virtio_transport_tx_work: completions first */
 	for (unsigned qi = 0; qi < 2; qi++) { /* virtqueue_enable_cb: used_event = last used */
 		struct vf_queue *q = &g->f.q[qi];
 
