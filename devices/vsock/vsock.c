@@ -530,13 +530,14 @@ static void tx_packet(struct vsock_dev *dev, const struct virtq_elem *e)
 	conn_packet(dev, &dev->conns[i], &h, e);
 }
 
-static void tx_pump(struct vsock_dev *dev)
+/* Takes every packet the guest queued; true if any was returned to it (to be notified). */
+static bool tx_pump(struct vsock_dev *dev)
 {
 	struct virtq *vq = &dev->vu.queues[VSOCK_Q_TX].vq;
 	bool pushed = false;
 
 	if (!vu_queue_ready(&dev->vu, VSOCK_Q_TX))
-		return;
+		return false;
 	for (;;) {
 		int rc = virtq_pop(vq, &dev->vu.mem, &dev->tx_elem);
 
@@ -552,8 +553,7 @@ static void tx_pump(struct vsock_dev *dev)
 		if (virtq_push(vq, dev->tx_elem.head, 0) == 0)
 			pushed = true;
 	}
-	if (pushed)
-		vu_queue_notify(&dev->vu, VSOCK_Q_TX);
+	return pushed;
 }
 
 /* ---- the rx queue: packets to the guest ---- */
@@ -764,10 +764,15 @@ static void rx_pump(struct vsock_dev *dev)
 		vu_queue_notify(&dev->vu, VSOCK_Q_RX);
 }
 
+/* The tx completions are signalled after the rx pass: a guest waiting for credit then
+ * wakes once, with its credit update and its tx buffers both there. */
 void vsock_process(struct vsock_dev *dev)
 {
-	tx_pump(dev);
+	bool tx_done = tx_pump(dev);
+
 	rx_pump(dev);
+	if (tx_done)
+		vu_queue_notify(&dev->vu, VSOCK_Q_TX);
 }
 
 /* ---- the hybrid socket: host-initiated streams ---- */
