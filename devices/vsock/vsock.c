@@ -214,12 +214,13 @@ static int conn_find(const struct vsock_dev *dev, uint32_t host_port, uint32_t g
 	return -1;
 }
 
-/* The socket itself should hold a full credit window of guest bytes, so that they rarely
- * wait (copied) in c->buf; the kernel doubles the value for its overhead and caps it at
- * net.core.wmem_max. Best effort: a smaller buffer only costs copies. */
+/* The socket itself should hold about a credit window of guest bytes, so that they rarely
+ * wait (copied) in c->buf: the kernel doubles the value (its overhead), which makes
+ * VSOCK_BUF_ALLOC; it caps it at net.core.wmem_max. Best effort: a smaller buffer only
+ * costs copies. A stream thus holds at most about 2 x VSOCK_BUF_ALLOC of guest bytes. */
 static void conn_sndbuf(int fd)
 {
-	int v = VSOCK_BUF_ALLOC;
+	int v = VSOCK_BUF_ALLOC / 2;
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }

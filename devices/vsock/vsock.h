@@ -12,7 +12,9 @@
 #define VSOCK_NUM_QUEUES    3           /* rx 0, tx 1, event 2 */
 #define VSOCK_Q_RX          0
 #define VSOCK_Q_TX          1
-#define VSOCK_BUF_ALLOC     (256u << 10) /* what the host side of a stream buffers for the guest */
+/* The credit a stream gives the guest (buf_alloc): 4 x Linux's 256 KiB default, so that a
+ * guest sending 64 KiB packets keeps 16 in flight instead of 4 (a quarter of the wake-ups). */
+#define VSOCK_BUF_ALLOC     (1024u << 10)
 #define VSOCK_MAX_PAYLOAD   (64u << 10) /* the largest RW payload either way */
 #define VSOCK_RX_BATCH      16          /* rx buffers one recvmsg fills (16 x Linux's 4 KiB) */
 #define VSOCK_MAX_CONNS     4096
