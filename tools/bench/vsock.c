@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 	double sp0, sp1;
 	int opt, hfd, dirs = 7;
 
-	while ((opt = getopt(argc, argv, "s:u:n:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:u:n:d:b:")) != -1) {
 		if (opt == 's')
 			sock = optarg;
 		else if (opt == 'u')
@@ -215,11 +215,14 @@ int main(int argc, char **argv)
 			mib = strtoull(optarg, NULL, 10);
 		else if (opt == 'd') /* profiling: 1 host to guest, 2 guest to host, 4 socketpair */
 			dirs = atoi(optarg);
+		else if (opt == 'b') /* the guest application's vsock buffer, KiB (default 256) */
+			g.buf_alloc = (uint32_t)strtoul(optarg, NULL, 10) << 10;
 		else
 			return 2;
 	}
-	if (!sock || !uds || !mib || mib > 65536 || dirs < 1 || dirs > 7)
-		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB] [-d 1-7]\n",
+	if (!sock || !uds || !mib || mib > 65536 || dirs < 1 || dirs > 7 ||
+	    (g.buf_alloc && (g.buf_alloc < GD_PKT_MAX || g.buf_alloc > (16u << 20))))
+		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB] [-d 1-7] [-b KiB]\n",
 			     stderr), 2;
 	bytes = mib << 20;
 	g.app = calloc(1, GD_PKT_MAX);

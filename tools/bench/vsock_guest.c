@@ -94,6 +94,8 @@ int gd_start(struct gd *g, const char *sock)
 	if ((g->f.features & (F_EVENT_IDX | F_INDIRECT)) != (F_EVENT_IDX | F_INDIRECT))
 		return -ENOTSUP;
 	memcpy(&g->cid, g->f.cfg, 8);
+	if (!g->buf_alloc)
+		g->buf_alloc = GD_BUF_ALLOC;
 	g->tx_hdr = vf_alloc(&g->f, (uint64_t)GD_TX_SLOTS * HDR_STRIDE);
 	g->tx_buf = vf_alloc(&g->f, (uint64_t)GD_TX_SLOTS * GD_PKT_MAX);
 	g->tx_ind = vf_alloc(&g->f, (uint64_t)GD_TX_SLOTS * IND);
@@ -130,7 +132,7 @@ static int send_pkt(struct gd *g, uint16_t op, const uint8_t *src, uint32_t len)
 	uint64_t hg, bg;
 	struct gd_hdr h = { .src_cid = g->cid, .dst_cid = 2, .src_port = g->lport,
 			    .dst_port = g->rport, .len = len, .type = 1, .op = op,
-			    .buf_alloc = GD_BUF_ALLOC, .fwd_cnt = g->fwd_cnt };
+			    .buf_alloc = g->buf_alloc, .fwd_cnt = g->fwd_cnt };
 
 	if (!g->n_tx_free)
 		tx_reclaim(g);
@@ -172,9 +174,9 @@ static void take_rw(struct gd *g, const uint8_t *payload, uint32_t len)
 	memcpy(g->app, payload, len);
 	g->fwd_cnt += len;
 	g->rx_bytes += len;
-	if (g->fwd_cnt - g->last_fwd > GD_BUF_ALLOC)
+	if (g->fwd_cnt - g->last_fwd > g->buf_alloc)
 		g->bad = true; /* the device sent past our credit */
-	if (GD_BUF_ALLOC - (g->fwd_cnt - g->last_fwd) < GD_PKT_MAX) {
+	if (g->buf_alloc - (g->fwd_cnt - g->last_fwd) < GD_PKT_MAX) {
 		g->credit_updates++;
 		send_ctrl(g, GD_OP_CREDIT_UPDATE);
 	}

@@ -38,6 +38,7 @@ struct gd {
 	uint16_t kicked[2];        /* avail idx at the last kick, per queue (rx 0, tx 1) */
 	/* The one stream: guest port lport, host port rport. */
 	uint32_t lport, rport;
+	uint32_t buf_alloc;        /* ours: GD_BUF_ALLOC unless the application raised it */
 	uint32_t fwd_cnt, last_fwd, tx_cnt, peer_alloc, peer_fwd;
 	uint64_t rx_bytes;         /* payload taken by the guest "application" */
 	uint8_t *app;              /* the application's read buffer (GD_PKT_MAX bytes) */
@@ -46,7 +47,8 @@ struct gd {
 	bool bad;                  /* a packet the driver did not expect */
 };
 
-/* Connects to the vhost-user socket, negotiates, posts every rx buffer. */
+/* Connects to the vhost-user socket, negotiates, posts every rx buffer. g->buf_alloc, if
+ * set before, is the stream's receive buffer (SO_VM_SOCKETS_BUFFER_SIZE); else 256 KiB. */
 int gd_start(struct gd *g, const char *sock) __attribute__((warn_unused_result));
 /* Waits for the host's REQUEST and answers RESPONSE; 0 when the stream is open. */
 int gd_accept(struct gd *g, int timeout_ms) __attribute__((warn_unused_result));
