@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -27,7 +26,7 @@ struct peer {
 	pthread_t th;
 };
 
-struct result { double secs, cpu; unsigned kicks, irqs, credit_updates; };
+struct result { double secs; unsigned kicks, irqs, credit_updates; };
 
 static double now_s(void)
 {
@@ -35,15 +34,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage u;
-
-	getrusage(RUSAGE_SELF, &u);
-	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 /* Blocking writes or reads of CHUNK bytes until p->bytes have moved. */
@@ -88,7 +78,7 @@ static int host_to_guest(struct gd *g, int hfd, uint64_t bytes, struct result *r
 {
 	struct peer p;
 	uint64_t base = g->rx_bytes;
-	double t0 = now_s(), c0 = cpu_s();
+	double t0 = now_s();
 
 	snap_stats(g, r, -1);
 	if (peer_start(&p, hfd, true, bytes))
@@ -98,7 +88,6 @@ static int host_to_guest(struct gd *g, int hfd, uint64_t bytes, struct result *r
 			break;
 	r->secs = now_s() - t0;
 	pthread_join(p.th, NULL);
-	r->cpu = cpu_s() - c0;
 	snap_stats(g, r, 1);
 	return g->rx_bytes - base == bytes && !g->bad && !p.rc ? 0 : -EIO;
 }
@@ -109,7 +98,7 @@ static int guest_to_host(struct gd *g, int hfd, uint64_t bytes, struct result *r
 {
 	struct peer p;
 	uint64_t sent = 0;
-	double t0 = now_s(), c0 = cpu_s();
+	double t0 = now_s();
 
 	snap_stats(g, r, -1);
 	if (peer_start(&p, hfd, false, bytes))
@@ -123,7 +112,6 @@ static int guest_to_host(struct gd *g, int hfd, uint64_t bytes, struct result *r
 	}
 	pthread_join(p.th, NULL);
 	r->secs = p.t_end - t0;
-	r->cpu = cpu_s() - c0;
 	snap_stats(g, r, 1);
 	return sent == bytes && !g->bad && !p.rc ? 0 : -EIO;
 }
@@ -184,59 +172,82 @@ static double rate(uint64_t mib, double secs)
 	return secs > 0 ? (double)mib / secs : 0; /* 0: that transfer was not run (-d) */
 }
 
+/* The socketpair is timed before, between and after the two vsock transfers: each transfer
+ * is compared with the mean of the two timings around it (the machine's load drifts). */
 static void print_json(uint64_t mib, const struct result *h2g, const struct result *g2h,
-		       double sp0, double sp1)
+		       const double sp[3])
 {
+	double r[3] = { rate(mib, sp[0]), rate(mib, sp[1]), rate(mib, sp[2]) };
+	double h = rate(mib, h2g->secs), g = rate(mib, g2h->secs);
+
 	printf("{\"mib\": %llu, \"host_to_guest_mib_s\": %.0f, \"guest_to_host_mib_s\": %.0f, "
-	       "\"socketpair_mib_s\": %.0f, \"socketpair_before_mib_s\": %.0f, "
-	       "\"socketpair_after_mib_s\": %.0f, \"h2g_harness_cpu_s\": %.3f, "
-	       "\"g2h_harness_cpu_s\": %.3f, \"h2g_kicks\": %u, \"h2g_irqs\": %u, "
-	       "\"h2g_credit_updates\": %u, \"g2h_kicks\": %u, \"g2h_irqs\": %u}\n",
-	       (unsigned long long)mib, rate(mib, h2g->secs), rate(mib, g2h->secs),
-	       (rate(mib, sp0) + rate(mib, sp1)) / 2, rate(mib, sp0), rate(mib, sp1), h2g->cpu, g2h->cpu, h2g->kicks,
-	       h2g->irqs, h2g->credit_updates, g2h->kicks, g2h->irqs);
+	       "\"socketpair_mib_s\": %.0f, \"socketpair_runs_mib_s\": [%.0f, %.0f, %.0f], "
+	       "\"host_to_guest_ratio\": %.3f, \"guest_to_host_ratio\": %.3f, "
+	       "\"h2g_kicks\": %u, \"h2g_irqs\": %u, \"h2g_credit_updates\": %u, "
+	       "\"g2h_kicks\": %u, \"g2h_irqs\": %u}\n",
+	       (unsigned long long)mib, h, g, (r[0] + r[1] + r[2]) / 3, r[0], r[1], r[2],
+	       r[0] + r[1] > 0 ? 2 * h / (r[0] + r[1]) : 0, r[1] + r[2] > 0 ? 2 * g / (r[1] + r[2]) : 0,
+	       h2g->kicks, h2g->irqs, h2g->credit_updates, g2h->kicks, g2h->irqs);
+}
+
+struct opts {
+	const char *sock, *uds;
+	uint64_t mib;
+	int dirs;                  /* 1 host to guest, 2 guest to host, 4 socketpair (profiling) */
+	uint32_t buf_alloc;        /* the guest application's vsock buffer (0: Linux's 256 KiB) */
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	int opt;
+
+	*o = (struct opts){ .mib = 256, .dirs = 7 };
+	while ((opt = getopt(argc, argv, "s:u:n:d:b:")) != -1) {
+		if (opt == 's')
+			o->sock = optarg;
+		else if (opt == 'u')
+			o->uds = optarg;
+		else if (opt == 'n')
+			o->mib = strtoull(optarg, NULL, 10);
+		else if (opt == 'd')
+			o->dirs = atoi(optarg);
+		else if (opt == 'b') /* KiB, what SO_VM_SOCKETS_BUFFER_SIZE would set */
+			o->buf_alloc = (uint32_t)strtoul(optarg, NULL, 10) << 10;
+		else
+			return -1;
+	}
+	if (!o->sock || !o->uds || !o->mib || o->mib > 65536 || o->dirs < 1 || o->dirs > 7 ||
+	    (o->buf_alloc && (o->buf_alloc < GD_PKT_MAX || o->buf_alloc > (16u << 20))))
+		return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static struct gd g;
-	const char *sock = NULL, *uds = NULL;
-	uint64_t mib = 256, bytes;
 	struct result h2g = { 0 }, g2h = { 0 };
-	double sp0, sp1;
-	int opt, hfd, dirs = 7;
+	double sp[3] = { 0 };
+	struct opts o;
+	uint64_t bytes;
+	int hfd;
 
-	while ((opt = getopt(argc, argv, "s:u:n:d:b:")) != -1) {
-		if (opt == 's')
-			sock = optarg;
-		else if (opt == 'u')
-			uds = optarg;
-		else if (opt == 'n')
-			mib = strtoull(optarg, NULL, 10);
-		else if (opt == 'd') /* profiling: 1 host to guest, 2 guest to host, 4 socketpair */
-			dirs = atoi(optarg);
-		else if (opt == 'b') /* the guest application's vsock buffer, KiB (default 256) */
-			g.buf_alloc = (uint32_t)strtoul(optarg, NULL, 10) << 10;
-		else
-			return 2;
-	}
-	if (!sock || !uds || !mib || mib > 65536 || dirs < 1 || dirs > 7 ||
-	    (g.buf_alloc && (g.buf_alloc < GD_PKT_MAX || g.buf_alloc > (16u << 20))))
-		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB] [-d 1-7] [-b KiB]\n",
-			     stderr), 2;
-	bytes = mib << 20;
+	if (parse(argc, argv, &o))
+		return fputs("usage: vsock_harness -s VHOST_SOCKET -u UDS_PATH [-n MiB] [-d 1-7] "
+			     "[-b KiB]\n", stderr), 2;
+	bytes = o.mib << 20;
+	g.buf_alloc = o.buf_alloc;
 	g.app = calloc(1, GD_PKT_MAX);
-	if (!g.app || gd_start(&g, sock))
+	if (!g.app || gd_start(&g, o.sock))
 		return fputs("frontend start-up failed\n", stderr), 1;
-	if ((hfd = host_connect(&g, uds)) < 0)
+	if ((hfd = host_connect(&g, o.uds)) < 0)
 		return 1;
-	sp0 = dirs & 4 ? socketpair_secs(bytes) : 0; /* the peer brackets the vsock runs */
-	if (((dirs & 1) && host_to_guest(&g, hfd, bytes, &h2g)) ||
-	    ((dirs & 2) && guest_to_host(&g, hfd, bytes, &g2h)))
-		return fputs("transfer failed\n", stderr), 1;
-	sp1 = dirs & 4 ? socketpair_secs(bytes) : 0;
-	if ((dirs & 4) && (sp0 <= 0 || sp1 <= 0))
-		return fputs("socketpair transfer failed\n", stderr), 1;
-	print_json(mib, &h2g, &g2h, sp0, sp1);
+	for (int i = 0; i < 3; i++) {
+		if ((o.dirs & 4) && (sp[i] = socketpair_secs(bytes)) <= 0)
+			return fputs("socketpair transfer failed\n", stderr), 1;
+		if ((i == 0 && (o.dirs & 1) && host_to_guest(&g, hfd, bytes, &h2g)) ||
+		    (i == 1 && (o.dirs & 2) && guest_to_host(&g, hfd, bytes, &g2h)))
+			return fputs("transfer failed\n", stderr), 1;
+	}
+	print_json(o.mib, &h2g, &g2h, sp);
 	return 0;
 }
