@@ -116,32 +116,89 @@ static int guest_to_host(struct gd *g, int hfd, uint64_t bytes, struct result *r
 	return sent == bytes && !g->bad && !p.rc ? 0 : -EIO;
 }
 
-/* The peer: the same bytes through a socketpair, a writer thread and a reader thread. */
-static double socketpair_secs(uint64_t bytes)
+/* A third stage for reference: a thread that receives from one socket and sends to another
+ * (what a user-space proxy does), as cellvm-vsock stands between the host and the guest. */
+struct relay {
+	int in, out;
+	uint64_t bytes;
+	int rc;
+	pthread_t th;
+};
+
+static void *relay_run(void *arg)
+{
+	struct relay *r = arg;
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t done = 0;
+
+	r->rc = buf ? 0 : -ENOMEM;
+	while (buf && done < r->bytes) {
+		ssize_t n = recv(r->in, buf, CHUNK, 0), w = 0;
+
+		while (n > 0 && w < n) {
+			ssize_t k = send(r->out, buf + w, (size_t)(n - w), MSG_NOSIGNAL);
+
+			if (k <= 0)
+				n = -1;
+			w += k;
+		}
+		if (n <= 0) {
+			r->rc = -EPIPE;
+			break;
+		}
+		done += (uint64_t)n;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Reads bytes from fd, 64 KiB at a time; true when all came. */
+static bool read_all(int fd, uint64_t bytes)
 {
 	static uint8_t buf[CHUNK];
-	struct peer p;
 	uint64_t in = 0;
-	int sp[2];
-	double t0;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return -1;
-	t0 = now_s();
-	if (peer_start(&p, sp[0], true, bytes))
-		return -1;
 	while (in < bytes) {
-		ssize_t n = recv(sp[1], buf, bytes - in < CHUNK ? bytes - in : CHUNK, 0);
+		ssize_t n = recv(fd, buf, bytes - in < CHUNK ? bytes - in : CHUNK, 0);
 
 		if (n <= 0)
-			break;
+			return false;
 		in += (uint64_t)n;
 	}
+	return true;
+}
+
+/* The peer: the same bytes through a socketpair, a writer thread and a reader thread; with
+ * relay, through two socketpairs and a relay thread between them. Seconds, or -1. */
+static double socketpair_secs(uint64_t bytes, bool relay)
+{
+	struct relay r = { .bytes = bytes };
+	struct peer p;
+	int a[2], b[2] = { -1, -1 };
+	bool ok;
+	double t0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) < 0)
+		return -1;
+	if (relay && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) < 0)
+		return -1;
+	r.in = a[1];
+	r.out = b[0];
+	t0 = now_s();
+	if (peer_start(&p, a[0], true, bytes) ||
+	    (relay && pthread_create(&r.th, NULL, relay_run, &r)))
+		return -1;
+	ok = read_all(relay ? b[1] : a[1], bytes);
 	t0 = now_s() - t0;
 	pthread_join(p.th, NULL);
-	close(sp[0]);
-	close(sp[1]);
-	return in == bytes && !p.rc ? t0 : -1;
+	if (relay)
+		pthread_join(r.th, NULL);
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		if (b[i] >= 0)
+			close(b[i]);
+	}
+	return ok && !p.rc && !r.rc ? t0 : -1;
 }
 
 /* The host application connects through the hybrid socket; the guest accepts. */
@@ -172,28 +229,36 @@ static double rate(uint64_t mib, double secs)
 	return secs > 0 ? (double)mib / secs : 0; /* 0: that transfer was not run (-d) */
 }
 
-/* The socketpair is timed before, between and after the two vsock transfers: each transfer
- * is compared with the mean of the two timings around it (the machine's load drifts). */
-static void print_json(uint64_t mib, const struct result *h2g, const struct result *g2h,
-		       const double sp[3])
+/* Bracketed by socketpair timings: a result over the mean of the two around it. */
+static double ratio(double v, double before, double after)
 {
-	double r[3] = { rate(mib, sp[0]), rate(mib, sp[1]), rate(mib, sp[2]) };
-	double h = rate(mib, h2g->secs), g = rate(mib, g2h->secs);
+	return before + after > 0 ? 2 * v / (before + after) : 0;
+}
 
+/* The socketpair is timed before, between and after the two vsock transfers and the relay:
+ * each is compared with the mean of the two timings around it (the machine's load drifts). */
+static void print_json(uint64_t mib, const struct result *h2g, const struct result *g2h,
+		       const double sp[4], double relay)
+{
+	double r[4], h = rate(mib, h2g->secs), g = rate(mib, g2h->secs), x = rate(mib, relay);
+
+	for (int i = 0; i < 4; i++)
+		r[i] = rate(mib, sp[i]);
 	printf("{\"mib\": %llu, \"host_to_guest_mib_s\": %.0f, \"guest_to_host_mib_s\": %.0f, "
-	       "\"socketpair_mib_s\": %.0f, \"socketpair_runs_mib_s\": [%.0f, %.0f, %.0f], "
-	       "\"host_to_guest_ratio\": %.3f, \"guest_to_host_ratio\": %.3f, "
+	       "\"relay_mib_s\": %.0f, \"socketpair_mib_s\": %.0f, "
+	       "\"socketpair_runs_mib_s\": [%.0f, %.0f, %.0f, %.0f], "
+	       "\"host_to_guest_ratio\": %.3f, \"guest_to_host_ratio\": %.3f, \"relay_ratio\": %.3f, "
 	       "\"h2g_kicks\": %u, \"h2g_irqs\": %u, \"h2g_credit_updates\": %u, "
 	       "\"g2h_kicks\": %u, \"g2h_irqs\": %u}\n",
-	       (unsigned long long)mib, h, g, (r[0] + r[1] + r[2]) / 3, r[0], r[1], r[2],
-	       r[0] + r[1] > 0 ? 2 * h / (r[0] + r[1]) : 0, r[1] + r[2] > 0 ? 2 * g / (r[1] + r[2]) : 0,
+	       (unsigned long long)mib, h, g, x, (r[0] + r[1] + r[2] + r[3]) / 4, r[0], r[1], r[2],
+	       r[3], ratio(h, r[0], r[1]), ratio(g, r[1], r[2]), ratio(x, r[2], r[3]),
 	       h2g->kicks, h2g->irqs, h2g->credit_updates, g2h->kicks, g2h->irqs);
 }
 
 struct opts {
 	const char *sock, *uds;
 	uint64_t mib;
-	int dirs;                  /* 1 host to guest, 2 guest to host, 4 socketpair (profiling) */
+	int dirs;                  /* 1 host to guest, 2 guest to host, 4 socketpairs (profiling) */
 	uint32_t buf_alloc;        /* the guest application's vsock buffer (0: Linux's 256 KiB) */
 };
 
@@ -222,11 +287,25 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* 16 MiB of each part, untimed: the first socketpair of a process ran up to 40% slower
+ * (fresh slabs and pages), and the first vsock MiBs fault in the guest memory's pages. */
+static int warm_up(struct gd *g, int hfd, const struct opts *o)
+{
+	struct result r = { 0 };
+	uint64_t n = 16u << 20;
+
+	if ((o->dirs & 4) && socketpair_secs(n, false) <= 0)
+		return -1;
+	if ((o->dirs & 1) && host_to_guest(g, hfd, n, &r))
+		return -1;
+	return (o->dirs & 2) ? guest_to_host(g, hfd, n, &r) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct gd g;
 	struct result h2g = { 0 }, g2h = { 0 };
-	double sp[3] = { 0 };
+	double sp[4] = { 0 }, relay = 0;
 	struct opts o;
 	uint64_t bytes;
 	int hfd;
@@ -241,13 +320,16 @@ int main(int argc, char **argv)
 		return fputs("frontend start-up failed\n", stderr), 1;
 	if ((hfd = host_connect(&g, o.uds)) < 0)
 		return 1;
-	for (int i = 0; i < 3; i++) {
-		if ((o.dirs & 4) && (sp[i] = socketpair_secs(bytes)) <= 0)
+	if (warm_up(&g, hfd, &o))
+		return fputs("warm-up transfer failed\n", stderr), 1;
+	for (int i = 0; i < 4; i++) { /* socketpair, h2g, socketpair, g2h, socketpair, relay, ... */
+		if ((o.dirs & 4) && (sp[i] = socketpair_secs(bytes, false)) <= 0)
 			return fputs("socketpair transfer failed\n", stderr), 1;
 		if ((i == 0 && (o.dirs & 1) && host_to_guest(&g, hfd, bytes, &h2g)) ||
-		    (i == 1 && (o.dirs & 2) && guest_to_host(&g, hfd, bytes, &g2h)))
+		    (i == 1 && (o.dirs & 2) && guest_to_host(&g, hfd, bytes, &g2h)) ||
+		    (i == 2 && (o.dirs & 4) && (relay = socketpair_secs(bytes, true)) <= 0))
 			return fputs("transfer failed\n", stderr), 1;
 	}
-	print_json(o.mib, &h2g, &g2h, sp);
+	print_json(o.mib, &h2g, &g2h, sp, relay);
 	return 0;
 }
