@@ -153,8 +153,8 @@ $(BUILD)/tools/blk_harness: $(BUILD)/tools/bench/blk.o $(BUILD)/tests/vhost/vfro
 	$(CC) $(LDFLAGS) -o $@ $^
 
 # A vsock stream against a socketpair (tools/bench/vsock, docs/benchmarks.md).
-$(BUILD)/tools/vsock_harness: $(BUILD)/tools/bench/vsock.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
-	$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/tools/vsock_harness: $(BUILD)/tools/bench/vsock.o $(BUILD)/tools/bench/vsock_guest.o $(BUILD)/tests/vhost/vfront.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/tools/net_harness: $(BUILD)/tools/bench/net.o $(BUILD)/tests/net/vnet.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread

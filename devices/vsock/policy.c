@@ -59,6 +59,10 @@ static int vsock_rules(void *scmp_ctx, const void *arg)
 			 SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->timer_fd), none);
 	if (!rc)
 		rc = add(ctx, SCMP_SYS(clock_gettime), 1, SCMP_A0(SCMP_CMP_EQ, CLOCK_MONOTONIC), none);
+	/* A stream's send buffer sized to hold the guest's credit window (no copy into c->buf). */
+	if (!rc)
+		rc = add(ctx, SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+			 SCMP_A2(SCMP_CMP_EQ, SO_SNDBUF));
 	/* The guest's SHUTDOWN(SEND) becomes a half-close of the stream. */
 	if (!rc)
 		rc = add(ctx, SCMP_SYS(shutdown), 1, SCMP_A1(SCMP_CMP_EQ, SHUT_WR), none);

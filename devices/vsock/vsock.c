@@ -18,6 +18,7 @@
 
 #define HDR_LEN sizeof(struct vsock_hdr)
 #define FIRST_EPHEMERAL (1u << 30)
+#define STREAM_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET) /* EPOLLOUT: conn_watch_out */
 #define WARN_MAX 10  /* bad-packet lines logged before going quiet (counted in the stats) */
 
 _Static_assert(sizeof(struct vsock_hdr) == 44, "virtio-vsock header layout");
@@ -58,7 +59,7 @@ static void vs_quiesce(void *opaque, int q)
 
 	if (dev->rx_held && (q < 0 || q == VSOCK_Q_RX)) {
 		dev->rx_held = false;
-		if (virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem.head, 0) == 0)
+		if (virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem[0].head, 0) == 0)
 			vu_queue_notify(&dev->vu, VSOCK_Q_RX);
 	}
 	if (q != VSOCK_Q_TX)
@@ -213,10 +214,21 @@ static int conn_find(const struct vsock_dev *dev, uint32_t host_port, uint32_t g
 	return -1;
 }
 
+/* The socket itself should hold about a credit window of guest bytes, so that they rarely
+ * wait (copied) in c->buf: the kernel doubles the value (its overhead), which makes
+ * VSOCK_BUF_ALLOC; it caps it at net.core.wmem_max. Best effort: a smaller buffer only
+ * costs copies. A stream thus holds at most about 2 x VSOCK_BUF_ALLOC of guest bytes. */
+static void conn_sndbuf(int fd)
+{
+	int v = VSOCK_BUF_ALLOC / 2;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 /* A free slot watching fd, or NULL when the table is full (fd is then closed). */
 static struct vsock_conn *conn_new(struct vsock_dev *dev, int fd, enum vsock_state st)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct epoll_event ev = { .events = STREAM_EVENTS };
 
 	for (unsigned i = 0; i < dev->max_conns; i++) {
 		struct vsock_conn *c = &dev->conns[i];
@@ -226,6 +238,7 @@ static struct vsock_conn *conn_new(struct vsock_dev *dev, int fd, enum vsock_sta
 		ev.data.u64 = dev->tag_conn + i;
 		if (epoll_ctl(dev->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			break;
+		conn_sndbuf(fd);
 		*c = (struct vsock_conn){ .state = st, .fd = fd, .readable = true };
 		dev->nconns++;
 		if (i >= dev->hi)
@@ -235,6 +248,17 @@ static struct vsock_conn *conn_new(struct vsock_dev *dev, int fd, enum vsock_sta
 	dev->stats.table_full++;
 	close(fd);
 	return NULL;
+}
+
+/* Writability matters only while bytes wait in c->buf: a stream asks for EPOLLOUT then
+ * alone (otherwise every read by the host peer would wake the loop). */
+static void conn_watch_out(struct vsock_dev *dev, struct vsock_conn *c, bool on)
+{
+	struct epoll_event ev = { .events = STREAM_EVENTS | (on ? EPOLLOUT : 0),
+				  .data.u64 = dev->tag_conn + (uint64_t)(c - dev->conns) };
+
+	if (c->out_watched != on && epoll_ctl(dev->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->out_watched = on;
 }
 
 /* Forgets a stream without telling the guest. */
@@ -306,7 +330,7 @@ static void conn_flush(struct vsock_dev *dev, struct vsock_conn *c)
 			chunk = c->buf_len;
 		w = send(c->fd, c->buf + c->buf_head, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return conn_watch_out(dev, c, true);
 		if (w <= 0) {
 			conn_reset(dev, c);
 			return;
@@ -315,6 +339,7 @@ static void conn_flush(struct vsock_dev *dev, struct vsock_conn *c)
 		c->buf_len -= (uint32_t)w;
 		c->fwd_cnt += (uint32_t)w;
 	}
+	conn_watch_out(dev, c, false);
 	credit_check(c);
 	if (c->guest_no_send && !c->wr_shut) {
 		shutdown(c->fd, SHUT_WR);
@@ -356,6 +381,8 @@ static void conn_rx_data(struct vsock_dev *dev, struct vsock_conn *c,
 		iov_copy(e->iov, e->out_num, HDR_LEN + done, c->buf + at, n, false);
 		c->buf_len += n;
 		done += n;
+		dev->stats.buffered += n;
+		conn_watch_out(dev, c, true);
 	}
 	credit_check(c);
 }
@@ -504,13 +531,14 @@ static void tx_packet(struct vsock_dev *dev, const struct virtq_elem *e)
 	conn_packet(dev, &dev->conns[i], &h, e);
 }
 
-static void tx_pump(struct vsock_dev *dev)
+/* Takes every packet the guest queued; true if any was returned to it (to be notified). */
+static bool tx_pump(struct vsock_dev *dev)
 {
 	struct virtq *vq = &dev->vu.queues[VSOCK_Q_TX].vq;
 	bool pushed = false;
 
 	if (!vu_queue_ready(&dev->vu, VSOCK_Q_TX))
-		return;
+		return false;
 	for (;;) {
 		int rc = virtq_pop(vq, &dev->vu.mem, &dev->tx_elem);
 
@@ -526,8 +554,7 @@ static void tx_pump(struct vsock_dev *dev)
 		if (virtq_push(vq, dev->tx_elem.head, 0) == 0)
 			pushed = true;
 	}
-	if (pushed)
-		vu_queue_notify(&dev->vu, VSOCK_Q_TX);
+	return pushed;
 }
 
 /* ---- the rx queue: packets to the guest ---- */
@@ -553,34 +580,53 @@ static int next_work(struct vsock_dev *dev)
 	return -1;
 }
 
-/* An rx buffer in dev->rx_elem: true if one is held. */
-static bool rx_buffer(struct vsock_dev *dev)
+/* recvmsg gave no data (r <= 0): the socket is drained, failed, or at its end. */
+static unsigned fill_none(struct vsock_dev *dev, struct vsock_conn *c, ssize_t r)
+{
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		c->readable = false;
+	} else if (r < 0) {
+		conn_reset(dev, c);
+	} else { /* the host shut its side: SHUTDOWN(SEND) to the guest */
+		c->host_eof = true;
+		c->shut_flags = VSOCK_SHUTDOWN_SEND;
+		c->pending |= PEND_SHUTDOWN;
+	}
+	return 0;
+}
+
+/* Pops one rx buffer into e; false when none (or the queue broke on it). */
+static bool rx_pop(struct vsock_dev *dev, struct virtq_elem *e, bool arm)
 {
 	struct virtq *vq = &dev->vu.queues[VSOCK_Q_RX].vq;
-	int rc;
+	int rc = virtq_pop(vq, &dev->vu.mem, e);
 
-	if (dev->rx_held)
-		return true;
-	rc = virtq_pop(vq, &dev->vu.mem, &dev->rx_elem);
-	if (rc == 0) {
+	if (rc == 0 && arm) {
 		virtq_arm_kick(vq);
-		rc = virtq_pop(vq, &dev->vu.mem, &dev->rx_elem);
+		rc = virtq_pop(vq, &dev->vu.mem, e);
 	}
 	if (rc != 1)
 		return false;
 	/* No room past the header would stall the stream it was picked for: refused. */
-	if (dev->rx_elem.out_num || dev->rx_elem.in_len <= HDR_LEN) {
+	if (e->out_num || e->in_len <= HDR_LEN) {
 		virtq_mark_broken(vq, "rx buffer not device-writable or without room past a header",
-				  dev->rx_elem.in_len);
+				  e->in_len);
 		return false;
 	}
-	dev->rx_held = true;
 	return true;
 }
 
-static uint32_t put_hdr(struct vsock_dev *dev, const struct vsock_hdr *h)
+/* An rx buffer in dev->rx_elem[0]: true if one is held. */
+static bool rx_buffer(struct vsock_dev *dev)
 {
-	iov_copy(dev->rx_elem.iov, dev->rx_elem.in_num, 0, (void *)h, HDR_LEN, true);
+	if (!dev->rx_held)
+		dev->rx_held = rx_pop(dev, &dev->rx_elem[0], true);
+	return dev->rx_held;
+}
+
+static uint32_t put_hdr(struct virtq_elem *e, const struct vsock_hdr *h)
+{
+	iov_copy(e->iov, e->in_num, 0, (void *)h, HDR_LEN, true);
 	return HDR_LEN;
 }
 
@@ -596,45 +642,77 @@ static uint32_t fill_control(struct vsock_dev *dev, struct vsock_conn *c)
 	hdr_for(dev, c, &h, op_of[bit]);
 	if (bit == PEND_SHUTDOWN)
 		h.flags = c->shut_flags;
-	if (bit == PEND_CREDIT)
-		c->pending &= ~PEND_CREDIT;
-	return put_hdr(dev, &h);
+	return put_hdr(&dev->rx_elem[0], &h);
 }
 
-/* Data from the host socket into the held rx buffer; 0 if there was none. */
-static uint32_t fill_data(struct vsock_dev *dev, struct vsock_conn *c)
+/* Payload areas of the held buffer and of more popped ones, up to cap bytes in all:
+ * the iovec for one recvmsg in s (*k entries), each buffer's share in room[]. Returns the
+ * number of buffers (1 to VSOCK_RX_BATCH). */
+static unsigned rx_gather(struct vsock_dev *dev, uint32_t cap, struct iovec *s, unsigned *k,
+			  uint32_t *room)
+{
+	unsigned nb = 0;
+	uint32_t total = 0;
+
+	*k = 0;
+	for (;;) {
+		struct virtq_elem *e = &dev->rx_elem[nb];
+		uint64_t r = e->in_len - HDR_LEN;
+
+		if (nb && *k + e->in_num > VIRTQ_IOV_MAX) { /* no room in s: give it back */
+			virtq_unpop(&dev->vu.queues[VSOCK_Q_RX].vq, e->head);
+			break;
+		}
+		room[nb] = r < cap - total ? (uint32_t)r : cap - total;
+		*k += iov_slice(e->iov, e->in_num, HDR_LEN, room[nb], s + *k);
+		total += room[nb++];
+		if (total == cap || nb == VSOCK_RX_BATCH || !rx_pop(dev, &dev->rx_elem[nb], false))
+			break;
+	}
+	return nb;
+}
+
+/* Gives back the buffers popped for a recvmsg but not filled (newest first). */
+static void rx_unpop(struct vsock_dev *dev, unsigned from, unsigned nb)
+{
+	while (nb-- > from)
+		virtq_unpop(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem[nb].head);
+}
+
+/* Host bytes into as many rx buffers as one recvmsg fills (within the guest's credit and
+ * VSOCK_MAX_PAYLOAD); each gets its RW header; all are published with one used idx update.
+ * Returns the buffers used (the held one among them), 0 if there was no data. */
+static unsigned fill_data(struct vsock_dev *dev, struct vsock_conn *c)
 {
 	struct iovec s[VIRTQ_IOV_MAX];
-	uint64_t room = dev->rx_elem.in_len - HDR_LEN;
-	uint32_t cap = peer_credit(c);
-	struct vsock_hdr h;
-	unsigned k;
+	uint32_t room[VSOCK_RX_BATCH], cap = peer_credit(c), left;
+	uint16_t heads[VSOCK_RX_BATCH];
+	unsigned k, nb, used = 0;
 	ssize_t r;
 
-	if (cap > room)
-		cap = (uint32_t)room;
 	if (cap > VSOCK_MAX_PAYLOAD)
 		cap = VSOCK_MAX_PAYLOAD;
-	k = iov_slice(dev->rx_elem.iov, dev->rx_elem.in_num, HDR_LEN, cap, s);
+	nb = rx_gather(dev, cap, s, &k, room);
 	r = recvmsg(c->fd, &(struct msghdr){ .msg_iov = s, .msg_iovlen = k }, MSG_DONTWAIT);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-		c->readable = false;
-		return 0;
+	if (r <= 0) {
+		rx_unpop(dev, 1, nb); /* the held buffer stays held */
+		return fill_none(dev, c, r);
 	}
-	if (r < 0) {
-		conn_reset(dev, c);
-		return 0;
+	for (left = (uint32_t)r; left; used++) {
+		struct vsock_hdr h;
+
+		hdr_for(dev, c, &h, VSOCK_OP_RW);
+		h.len = left < room[used] ? left : room[used];
+		left -= h.len;
+		c->tx_cnt += h.len;
+		room[used] = put_hdr(&dev->rx_elem[used], &h) + h.len; /* now the used length */
+		heads[used] = dev->rx_elem[used].head;
 	}
-	if (r == 0) { /* the host shut its side: SHUTDOWN(SEND) to the guest */
-		c->host_eof = true;
-		c->shut_flags = VSOCK_SHUTDOWN_SEND;
-		c->pending |= PEND_SHUTDOWN;
-		return 0;
-	}
-	hdr_for(dev, c, &h, VSOCK_OP_RW);
-	h.len = (uint32_t)r;
-	c->tx_cnt += (uint32_t)r;
-	return put_hdr(dev, &h) + (uint32_t)r;
+	rx_unpop(dev, used, nb);
+	dev->rx_held = false;
+	if (virtq_push_n(&dev->vu.queues[VSOCK_Q_RX].vq, heads, room, used))
+		return 0; /* the queue broke: nothing more goes to the guest */
+	return used;
 }
 
 static uint32_t fill_rst(struct vsock_dev *dev)
@@ -648,35 +726,38 @@ static uint32_t fill_rst(struct vsock_dev *dev)
 
 	dev->rst_head = (dev->rst_head + 1) % dev->rst_cap;
 	dev->rst_len--;
-	return put_hdr(dev, &h);
+	return put_hdr(&dev->rx_elem[0], &h);
 }
 
+/* An RST (i < 0) or stream i's next control packet in the held buffer, pushed. */
+static bool rx_control(struct vsock_dev *dev, int i)
+{
+	uint32_t n = i < 0 ? fill_rst(dev) : fill_control(dev, &dev->conns[i]);
+
+	dev->rx_held = false;
+	return virtq_push(&dev->vu.queues[VSOCK_Q_RX].vq, dev->rx_elem[0].head, n) == 0;
+}
+
+/* Fills rx buffers while streams have something for the guest; one interrupt at the end. */
 static void rx_pump(struct vsock_dev *dev)
 {
-	struct virtq *vq = &dev->vu.queues[VSOCK_Q_RX].vq;
 	bool pushed = false;
 
 	if (!vu_queue_ready(&dev->vu, VSOCK_Q_RX))
 		return;
 	for (;;) {
 		int i = dev->rst_len ? -1 : next_work(dev);
-		uint32_t n;
 
 		if (!dev->rst_len && i < 0)
 			break;
 		if (!rx_buffer(dev))
 			break;
-		if (i < 0)
-			n = fill_rst(dev);
-		else if (dev->conns[i].pending)
-			n = fill_control(dev, &dev->conns[i]);
-		else
-			n = fill_data(dev, &dev->conns[i]);
-		if (!n)
-			continue;
-		dev->rx_held = false;
-		if (virtq_push(vq, dev->rx_elem.head, n) == 0)
+		if (i < 0 || dev->conns[i].pending)
+			pushed |= rx_control(dev, i);
+		else if (fill_data(dev, &dev->conns[i]))
 			pushed = true;
+		else
+			continue;
 		if (i >= 0)
 			conn_maybe_finish(dev, &dev->conns[i]);
 	}
@@ -684,10 +765,15 @@ static void rx_pump(struct vsock_dev *dev)
 		vu_queue_notify(&dev->vu, VSOCK_Q_RX);
 }
 
+/* The tx completions are signalled after the rx pass: a guest waiting for credit then
+ * wakes once, with its credit update and its tx buffers both there. */
 void vsock_process(struct vsock_dev *dev)
 {
-	tx_pump(dev);
+	bool tx_done = tx_pump(dev);
+
 	rx_pump(dev);
+	if (tx_done)
+		vu_queue_notify(&dev->vu, VSOCK_Q_TX);
 }
 
 /* ---- the hybrid socket: host-initiated streams ---- */
@@ -821,11 +907,11 @@ void vsock_close(struct vsock_dev *dev)
 	const struct vsock_stats *st = &dev->stats;
 
 	log_info("bad packets %llu, spoofed %llu, credit overflows %llu, refused %llu, "
-		 "table full %llu, connect timeouts %llu, RSTs dropped %llu",
+		 "table full %llu, connect timeouts %llu, RSTs dropped %llu; bytes buffered %llu",
 		 (unsigned long long)st->bad_packets, (unsigned long long)st->spoofed,
 		 (unsigned long long)st->credit_overflows, (unsigned long long)st->refused,
 		 (unsigned long long)st->table_full, (unsigned long long)st->timeouts,
-		 (unsigned long long)st->rst_dropped);
+		 (unsigned long long)st->rst_dropped, (unsigned long long)st->buffered);
 	for (unsigned i = 0; i < dev->hi; i++)
 		if (dev->conns[i].state != VC_FREE)
 			conn_reset(dev, &dev->conns[i]);

@@ -15,12 +15,32 @@
 #define HDR sizeof(struct vd_hdr)
 #define TX_MAX (HDR + (64u << 10))
 
+/* Buffer i as an indirect table of d->rxsplit device-writable pieces. */
+static void rx_table(struct vd *d, uint16_t i, uint64_t addr, uint32_t len)
+{
+	uint64_t t = d->rx_ind + (uint64_t)i * d->rxsplit * sizeof(struct vf_desc);
+	struct vf_desc *e = vf_ptr(&d->f, t);
+	uint32_t per = len / d->rxsplit;
+
+	for (uint32_t k = 0; k < d->rxsplit; k++)
+		e[k] = (struct vf_desc){ addr + (uint64_t)per * k,
+					 k + 1 == d->rxsplit ? len - per * k : per,
+					 (uint16_t)(VF_DESC_WRITE | (k + 1 < d->rxsplit ? VF_DESC_NEXT : 0)),
+					 (uint16_t)(k + 1 < d->rxsplit ? k + 1 : 0) };
+	d->f.q[0].desc[i] = (struct vf_desc){ t, d->rxsplit * (uint32_t)sizeof(struct vf_desc),
+					      VF_DESC_INDIRECT, 0 };
+}
+
 static void post_rx(struct vd *d, uint16_t i)
 {
 	struct vf_queue *q = &d->f.q[0];
+	uint64_t addr = d->rx_area + (uint64_t)i * VD_RXBUF;
+	uint32_t len = d->rxlen ? d->rxlen : VD_RXBUF;
 
-	q->desc[i] = (struct vf_desc){ d->rx_area + (uint64_t)i * VD_RXBUF, d->rxlen ? d->rxlen : VD_RXBUF,
-				       VF_DESC_WRITE, 0 };
+	if (d->rxsplit)
+		rx_table(d, i, addr, len);
+	else
+		q->desc[i] = (struct vf_desc){ addr, len, VF_DESC_WRITE, 0 };
 	vf_post_head(&d->f, 0, i);
 }
 
@@ -36,6 +56,8 @@ int vd_start(struct vd *d, const char *sock, const char *uds)
 	d->uds = uds;
 	d->rx_area = vf_alloc(&d->f, (uint64_t)VD_QSIZE * VD_RXBUF);
 	d->tx_area = vf_alloc(&d->f, 4 * TX_MAX);
+	if (d->rxsplit)
+		d->rx_ind = vf_alloc(&d->f, (uint64_t)VD_QSIZE * d->rxsplit * sizeof(struct vf_desc));
 	for (uint16_t i = 0; i < VD_QSIZE; i++)
 		post_rx(d, i);
 	vf_kick(&d->f, 0);

@@ -41,6 +41,8 @@ struct vd {
 	uint64_t rx_area, tx_area;
 	const char *uds;
 	uint32_t rxlen;             /* rx buffer length (0: VD_RXBUF); tests set it short */
+	uint32_t rxsplit;           /* rx buffers as indirect tables of this many pieces (0: one) */
+	uint64_t rx_ind;            /* their tables */
 	uint8_t payload[VD_RXBUF];
 	struct vd_hdr last;         /* the last packet received */
 	unsigned unmatched;         /* packets for no known stream */

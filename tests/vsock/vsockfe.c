@@ -123,6 +123,22 @@ static int t_many(struct vd *d)
 	return 0;
 }
 
+/* rx buffers of 100 payload bytes: one recvmsg spans many, most given back unfilled. */
+static int t_rx_small(struct vd *d)
+{
+	CHECK(open_many(d, 4) == 0, "could not open 8 streams");
+	CHECK(vd_pump(d, 256 << 10, 60000) == 0, "256 KiB each way through 100-byte rx buffers");
+	return 0;
+}
+
+/* rx buffers of 100 pieces each: the recvmsg iovec fills up after two of them. */
+static int t_rx_split(struct vd *d)
+{
+	CHECK(open_many(d, 4) == 0, "could not open 8 streams");
+	CHECK(vd_pump(d, 256 << 10, 60000) == 0, "256 KiB each way through 100-piece rx buffers");
+	return 0;
+}
+
 static int t_close_host(struct vd *d)
 {
 	CHECK(open_many(d, 8) == 0, "could not open 16 streams");
@@ -437,7 +453,8 @@ static int t_socat(struct vd *d)
 static const struct { const char *name; int (*fn)(struct vd *); } tests[] = {
 	{ "host-connect", t_host_connect }, { "guest-connect", t_guest_connect },
 	{ "guest-refused", t_guest_refused }, { "host-refused", t_host_refused },
-	{ "many", t_many }, { "close-host", t_close_host }, { "close-guest", t_close_guest },
+	{ "many", t_many }, { "rx-small", t_rx_small }, { "rx-split", t_rx_split },
+	{ "close-host", t_close_host }, { "close-guest", t_close_guest },
 	{ "close-vm", t_close_vm }, { "reset", t_reset }, { "half-close", t_half_close },
 	{ "m-len", t_m_len }, { "m-type", t_m_type }, { "m-addr", t_m_addr },
 	{ "m-credit", t_m_credit }, { "m-flood", t_m_flood }, { "m-ops", t_m_ops },
@@ -469,6 +486,10 @@ int main(int argc, char **argv)
 			continue;
 		if (!strcmp(test, "m-rxshort"))
 			d.rxlen = 8;
+		if (!strcmp(test, "rx-small"))
+			d.rxlen = 44 + 100;
+		if (!strcmp(test, "rx-split"))
+			d.rxsplit = 100;
 		rc = vd_start(&d, sock, uds);
 		if (rc)
 			return fprintf(stderr, "FAIL: frontend start-up: %s\n", strerror(-rc)), 1;
