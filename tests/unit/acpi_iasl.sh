@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-"$CC" -std=gnu11 -Wall -Wextra -Werror -I"$ROOT/vmm" "$WORK/dump.c" "$ROOT/vmm/acpi.c" "$ROOT/vmm/aml.c" -o "$WORK/dump"
+"$CC" -std=gnu11 -Wall -Wextra -Werror -I"$ROOT/vmm" "$WORK/dump.c" "$ROOT/vmm/acpi.c" "$ROOT/vmm/acpi_hotplug.c" "$ROOT/vmm/aml.c" -o "$WORK/dump"
 cd "$WORK"
 ./dump "$NR_CPUS" $FULL || fail "acpi_build failed for $NR_CPUS CPUs"
 
