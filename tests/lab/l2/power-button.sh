@@ -12,6 +12,8 @@ i=0
 while [ "$i" -lt 600 ]; do
 	n=$(awk '{ print $1 }' "$f")
 	if [ "${n:-0}" -gt 0 ]; then
+		d=/sys/firmware/acpi/interrupts
+		echo "L2-POWERBUTTON: SCIs $(cat $d/sci 2>/dev/null), of which not handled $(cat $d/sci_not 2>/dev/null)"
 		echo "L2-RESULT: power-button PASS the SCI came ($f: $(cat "$f")), powering off"
 		exit 0
 	fi
