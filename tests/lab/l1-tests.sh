@@ -99,7 +99,8 @@ for k in tiny cloud; do
 done
 
 # --- net and vsock: streams between L1 and L2 with 1 MiB each way, checksummed (tests/lab/labsock.c) ---------
-# The minimal kernel has virtio-net, vsock and IPv4 built in (guest/linux/config-fragment): it is enough here.
+# The minimal kernel has virtio-net, vsock and IPv4 built in (guest/linux/config-fragment); the cloud kernel
+# runs the cellvm-net and cellvm-vsock cases too.
 # xfer_bg NAME ARGS...: labsock ARGS in the background, 1 MiB of random data ($out.NAME.tx) on its stdin,
 # what it receives in $out.NAME.rx, its status in $out.NAME.rc. A leftover from a failed attempt is stopped.
 xfer_bg() {
@@ -155,6 +156,13 @@ l2case tiny/vsock tiny 0 "lab.test=vsock lab.lport=5002 lab.hport=5003" \
 l2case tiny/vsock-vhost tiny 0 "lab.test=vsock lab.lport=5002 lab.hport=5003" \
 	"pre:xfer_bg in -r 60 vsock:3:5002" "pre:xfer_bg out vsock-listen:5003" "vmm:--vsock cid=3,vhost=on" \
 	'^L2-RESULT: vsock PASS' "post:xfer_check in in" "post:xfer_check out out" 'log:served by the kernel.s vhost-vsock'
+# The distribution kernel: its virtio_net and vsock transport are modules the L2 init loads.
+l2case cloud/net cloud 0 "lab.test=net lab.port=5021" "pre:net_tap labtap0" "pre:xfer_bg tcp tcp-listen:5021" \
+	"vmm:--net tap=labtap0" '^L2-RESULT: net PASS' "post:xfer_check tcp tcp" "log:served by cellvm-net"
+VS=/tmp/cloud_vsock.sock
+l2case cloud/vsock cloud 0 "lab.test=vsock lab.lport=5002 lab.hport=5003" \
+	"pre:xfer_bg in -r 60 hybrid:$VS:5002" "pre:xfer_bg out unix-listen:${VS}_5003" "vmm:--vsock cid=3,socket=$VS" \
+	'^L2-RESULT: vsock PASS' "post:xfer_check in in" "post:xfer_check out out" 'log:served by cellvm-vsock'
 
 # --- the lab itself: an assignable device behind an IOMMU (for the VFIO cases to come) ---------
 # With LAB_VFIO=1 the runner starts L1 with -device intel-iommu -device e1000e and intel_iommu=on;
