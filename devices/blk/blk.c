@@ -182,6 +182,7 @@ int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 	 * (a synchronous direct read would wait for the device in the loop). */
 	dev->inl[0].on = !o->direct;
 	dev->inl[1].on = !o->direct && !o->readonly;
+	dev->sync_alone = !o->direct && !o->readonly;
 	*what = "io_uring";
 	return ring_init(dev);
 }
@@ -317,6 +318,41 @@ static bool rw_inline(struct blk_dev *dev, struct blk_req *r, uint64_t off, uint
 	return false;
 }
 
+static unsigned busy(struct blk_dev *dev, int q);
+
+/* True when r is the only request the device holds: none other in flight on any queue and
+ * none posted behind it. */
+static bool req_alone(struct blk_dev *dev)
+{
+	if (busy(dev, -1) != 1)
+		return false;
+	for (unsigned q = 0; q < dev->vu.num_queues; q++)
+		if (virtq_avail_pending(&dev->vu.queues[q].vq))
+			return false;
+	return true;
+}
+
+/*
+ * A lone buffered write, done in the loop with a plain pwritev2 as a synchronous driver
+ * would (fio psync): the driver waits for it anyway, and io_uring would hand it to a worker
+ * thread (ext4 refuses RWF_NOWAIT writes), a wake-up and a completion hand-off per request.
+ * Nothing else can wait behind it: no other request is in flight or posted (io_uring's
+ * workers run buffered writes to one file one at a time anyway). Whatever is posted while it
+ * runs is popped right after. A short write or an error: to io_uring whole, as above.
+ */
+static bool write_alone(struct blk_dev *dev, struct blk_req *r, uint64_t off, uint64_t len)
+{
+	ssize_t n;
+
+	if (!dev->sync_alone || !req_alone(dev))
+		return false;
+	n = pwritev2(dev->fd, r->data, (int)r->ndata, (off_t)off, 0);
+	if (n < 0 || (uint64_t)n != len)
+		return false;
+	dev->sync_writes++;
+	return true;
+}
+
 static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk_hdr *h, bool write)
 {
 	const struct virtq_elem *e = &r->elem;
@@ -337,7 +373,8 @@ static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk
 	else
 		r->ndata = iov_slice(e->iov + e->out_num, e->in_num, 0, len, r->data);
 	r->used_len = (uint32_t)((write ? 0 : len) + 1);
-	if (rw_inline(dev, r, h->sector * VIRTIO_BLK_SECTOR, len, write))
+	if (rw_inline(dev, r, h->sector * VIRTIO_BLK_SECTOR, len, write) ||
+	    (write && write_alone(dev, r, h->sector * VIRTIO_BLK_SECTOR, len)))
 		return VIRTIO_BLK_S_OK;
 	sqe = get_sqe(dev);
 	if (!sqe)
@@ -561,8 +598,6 @@ void blk_complete(struct blk_dev *dev)
 		blk_process(dev, q);
 }
 
-static unsigned busy(struct blk_dev *dev, int q);
-
 void blk_set_polling(struct blk_dev *dev, bool on)
 {
 	dev->polling = on;
@@ -637,10 +672,12 @@ bool blk_io_pending(struct blk_dev *dev)
 
 void blk_log_stats(const struct blk_dev *dev)
 {
-	log_info("inline reads %llu (to io_uring after a try: %llu), inline writes %llu (%llu)%s",
+	log_info("inline reads %llu (to io_uring after a try: %llu), inline writes %llu (%llu)%s; "
+		 "lone writes done in the loop %llu",
 		 (unsigned long long)dev->inl[0].done, (unsigned long long)dev->inl[0].fallback,
 		 (unsigned long long)dev->inl[1].done, (unsigned long long)dev->inl[1].fallback,
-		 dev->inl[0].on || dev->inl[1].on ? "" : "; inline path off");
+		 dev->inl[0].on || dev->inl[1].on ? "" : "; inline path off",
+		 (unsigned long long)dev->sync_writes);
 }
 
 void blk_close(struct blk_dev *dev)

@@ -25,6 +25,11 @@ static int add_inline_rules(scmp_filter_ctx ctx, const struct blk_policy *p)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwritev2), 2,
 				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->disk_fd),
 				      SCMP_A5(SCMP_CMP_EQ, RWF_NOWAIT));
+	/* A lone buffered write (blk.c write_alone): no flags at all. */
+	if (!rc && p->sync_write)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwritev2), 2,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->disk_fd),
+				      SCMP_A5(SCMP_CMP_EQ, 0));
 	return rc;
 }
 
@@ -62,7 +67,7 @@ int blk_jail_spec(struct jail_spec *s, struct blk_policy *p, const struct blk_de
 	*s = jail_spec_default("blk");
 	*p = (struct blk_policy){ .epfd = epfd, .sock = sock, .ring_fd = dev->ring.ring_fd,
 				  .disk_fd = dev->fd, .inline_read = dev->inl[0].on,
-				  .inline_write = dev->inl[1].on };
+				  .inline_write = dev->inl[1].on, .sync_write = dev->sync_alone };
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]) && !rc; i++)
 		if (keep[i] >= 0)
 			rc = jail_keep_fd(s, keep[i]);
