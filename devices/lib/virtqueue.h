@@ -47,13 +47,15 @@ struct virtq {
 	uint16_t *avail;              /* flags, idx, ring[num], used_event */
 	uint8_t *used;                /* flags, idx, ring[num] {id, len}, avail_event */
 	uint16_t last_avail;          /* next avail entry to pop */
-	uint16_t used_idx;            /* our shadow of used->idx */
+	uint16_t used_idx;            /* our shadow of used->idx, filled elements included */
+	bool unpublished;             /* used_idx is ahead of used->idx (virtq_fill) */
 	uint16_t signalled_used;      /* used idx at the last notification */
 	bool signalled_valid;
 	bool event_idx;               /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;                /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool broken;                  /* latched: a bad ring or chain was seen */
 	uint64_t inflight[VIRTQ_MAX_SIZE / 64]; /* heads popped, not yet pushed */
+	unsigned ninflight;           /* bits set in inflight (a count, no popcount per call) */
 };
 
 /* One popped chain: out (device-readable) buffers first, then in (device-writable). */
@@ -73,6 +75,12 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *
 /* Returns a chain to the driver with len bytes written; -EIO if head is not in flight. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	__attribute__((warn_unused_result));
+/* Writes a used element without publishing it: the driver sees it at the next virtq_flush()
+ * (or virtq_push(), virtq_should_notify()), with every element filled before it, through
+ * one used idx store. -EIO if head is not in flight or the queue is broken. */
+int virtq_fill(struct virtq *vq, uint16_t head, uint32_t len) __attribute__((warn_unused_result));
+/* Publishes the used elements filled since the last publication (release ordering). */
+void virtq_flush(struct virtq *vq);
 /* Returns n chains at once, published by one used idx update (a merged rx frame must
  * appear whole). -EIO, nothing pushed, if a head is not in flight or the queue is broken. */
 int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
