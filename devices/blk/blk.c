@@ -525,6 +525,7 @@ static void req_start(struct blk_dev *dev, struct blk_req *r)
 		req_finish(r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
+	dev->queues[r->q].hint = e->iov[0].iov_base;
 	iov_read(e->iov, e->out_num, 0, &h, sizeof(h)); /* copied once, then validated */
 	st = req_dispatch(dev, r, &h);
 	if (st >= 0)
@@ -542,6 +543,9 @@ void blk_process(struct blk_dev *dev, unsigned q)
 
 	if (!vu_queue_ready(&dev->vu, q) || queue_pool(dev, q))
 		return;
+	virtq_prefetch(vq);
+	if (bq->hint)
+		__builtin_prefetch(bq->hint, 1); /* the header, and a status byte beside it */
 	for (;;) {
 		while (bq->free && (rc = virtq_pop(vq, &dev->vu.mem, &bq->free->elem)) == 1) {
 			struct blk_req *r = bq->free;
@@ -670,6 +674,8 @@ static void blk_quiesce(void *opaque, int q)
 {
 	struct blk_dev *dev = opaque;
 
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		dev->queues[i].hint = NULL; /* the memory table may change next */
 	while (busy(dev, q)) {
 		if (io_uring_submit_and_wait(&dev->ring, 1) < 0) {
 			log_error("io_uring wait failed while draining queue %d", q);

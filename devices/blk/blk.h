@@ -26,6 +26,7 @@ struct blk_queue {
 	struct blk_req *free;
 	unsigned nreqs;
 	bool notify;              /* something was pushed since the last call signal */
+	uint8_t *hint;            /* the last request's header: a driver often reuses it */
 	uint64_t bad_requests;
 };
 

@@ -235,6 +235,7 @@ int virtq_fill(struct virtq *vq, uint16_t head, uint32_t len)
 	__atomic_store_n((uint32_t *)(slot + 4), len, __ATOMIC_RELAXED);
 	vq->used_idx++;
 	vq->unpublished = true;
+	vq->last_head = head;
 	return 0;
 }
 
@@ -258,14 +259,17 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 
 int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (heads[i] >= vq->num || !(vq->inflight[heads[i] / 64] & (1ULL << (heads[i] % 64))))
-			return -EIO;
+	uint64_t left[VIRTQ_MAX_SIZE / 64];
+
+	/* Each head in flight, and listed once: checked on a copy, so a refusal changes nothing. */
+	memcpy(left, vq->inflight, sizeof(left));
 	for (unsigned i = 0; i < n; i++) {
-		if (vq->inflight[heads[i] / 64] & (1ULL << (heads[i] % 64)))
-			vq->ninflight--; /* a head listed twice is cleared once */
-		vq->inflight[heads[i] / 64] &= ~(1ULL << (heads[i] % 64));
+		if (heads[i] >= vq->num || !(left[heads[i] / 64] & (1ULL << (heads[i] % 64))))
+			return -EIO;
+		left[heads[i] / 64] &= ~(1ULL << (heads[i] % 64));
 	}
+	memcpy(vq->inflight, left, sizeof(left));
+	vq->ninflight -= n;
 	if (vq->broken)
 		return -EIO;
 	for (unsigned i = 0; i < n; i++) {
@@ -278,6 +282,19 @@ int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, 
 	vq->unpublished = true;
 	virtq_flush(vq); /* with any filled before them */
 	return 0;
+}
+
+void virtq_prefetch(const struct virtq *vq)
+{
+	uint16_t m;
+
+	if (!vq->num || !vq->desc || !vq->avail || !vq->used)
+		return;
+	m = (uint16_t)(vq->num - 1);
+	__builtin_prefetch(&vq->avail[2 + (vq->last_avail & m)], 0);
+	__builtin_prefetch(&vq->desc[vq->last_head & m], 0);
+	__builtin_prefetch(&vq->avail[2 + vq->num], 0);
+	__builtin_prefetch(vq->used + 4 + (size_t)(vq->used_idx & m) * 8, 1);
 }
 
 void virtq_unpop(struct virtq *vq, uint16_t head)
