@@ -559,6 +559,7 @@ void blk_process(struct blk_dev *dev, unsigned q)
 		if (!virtq_avail_pending(vq))
 			break;
 	}
+	virtq_flush(vq); /* what completed inline, before a submission's system call */
 	if (io_uring_submit(&dev->ring) < 0)
 		log_error("io_uring submit failed");
 	else if (io_uring_cq_ready(&dev->ring))
