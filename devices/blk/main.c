@@ -117,33 +117,25 @@ static int on_event(struct loop *l, uint64_t tag)
 #define POLL_WINDOW_CYCLES (100u * 1000u)  /* ~40 us at 2.5 GHz */
 #define POLL_MIN_CYCLES    (10u * 1000u)
 #define POLL_SLICE_CYCLES  (5u * 1000u * 1000u) /* then epoll once: socket, signals */
-#define POLL_GAP_CYCLES    (50u * 1000u)  /* ~20 us: an idle turn this long was preempted */
-#define POLL_BACKOFF_CYCLES (25u * 1000u * 1000u) /* ~10 ms without spinning after that */
 
 struct poller {
 	uint64_t window;
 	uint64_t slept_at;
 	bool worker_io;           /* the last spin ended on I/O handed to io_uring's workers */
-	uint64_t quiet_until;     /* TSC: no spinning before it (the CPU was contended) */
 };
 
 /* Spins while work keeps coming; true if it stopped only at the slice end (still busy). I/O
  * that did not complete at submission (buffered writes go to io_uring's workers, then the
  * flusher) ends the spin and skips the next one: measured, spinning beside those threads
- * halved QD1 write IOPS on a 2-core host, while reads served from the page cache gain.
- * An idle turn that took ~20 us means the spinner was preempted: the CPUs are contended, and
- * a spinner then takes the time the driver needs (on 2 shared cores the p50 went to 45-70
- * us, the scheduler's turns), so the loop only sleeps for the next ~10 ms, then tries again. */
+ * halved QD1 write IOPS on a 2-core host, while reads served from the page cache gain. */
 static bool busy_poll(struct loop *l, struct poller *p)
 {
-	uint64_t start = __rdtsc(), last_work = start, now = start, prev;
+	uint64_t start = __rdtsc(), last_work = start, now = start;
 	bool busy = false;
 
 	blk_set_polling(&l->dev, true);
 	while (now - last_work < p->window) {
-		bool worked = blk_poll(&l->dev);
-
-		if (worked)
+		if (blk_poll(&l->dev))
 			last_work = now;
 		if (blk_io_pending(&l->dev)) {
 			p->worker_io = true;
@@ -154,12 +146,7 @@ static bool busy_poll(struct loop *l, struct poller *p)
 			break;
 		}
 		__builtin_ia32_pause();
-		prev = now;
 		now = __rdtsc();
-		if (!worked && now - prev > POLL_GAP_CYCLES) {
-			p->quiet_until = now + POLL_BACKOFF_CYCLES;
-			break;
-		}
 	}
 	blk_set_polling(&l->dev, false);
 	return blk_poll(&l->dev) || busy; /* what came in while re-arming */
@@ -198,7 +185,7 @@ static int run(struct loop *l)
 		}
 		if (l->poll && n > 0 && !again)
 			adapt(&p);
-		if ((n > 0 || again) && (p.worker_io || __rdtsc() < p.quiet_until))
+		if ((n > 0 || again) && p.worker_io)
 			p.worker_io = again = false;
 		else
 			again = (n > 0 || again) && p.window && busy_poll(l, &p);
