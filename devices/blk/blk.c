@@ -182,6 +182,7 @@ int blk_open(struct blk_dev *dev, const struct blk_opts *o, const char **what)
 	 * (a synchronous direct read would wait for the device in the loop). */
 	dev->inl[0].on = !o->direct;
 	dev->inl[1].on = !o->direct && !o->readonly;
+	dev->sync_alone = !o->direct && !o->readonly;
 	*what = "io_uring";
 	return ring_init(dev);
 }
@@ -265,7 +266,8 @@ static void req_finish(struct blk_req *r, uint8_t status)
 
 	if (r->status_hva)
 		__atomic_store_n(r->status_hva, status, __ATOMIC_RELAXED);
-	if (virtq_push(&dev->vu.queues[r->q].vq, r->elem.head, status ? 1 : r->used_len) == 0)
+	/* Published by notify_all(), which ends every pass: one used idx store per batch. */
+	if (virtq_fill(&dev->vu.queues[r->q].vq, r->elem.head, status ? 1 : r->used_len) == 0)
 		bq->notify = true;
 	r->next_free = bq->free;
 	bq->free = r;
@@ -317,6 +319,53 @@ static bool rw_inline(struct blk_dev *dev, struct blk_req *r, uint64_t off, uint
 	return false;
 }
 
+static unsigned busy(struct blk_dev *dev, int q);
+
+/* True when r is the only request the device holds: none other in flight on any queue and
+ * none posted behind it. */
+static bool req_alone(struct blk_dev *dev)
+{
+	if (busy(dev, -1) != 1)
+		return false;
+	for (unsigned q = 0; q < dev->vu.num_queues; q++)
+		if (virtq_avail_pending(&dev->vu.queues[q].vq))
+			return false;
+	return true;
+}
+
+/*
+ * A lone buffered write, done in the loop with a plain pwritev2 as a synchronous driver
+ * would (fio psync): the driver waits for it anyway, and io_uring would hand it to a worker
+ * thread (ext4 refuses RWF_NOWAIT writes), a wake-up and a completion hand-off per request.
+ * Nothing else can wait behind it: no other request is in flight or posted (io_uring's
+ * workers run buffered writes to one file one at a time anyway). Whatever is posted while it
+ * runs is popped right after. A short write or an error: to io_uring whole, as above.
+ */
+static bool write_alone(struct blk_dev *dev, struct blk_req *r, uint64_t off, uint64_t len)
+{
+	ssize_t n;
+
+	if (!dev->sync_alone || !req_alone(dev))
+		return false;
+	n = pwritev2(dev->fd, r->data, (int)r->ndata, (off_t)off, 0);
+	if (n < 0 || (uint64_t)n != len)
+		return false;
+	dev->sync_writes++;
+	return true;
+}
+
+/*
+ * A batch: more requests are posted behind this one, or earlier ones of this pass wait in the
+ * submission queue. They all go to io_uring, one io_uring_enter for the lot, which tries each
+ * buffered read in the page cache at submission (as RWF_NOWAIT does) and posts its completion
+ * at once; blk_process() reaps them right after. One system call per batch instead of one
+ * preadv2 per request.
+ */
+static bool batch(struct blk_dev *dev, unsigned q)
+{
+	return io_uring_sq_ready(&dev->ring) > 0 || virtq_avail_pending(&dev->vu.queues[q].vq);
+}
+
 static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk_hdr *h, bool write)
 {
 	const struct virtq_elem *e = &r->elem;
@@ -337,7 +386,8 @@ static int do_rw(struct blk_dev *dev, struct blk_req *r, const struct virtio_blk
 	else
 		r->ndata = iov_slice(e->iov + e->out_num, e->in_num, 0, len, r->data);
 	r->used_len = (uint32_t)((write ? 0 : len) + 1);
-	if (rw_inline(dev, r, h->sector * VIRTIO_BLK_SECTOR, len, write))
+	if ((!batch(dev, r->q) && rw_inline(dev, r, h->sector * VIRTIO_BLK_SECTOR, len, write)) ||
+	    (write && write_alone(dev, r, h->sector * VIRTIO_BLK_SECTOR, len)))
 		return VIRTIO_BLK_S_OK;
 	sqe = get_sqe(dev);
 	if (!sqe)
@@ -475,11 +525,15 @@ static void req_start(struct blk_dev *dev, struct blk_req *r)
 		req_finish(r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
+	dev->queues[r->q].hint = e->iov[0].iov_base;
 	iov_read(e->iov, e->out_num, 0, &h, sizeof(h)); /* copied once, then validated */
 	st = req_dispatch(dev, r, &h);
 	if (st >= 0)
 		req_finish(r, (uint8_t)st);
 }
+
+static void reap(struct blk_dev *dev);
+static void notify_all(struct blk_dev *dev);
 
 void blk_process(struct blk_dev *dev, unsigned q)
 {
@@ -489,6 +543,9 @@ void blk_process(struct blk_dev *dev, unsigned q)
 
 	if (!vu_queue_ready(&dev->vu, q) || queue_pool(dev, q))
 		return;
+	virtq_prefetch(vq);
+	if (bq->hint)
+		__builtin_prefetch(bq->hint, 1); /* the header, and a status byte beside it */
 	for (;;) {
 		while (bq->free && (rc = virtq_pop(vq, &dev->vu.mem, &bq->free->elem)) == 1) {
 			struct blk_req *r = bq->free;
@@ -502,12 +559,12 @@ void blk_process(struct blk_dev *dev, unsigned q)
 		if (!virtq_avail_pending(vq))
 			break;
 	}
+	virtq_flush(vq); /* what completed inline, before a submission's system call */
 	if (io_uring_submit(&dev->ring) < 0)
 		log_error("io_uring submit failed");
-	if (bq->notify) {
-		bq->notify = false;
-		vu_queue_notify(&dev->vu, q);
-	}
+	else if (io_uring_cq_ready(&dev->ring))
+		reap(dev); /* what completed at submission (page-cache hits) */
+	notify_all(dev);
 }
 
 static void reap(struct blk_dev *dev)
@@ -538,6 +595,7 @@ static void notify_all(struct blk_dev *dev)
 	for (unsigned q = 0; q < dev->vu.num_queues; q++) {
 		if (dev->queues[q].notify) {
 			dev->queues[q].notify = false;
+			virtq_flush(&dev->vu.queues[q].vq);
 			vu_queue_notify(&dev->vu, q);
 		}
 	}
@@ -560,8 +618,6 @@ void blk_complete(struct blk_dev *dev)
 	for (unsigned q = 0; q < dev->vu.num_queues; q++)
 		blk_process(dev, q);
 }
-
-static unsigned busy(struct blk_dev *dev, int q);
 
 void blk_set_polling(struct blk_dev *dev, bool on)
 {
@@ -619,6 +675,8 @@ static void blk_quiesce(void *opaque, int q)
 {
 	struct blk_dev *dev = opaque;
 
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		dev->queues[i].hint = NULL; /* the memory table may change next */
 	while (busy(dev, q)) {
 		if (io_uring_submit_and_wait(&dev->ring, 1) < 0) {
 			log_error("io_uring wait failed while draining queue %d", q);
@@ -637,10 +695,12 @@ bool blk_io_pending(struct blk_dev *dev)
 
 void blk_log_stats(const struct blk_dev *dev)
 {
-	log_info("inline reads %llu (to io_uring after a try: %llu), inline writes %llu (%llu)%s",
+	log_info("inline reads %llu (to io_uring after a try: %llu), inline writes %llu (%llu)%s; "
+		 "lone writes done in the loop %llu",
 		 (unsigned long long)dev->inl[0].done, (unsigned long long)dev->inl[0].fallback,
 		 (unsigned long long)dev->inl[1].done, (unsigned long long)dev->inl[1].fallback,
-		 dev->inl[0].on || dev->inl[1].on ? "" : "; inline path off");
+		 dev->inl[0].on || dev->inl[1].on ? "" : "; inline path off",
+		 (unsigned long long)dev->sync_writes);
 }
 
 void blk_close(struct blk_dev *dev)

@@ -26,6 +26,7 @@ struct blk_queue {
 	struct blk_req *free;
 	unsigned nreqs;
 	bool notify;              /* something was pushed since the last call signal */
+	uint8_t *hint;            /* the last request's header: a driver often reuses it */
 	uint64_t bad_requests;
 };
 
@@ -54,6 +55,8 @@ struct blk_dev {
 	void *loop;
 	bool polling;             /* busy-poll mode: kicks and the completion eventfd are off */
 	struct blk_inline inl[2]; /* [0] reads, [1] writes */
+	bool sync_alone;          /* a lone buffered write runs in the loop (not --direct) */
+	uint64_t sync_writes;     /* writes done that way */
 };
 
 /* Opens the disk, sets up io_uring and the config space. -errno; *what names the step. */

@@ -12,6 +12,7 @@ struct blk_policy {
 	int ring_fd;
 	int disk_fd;
 	bool inline_read, inline_write; /* preadv2/pwritev2 RWF_NOWAIT on the disk (not --direct) */
+	bool sync_write;                /* pwritev2 without flags on the disk (not --direct) */
 };
 
 /* The jail for a device whose disk, io_uring, epoll, signalfd and socket are open. */

@@ -76,22 +76,24 @@ static int act_pwritev2_fd(const struct jail_act_ctx *a)
 }
 
 /* The inline path's own calls: killed where the rules leave them out (--direct: neither;
- * --readonly: no pwritev2). */
-static int act_disk_rw(const struct jail_act_ctx *a, bool write)
+ * --readonly: no pwritev2); a lone write's pwritev2 without flags: neither way. */
+static int act_disk_rw(const struct jail_act_ctx *a, bool write, int flags)
 {
 	static char b[4096] __attribute__((aligned(4096)));
 	struct iovec iov = { b, sizeof(b) };
 	int fd = ((struct blk_dev *)a->role)->fd;
 
-	return (write ? pwritev2(fd, &iov, 1, 0, RWF_NOWAIT) : preadv2(fd, &iov, 1, 0, RWF_NOWAIT)) < 0 ?
+	return (write ? pwritev2(fd, &iov, 1, 0, flags) : preadv2(fd, &iov, 1, 0, flags)) < 0 ?
 	       -errno : 0;
 }
 
-static int act_disk_preadv2(const struct jail_act_ctx *a) { return act_disk_rw(a, false); }
-static int act_disk_pwritev2(const struct jail_act_ctx *a) { return act_disk_rw(a, true); }
+static int act_disk_preadv2(const struct jail_act_ctx *a) { return act_disk_rw(a, false, RWF_NOWAIT); }
+static int act_disk_pwritev2(const struct jail_act_ctx *a) { return act_disk_rw(a, true, RWF_NOWAIT); }
+static int act_disk_pwritev2_sync(const struct jail_act_ctx *a) { return act_disk_rw(a, true, 0); }
 
 static const struct jail_act blk_acts[] = {
 	{ "disk-preadv2", act_disk_preadv2 }, { "disk-pwritev2", act_disk_pwritev2 },
+	{ "disk-pwritev2-sync", act_disk_pwritev2_sync },
 	{ "uring-openat", act_uring_openat }, { "uring-setup", act_uring_setup },
 	{ "preadv2-flags", act_preadv2_flags }, { "pwritev2-fd", act_pwritev2_fd },
 	{ "uring-reenable", act_uring_reenable }, { "uring-register", act_uring_register },

@@ -50,8 +50,10 @@ void virtq_setup(struct virtq *vq, uint16_t num, void *desc, void *avail, void *
 	vq->last_avail = base;
 	vq->used_idx = used ? __atomic_load_n((uint16_t *)(vq->used + 2), __ATOMIC_ACQUIRE) : base;
 	vq->signalled_valid = false;
+	vq->unpublished = false;
 	vq->broken = false;
 	memset(vq->inflight, 0, sizeof(vq->inflight));
+	vq->ninflight = 0;
 }
 
 void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long detail)
@@ -71,11 +73,7 @@ bool virtq_avail_pending(const struct virtq *vq)
 
 unsigned virtq_inflight(const struct virtq *vq)
 {
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < VIRTQ_MAX_SIZE / 64; i++)
-		n += (unsigned)__builtin_popcountll(vq->inflight[i]);
-	return n;
+	return vq->ninflight;
 }
 
 /* Adds one descriptor's buffer to elem; readable buffers may not follow writable ones. */
@@ -218,35 +216,61 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *
 	if (walk_chain(vq, mem, elem, head))
 		return -EIO;
 	vq->inflight[head / 64] |= 1ULL << (head % 64);
+	vq->ninflight++;
 	vq->last_avail++;
 	return 1;
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+int virtq_fill(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	uint8_t *slot;
 
 	if (head >= vq->num || !(vq->inflight[head / 64] & (1ULL << (head % 64))))
 		return -EIO;
 	vq->inflight[head / 64] &= ~(1ULL << (head % 64));
+	vq->ninflight--;
 	if (vq->broken)
 		return -EIO;
 	slot = vq->used + 4 + (size_t)(vq->used_idx & (vq->num - 1)) * 8;
 	__atomic_store_n((uint32_t *)slot, (uint32_t)head, __ATOMIC_RELAXED);
 	__atomic_store_n((uint32_t *)(slot + 4), len, __ATOMIC_RELAXED);
 	vq->used_idx++;
-	/* The element must be visible before the index that publishes it. */
-	__atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+	vq->unpublished = true;
+	vq->last_head = head;
 	return 0;
+}
+
+void virtq_flush(struct virtq *vq)
+{
+	if (!vq->unpublished)
+		return;
+	vq->unpublished = false;
+	/* The elements must be visible before the index that publishes them. */
+	__atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+{
+	int rc = virtq_fill(vq, head, len);
+
+	if (rc == 0)
+		virtq_flush(vq);
+	return rc;
 }
 
 int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (heads[i] >= vq->num || !(vq->inflight[heads[i] / 64] & (1ULL << (heads[i] % 64))))
+	uint64_t left[VIRTQ_MAX_SIZE / 64];
+
+	/* Each head in flight, and listed once: checked on a copy, so a refusal changes nothing. */
+	memcpy(left, vq->inflight, sizeof(left));
+	for (unsigned i = 0; i < n; i++) {
+		if (heads[i] >= vq->num || !(left[heads[i] / 64] & (1ULL << (heads[i] % 64))))
 			return -EIO;
-	for (unsigned i = 0; i < n; i++)
-		vq->inflight[heads[i] / 64] &= ~(1ULL << (heads[i] % 64));
+		left[heads[i] / 64] &= ~(1ULL << (heads[i] % 64));
+	}
+	memcpy(vq->inflight, left, sizeof(left));
+	vq->ninflight -= n;
 	if (vq->broken)
 		return -EIO;
 	for (unsigned i = 0; i < n; i++) {
@@ -256,9 +280,22 @@ int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, 
 		__atomic_store_n((uint32_t *)(slot + 4), lens[i], __ATOMIC_RELAXED);
 	}
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
-	/* Every element must be visible before the index that publishes them. */
-	__atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+	vq->unpublished = true;
+	virtq_flush(vq); /* with any filled before them */
 	return 0;
+}
+
+void virtq_prefetch(const struct virtq *vq)
+{
+	uint16_t m;
+
+	if (!vq->num || !vq->desc || !vq->avail || !vq->used)
+		return;
+	m = (uint16_t)(vq->num - 1);
+	__builtin_prefetch(&vq->avail[2 + (vq->last_avail & m)], 0);
+	__builtin_prefetch(&vq->desc[vq->last_head & m], 0);
+	__builtin_prefetch(&vq->avail[2 + vq->num], 0);
+	__builtin_prefetch(vq->used + 4 + (size_t)(vq->used_idx & m) * 8, 1);
 }
 
 void virtq_unpop(struct virtq *vq, uint16_t head)
@@ -266,6 +303,7 @@ void virtq_unpop(struct virtq *vq, uint16_t head)
 	if (head >= vq->num || !(vq->inflight[head / 64] & (1ULL << (head % 64))))
 		return;
 	vq->inflight[head / 64] &= ~(1ULL << (head % 64));
+	vq->ninflight--;
 	vq->last_avail--;
 }
 
@@ -274,6 +312,7 @@ bool virtq_should_notify(struct virtq *vq)
 	uint16_t old = vq->signalled_used, now = vq->used_idx, event;
 	bool valid = vq->signalled_valid;
 
+	virtq_flush(vq); /* the driver is told only about what it can see */
 	/* Our used idx store must be ordered before reading the driver's suppression. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vq->signalled_used = now;

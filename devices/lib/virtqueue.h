@@ -47,13 +47,16 @@ struct virtq {
 	uint16_t *avail;              /* flags, idx, ring[num], used_event */
 	uint8_t *used;                /* flags, idx, ring[num] {id, len}, avail_event */
 	uint16_t last_avail;          /* next avail entry to pop */
-	uint16_t used_idx;            /* our shadow of used->idx */
+	uint16_t used_idx;            /* our shadow of used->idx, filled elements included */
+	bool unpublished;             /* used_idx is ahead of used->idx (virtq_fill) */
+	uint16_t last_head;           /* the head pushed last: the driver's likely next one */
 	uint16_t signalled_used;      /* used idx at the last notification */
 	bool signalled_valid;
 	bool event_idx;               /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;                /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool broken;                  /* latched: a bad ring or chain was seen */
 	uint64_t inflight[VIRTQ_MAX_SIZE / 64]; /* heads popped, not yet pushed */
+	unsigned ninflight;           /* bits set in inflight (a count, no popcount per call) */
 };
 
 /* One popped chain: out (device-readable) buffers first, then in (device-writable). */
@@ -73,8 +76,15 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *
 /* Returns a chain to the driver with len bytes written; -EIO if head is not in flight. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	__attribute__((warn_unused_result));
+/* Writes a used element without publishing it: the driver sees it at the next virtq_flush()
+ * (or virtq_push(), virtq_should_notify()), with every element filled before it, through
+ * one used idx store. -EIO if head is not in flight or the queue is broken. */
+int virtq_fill(struct virtq *vq, uint16_t head, uint32_t len) __attribute__((warn_unused_result));
+/* Publishes the used elements filled since the last publication (release ordering). */
+void virtq_flush(struct virtq *vq);
 /* Returns n chains at once, published by one used idx update (a merged rx frame must
- * appear whole). -EIO, nothing pushed, if a head is not in flight or the queue is broken. */
+ * appear whole). -EIO, nothing pushed, if a head is not in flight or listed twice, or the
+ * queue is broken. */
 int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
 	__attribute__((warn_unused_result));
 /* Gives back the chain the last virtq_pop() returned, unused: the next pop returns it again. */
@@ -85,6 +95,11 @@ bool virtq_should_notify(struct virtq *vq);
 void virtq_arm_kick(struct virtq *vq);
 /* Asks the driver not to kick for the next buffers (EVENT_IDX: avail_event behind). */
 void virtq_suppress_kick(struct virtq *vq);
+/* Starts loading, in parallel, the cache lines the next pop and push will touch (the next
+ * avail entry, the descriptor a driver reusing its last freed chain posts, used_event, the
+ * next used element): each would otherwise be a serial miss on a line the driver's CPU
+ * wrote. Only hints; touches nothing. */
+void virtq_prefetch(const struct virtq *vq);
 /* Latches the broken flag; logs the reason the first time only. */
 void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long detail);
 /* True when the driver has posted chains not yet popped. */

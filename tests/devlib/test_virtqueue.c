@@ -590,3 +590,106 @@ Test(notify, suppress_kick_silences_the_driver_until_armed)
 	virtq_suppress_kick(&vq); /* without EVENT_IDX it leaves the ring alone */
 	cr_assert_eq(*avail_event, 7);
 }
+
+/* Two blk chains popped: heads 0 and 3. */
+static void pop_two(void)
+{
+	blk_chain(0, true);
+	blk_chain(3, true);
+	post(0);
+	post(3);
+	cr_assert_eq(virtq_pop(&vq, &mem, &elem), 1);
+	cr_assert_eq(virtq_pop(&vq, &mem, &elem), 1);
+}
+
+Test(push, fill_is_published_by_flush_only)
+{
+	pop_two();
+	cr_assert_eq(virtq_fill(&vq, 3, 7), 0);
+	cr_assert_eq(virtq_fill(&vq, 0, 9), 0);
+	cr_assert_eq(used_idx(), 0);
+	cr_assert_eq(*(uint32_t *)(ram + USED_OFF + 4), 3);
+	cr_assert_eq(*(uint32_t *)(ram + USED_OFF + 4 + 8), 0);
+	cr_assert_eq(*(uint32_t *)(ram + USED_OFF + 8 + 8), 9);
+	cr_assert_eq(virtq_inflight(&vq), 0);
+	virtq_flush(&vq);
+	cr_assert_eq(used_idx(), 2);
+	*(uint16_t *)(ram + USED_OFF + 2) = 77; /* nothing new: flush stores nothing */
+	virtq_flush(&vq);
+	cr_assert_eq(used_idx(), 77);
+}
+
+Test(push, push_and_notify_publish_earlier_fills)
+{
+	pop_two();
+	cr_assert_eq(virtq_fill(&vq, 0, 1), 0);
+	cr_assert_eq(virtq_push(&vq, 3, 1), 0);
+	cr_assert_eq(used_idx(), 2);
+	blk_chain(0, true);
+	post(0);
+	cr_assert_eq(virtq_pop(&vq, &mem, &elem), 1);
+	cr_assert_eq(virtq_fill(&vq, 0, 1), 0);
+	cr_assert_eq(used_idx(), 2);
+	cr_assert(virtq_should_notify(&vq));
+	cr_assert_eq(used_idx(), 3);
+}
+
+Test(push, fill_refuses_what_push_refuses)
+{
+	cr_assert_eq(virtq_fill(&vq, 0, 1), -EIO);
+	cr_assert_eq(virtq_fill(&vq, QNUM, 1), -EIO);
+	pop_two();
+	virtq_mark_broken(&vq, "test", 0);
+	cr_assert_eq(virtq_fill(&vq, 0, 1), -EIO);
+	virtq_flush(&vq);
+	cr_assert_eq(used_idx(), 0);
+	cr_assert_eq(virtq_inflight(&vq), 1);
+}
+
+Test(pop, inflight_count_follows_pop_push_unpop)
+{
+	uint16_t heads[3] = { 0, 3, 0 };
+	uint32_t lens[3] = { 1, 1, 1 };
+
+	pop_two();
+	cr_assert_eq(virtq_inflight(&vq), 2);
+	virtq_unpop(&vq, 3);
+	cr_assert_eq(virtq_inflight(&vq), 1);
+	virtq_unpop(&vq, 3); /* not in flight: nothing */
+	cr_assert_eq(virtq_inflight(&vq), 1);
+	cr_assert_eq(virtq_pop(&vq, &mem, &elem), 1);
+	cr_assert_eq(virtq_inflight(&vq), 2);
+	cr_assert_eq(virtq_push_n(&vq, heads, lens, 3), -EIO); /* head 0 listed twice */
+	cr_assert_eq(virtq_inflight(&vq), 2);
+	cr_assert_eq(used_idx(), 0);
+	cr_assert_eq(virtq_push_n(&vq, heads, lens, 2), 0);
+	cr_assert_eq(used_idx(), 2);
+	cr_assert_eq(virtq_inflight(&vq), 0);
+	cr_assert_eq(virtq_push(&vq, 0, 1), -EIO);
+	cr_assert_eq(virtq_inflight(&vq), 0);
+}
+
+Test(pop, a_reused_elem_starts_empty)
+{
+	blk_chain(0, true);
+	post(0);
+	elem.out_num = 5;
+	elem.in_num = 7;
+	elem.out_len = elem.in_len = 1234;
+	cr_assert_eq(virtq_pop(&vq, &mem, &elem), 1);
+	cr_assert_eq(elem.out_num, 1);
+	cr_assert_eq(elem.in_num, 2);
+	cr_assert_eq(elem.out_len, 16);
+	cr_assert_eq(elem.in_len, 513);
+}
+
+Test(pop, prefetch_is_harmless)
+{
+	struct virtq empty = { 0 };
+
+	virtq_prefetch(&empty);
+	virtq_prefetch(&vq);
+	pop_two();
+	virtq_prefetch(&vq);
+	cr_assert_eq(virtq_inflight(&vq), 2);
+}

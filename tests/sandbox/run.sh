@@ -126,7 +126,9 @@ for kind in blk net vsock; do
 done
 
 # The inline path's rules follow the options: --direct allows no preadv2, --readonly no pwritev2.
-for c in "--direct disk-preadv2" "--readonly disk-pwritev2"; do
+# A lone write's pwritev2 without flags: neither with --direct nor with --readonly.
+for c in "--direct disk-preadv2" "--readonly disk-pwritev2" "--direct disk-pwritev2-sync" \
+	 "--readonly disk-pwritev2-sync"; do
 	"$BLK" --path "$T/img" ${c% *} --jail-selftest "${c#* }" >/dev/null 2>"$T/err"
 	st=$?
 	if [ $st -eq 159 ]; then ok "root kill $c: killed by SIGSYS"
@@ -134,7 +136,7 @@ for c in "--direct disk-preadv2" "--readonly disk-pwritev2"; do
 done
 # ... and by default both pass seccomp: the act works (exit status 1), or the file system
 # refuses RWF_NOWAIT itself (ext4 writes: EOPNOTSUPP; EAGAIN when not cached).
-for a in disk-preadv2 disk-pwritev2; do
+for a in disk-preadv2 disk-pwritev2 disk-pwritev2-sync; do
 	"$BLK" --path "$T/img" --jail-selftest $a >/dev/null 2>"$T/err"
 	st=$?
 	if { [ $st -eq 1 ] && grep -q "SUCCEEDED" "$T/err"; } ||

@@ -105,18 +105,22 @@ done
 
 # The inline fast path (RWF_NOWAIT in the loop) and its io_uring fallback, from the counts
 # cellvm-blk logs at exit; with --direct nothing may go inline. ARGS, name, log pattern.
+# The same line counts lone writes done in the loop (pwritev2): some by default (t_inline
+# writes one request at a time), none with --direct.
 inline_case() {
 	fresh_image 1M
 	start_blk --verbose $1 || { note 1 "blk $2" "no socket"; return; }
-	fe -t inline; r=$?
+	fe -t "${4:-inline}"; r=$?
 	reap
 	if [ $r -eq 0 ] && [ "$ST" != 0 ]; then r=1; echo "    exit status $ST"; fi
 	if [ $r -eq 0 ] && ! grep -q "$3" "$T/log"; then r=1; echo "    log lacks '$3'"; fi
 	note $r "blk $2"
 }
-inline_case "" inline 'inline reads [1-9][0-9]* (to io_uring after a try: [1-9]'
+inline_case "" inline 'inline reads [1-9][0-9]* (to io_uring after a try: [1-9].*lone writes done in the loop [1-9]'
+# Requests posted together: one io_uring submission, nothing inline, no lone write.
+inline_case "" "batch" 'inline reads 0 (to io_uring after a try: 0), inline writes 0 (0); lone writes done in the loop 0$' batch
 if dd if=/dev/zero of="$T/direct" bs=4096 count=1 oflag=direct 2>/dev/null; then
-	inline_case --direct "inline --direct" 'inline reads 0 (to io_uring after a try: 0), inline writes 0 (0); inline path off'
+	inline_case --direct "inline --direct" 'inline reads 0 (to io_uring after a try: 0), inline writes 0 (0); inline path off; lone writes done in the loop 0$'
 else note 77 "blk inline --direct" "$T: no O_DIRECT on this file system"; fi
 
 # Without busy-polling every completion must come through the io_uring eventfd (with
