@@ -10,6 +10,10 @@ why=""
 [ -z "$LAB_MODFAIL" ] || why="$why insmod failed:$LAB_MODFAIL;"
 dmesg | grep -iE 'ACPI (BIOS )?(Error|Warning)|Firmware Bug|FW_BUG' >/tmp/acpi.err
 [ ! -s /tmp/acpi.err ] || { cat /tmp/acpi.err; why="$why kernel complained about the firmware: $(head -1 /tmp/acpi.err);"; }
+# Where the boot spent its time: the three largest gaps between two kernel log lines.
+dmesg | awk -F'[][]' '/^\[/ { t = $2 + 0; if (NR > 1) printf "%.3f %s -> %s\n", t - p, prev, $0; p = t; prev = $0 }' |
+	sort -rn | head -3 | sed 's/^/L2-BOOT: gap /'
+echo "L2-BOOT: kernel log $(dmesg | wc -l) lines, $(dmesg | wc -c) bytes"
 echo "L2-BOOT: ACPI: $(dmesg | grep -ciE 'acpi') kernel lines, $(ls /sys/bus/acpi/devices 2>/dev/null | wc -l) ACPI devices, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 if [ -z "$why" ]; then
 	echo "L2-RESULT: boot PASS cpus=$cpus MemTotal=${mem}kB modules=$(wc -l </proc/modules 2>/dev/null || echo 0)"
