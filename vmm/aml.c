@@ -132,16 +132,22 @@ size_t aml_scope_begin(struct aml *a, const char *name)
 	return start;
 }
 
-/* Device (name) { ... } */
-size_t aml_device_begin(struct aml *a, const char *name)
+/* ExtOpPrefix op PkgLength NameString ...: Device and Field; returns the start for aml_pkg_end. */
+static size_t ext_named_begin(struct aml *a, uint8_t op, const char *name)
 {
 	size_t start;
 
 	aml_byte(a, AML_EXT_OP);
-	aml_byte(a, AML_DEVICE_OP);
+	aml_byte(a, op);
 	start = aml_pkg_begin(a);
 	aml_namestring(a, name);
 	return start;
+}
+
+/* Device (name) { ... } */
+size_t aml_device_begin(struct aml *a, const char *name)
+{
+	return ext_named_begin(a, AML_DEVICE_OP, name);
 }
 
 /* Method (name, nr_args, ...) { ... }: MethodFlags bits 0-2 ArgCount, bit 3 SerializeFlag. */
@@ -175,12 +181,8 @@ void aml_opregion_io(struct aml *a, const char *name, uint16_t port, uint8_t len
 /* Each NamedField is a NameSeg and its width in bits as a PkgLength (32 fits one byte). */
 void aml_field_dwords(struct aml *a, const char *region, const char *const *names, unsigned int n)
 {
-	size_t start;
+	size_t start = ext_named_begin(a, AML_FIELD_OP, region);
 
-	aml_byte(a, AML_EXT_OP);
-	aml_byte(a, AML_FIELD_OP);
-	start = aml_pkg_begin(a);
-	aml_namestring(a, region);
 	aml_byte(a, AML_FIELD_DWORD_NOLOCK_ZEROS);
 	for (unsigned int i = 0; i < n; i++) {
 		aml_namestring(a, names[i]);
@@ -191,12 +193,8 @@ void aml_field_dwords(struct aml *a, const char *region, const char *const *name
 
 size_t aml_field_bytes_begin(struct aml *a, const char *region)
 {
-	size_t start;
+	size_t start = ext_named_begin(a, AML_FIELD_OP, region);
 
-	aml_byte(a, AML_EXT_OP);
-	aml_byte(a, AML_FIELD_OP);
-	start = aml_pkg_begin(a);
-	aml_namestring(a, region);
 	aml_byte(a, AML_FIELD_BYTE_NOLOCK_ZEROS);
 	return start;
 }
