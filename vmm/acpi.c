@@ -474,8 +474,14 @@ static void fadt_full(struct acpi_fadt *f, uint64_t facs_gpa, const struct machi
 	f->gpe0_blk_len = 4;
 	f->p_lvl2_lat = FADT_C2_NOT_SUPPORTED;
 	f->p_lvl3_lat = FADT_C3_NOT_SUPPORTED;
-	f->sleep_control_reg = (struct acpi_gas){ 0 };
-	f->sleep_status_reg = (struct acpi_gas){ 0 };
+}
+
+/* Hardware-reduced ACPI: sleep through the sleep control/status registers. */
+static void fadt_reduced(struct acpi_fadt *f, const struct machine_desc *m)
+{
+	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
+	f->sleep_control_reg = gas_io8(m->sleep_ctl_port);
+	f->sleep_status_reg = gas_io8(m->sleep_ctl_port);
 }
 
 static void build_fadt(struct acpi_out *o, size_t off, uint64_t dsdt_gpa, uint64_t facs_gpa,
@@ -488,14 +494,13 @@ static void build_fadt(struct acpi_out *o, size_t off, uint64_t dsdt_gpa, uint64
 	f.fadt_minor_version = FADT_MINOR_REVISION;
 	f.dsdt = gpa32(dsdt_gpa);
 	f.x_dsdt = dsdt_gpa;
-	f.flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
 	f.iapc_boot_arch = FADT_BOOT_ARCH_VGA_NOT_PRESENT;
 	f.reset_reg = gas_io8(m->reset_port);
 	f.reset_value = m->reset_value;
-	f.sleep_control_reg = gas_io8(m->sleep_ctl_port);
-	f.sleep_status_reg = gas_io8(m->sleep_ctl_port);
 	if (m->pm1_evt_port)
 		fadt_full(&f, facs_gpa, m);
+	else
+		fadt_reduced(&f, m);
 	memcpy(&f.hypervisor_vendor_identity, "CELLVM\0\0", 8);
 	memcpy(o->buf + off, &f, sizeof(f));
 	acpi_table_seal(o, off);
