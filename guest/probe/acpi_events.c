@@ -11,7 +11,7 @@
 #define SCI_VECTOR        0x39
 #define LAPIC_SVR         0xf0
 #define LAPIC_TPR         0x80
-#define PWRBTN_WAIT_S     30  /* also the NMI test's wait */
+#define HOST_WAIT_S       30  /* how long a test waits for the host's API request */
 
 noreturn void acpi_poweroff(const struct acpi_power *p)
 {
@@ -33,6 +33,19 @@ static void ioapic_write(u32 reg, u32 v)
 {
 	mmio_write32(IOAPIC_BASE, reg);
 	mmio_write32(IOAPIC_BASE + 0x10, v);
+}
+
+/* Spins with interrupts as they are until *v has a bit of mask, up to HOST_WAIT_S; 1 if it did. */
+static int wait_bits(const volatile u32 *v, u32 mask)
+{
+	u64 deadline = rdtsc() + HOST_WAIT_S * tsc_hz();
+
+	while (!(*v & mask)) {
+		if (rdtsc() > deadline)
+			return 0;
+		__asm__ volatile("pause");
+	}
+	return 1;
 }
 
 /* The SCI handler's state, written in interrupt context. */
@@ -63,7 +76,6 @@ static void sci_route(u16 sci)
 noreturn void test_power_button(void)
 {
 	struct acpi_power p;
-	u64 deadline;
 
 	if (acpi_power_regs(&p))
 		test_fail("no FADT");
@@ -78,12 +90,8 @@ noreturn void test_power_button(void)
 	outw((u16)(p.pm1_evt + 2), PM1_PWRBTN);    /* PWRBTN_EN */
 	pr("probe: power-button: ready (SCI %u, PM1a_EVT 0x%x)\n", p.sci, p.pm1_evt);
 	__asm__ volatile("sti");
-	deadline = rdtsc() + PWRBTN_WAIT_S * tsc_hz();
-	while (!sci_count) {
-		__asm__ volatile("pause");
-		if (rdtsc() > deadline)
-			test_fail("no SCI within %d s", PWRBTN_WAIT_S);
-	}
+	if (!wait_bits(&sci_count, ~0u))
+		test_fail("no SCI within %d s", HOST_WAIT_S);
 	__asm__ volatile("cli");
 	if (!(sci_pm1_sts & PM1_PWRBTN))
 		test_fail("SCI without PWRBTN_STS (PM1_STS 0x%x)", sci_pm1_sts);
@@ -104,16 +112,10 @@ static void on_nmi(int vector __attribute__((unused)))
 /* Waits for the NMI the host sends with vm.nmi, then passes. */
 noreturn void test_nmi(void)
 {
-	u64 deadline;
-
 	irq_register(NMI_VECTOR, on_nmi);
 	pr("probe: nmi: ready\n");
-	deadline = rdtsc() + PWRBTN_WAIT_S * tsc_hz();
-	while (!nmi_count) {
-		__asm__ volatile("pause");
-		if (rdtsc() > deadline)
-			test_fail("no NMI within %d s", PWRBTN_WAIT_S);
-	}
+	if (!wait_bits(&nmi_count, ~0u))
+		test_fail("no NMI within %d s", HOST_WAIT_S);
 	pr("probe: nmi: %u NMI(s) taken\n", nmi_count);
 	test_pass();
 }
@@ -127,7 +129,7 @@ noreturn void test_nmi(void)
 #define GPE_CPUHP       2
 
 static volatile u32 gpe_count;
-static volatile u8 cpu_inserted, cpu_removed;
+static volatile u32 cpu_inserted, cpu_removed;
 static u16 sci_gpe_port;
 
 /* The GPE handler ACPICA and CSCN make together: acknowledge the GPE, take the CPU events. */
@@ -148,15 +150,10 @@ static void on_sci_gpe(int vector __attribute__((unused)))
 }
 
 /* Waits for the SCI that brings an event of CPU 1 into *events. */
-static void wait_cpu_event(volatile u8 *events, const char *what)
+static void wait_cpu_event(const volatile u32 *events, const char *what)
 {
-	u64 deadline = rdtsc() + PWRBTN_WAIT_S * tsc_hz();
-
-	while (!(*events & 2)) {
-		__asm__ volatile("pause");
-		if (rdtsc() > deadline)
-			test_fail("no SCI for %s within %d s (%u SCIs)", what, PWRBTN_WAIT_S, gpe_count);
-	}
+	if (!wait_bits(events, 2))
+		test_fail("no SCI for %s within %d s (%u SCIs)", what, HOST_WAIT_S, gpe_count);
 }
 
 /* Boots with one vCPU of two: waits for the host's vm.resize to 2 (GPE, CPU 1 inserted and
