@@ -293,10 +293,12 @@ void conn_reset(struct vsock_dev *dev, struct vsock_conn *c)
 	conn_drop(dev, c);
 }
 
-/* Both directions finished and nothing owed: the stream ends with RST. */
+/* Both directions finished and nothing owed, or the guest closed and its bytes are all written:
+ * the stream ends with RST. */
 void conn_maybe_finish(struct vsock_dev *dev, struct vsock_conn *c)
 {
-	if (c->state == VC_OPEN && c->host_eof && c->guest_no_send && !c->buf_len && !c->pending)
+	if (c->state == VC_OPEN && !c->buf_len &&
+	    (c->guest_closed || (c->host_eof && c->guest_no_send && !c->pending)))
 		conn_reset(dev, c);
 }
 
@@ -438,10 +440,12 @@ static void on_shutdown(struct vsock_dev *dev, struct vsock_conn *c, uint32_t fl
 {
 	if (flags & ~(VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND))
 		bad(dev, &dev->stats.bad_packets, "unknown SHUTDOWN flags", flags);
-	if ((flags & 3) == 3) { /* the guest closed: what it sent is written, then RST */
+	if ((flags & 3) == 3) { /* the guest closed: what it sent is written (now or as the host
+				 * socket drains: conn_flush), then RST */
 		c->guest_no_send = true;
+		c->guest_closed = true;
 		conn_flush(dev, c);
-		if (c->state != VC_FREE)
+		if (c->state != VC_FREE && c->state != VC_OPEN)
 			conn_reset(dev, c);
 		return;
 	}

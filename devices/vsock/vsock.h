@@ -68,6 +68,7 @@ struct vsock_conn {
 	bool readable;             /* the socket may have data (edge-triggered epoll) */
 	bool host_eof;             /* the host shut its sending side */
 	bool guest_no_send;        /* the guest will send no more */
+	bool guest_closed;         /* the guest shut both sides: RST once its bytes are written */
 	bool wr_shut;              /* shutdown(SHUT_WR) done on fd */
 	bool out_watched;          /* EPOLLOUT is asked for: only while buf holds bytes */
 };

@@ -18,7 +18,8 @@ size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, void *buf, siz
 uint32_t peer_credit(const struct vsock_conn *c);
 /* Closes the host side and sends RST to the guest (if the guest knows the stream). */
 void conn_reset(struct vsock_dev *dev, struct vsock_conn *c);
-/* Both directions finished and nothing owed: the stream ends with RST. */
+/* Both directions finished and nothing owed, or the guest closed and its bytes are all written:
+ * the stream ends with RST. */
 void conn_maybe_finish(struct vsock_dev *dev, struct vsock_conn *c);
 /* Fills h for a packet on c with op, credit fields included (fwd_cnt is then told). */
 void hdr_for(const struct vsock_dev *dev, struct vsock_conn *c, struct vsock_hdr *h, uint16_t op);

@@ -15,8 +15,9 @@ static bool has_rx_work(const struct vsock_conn *c)
 {
 	if (c->state != VC_CONNECTING && c->state != VC_OPEN)
 		return false;
+	/* A guest that closed takes no more data (it would answer with RST). */
 	return c->pending || (c->state == VC_OPEN && c->readable && !c->host_eof &&
-			      peer_credit(c) > 0);
+			      !c->guest_closed && peer_credit(c) > 0);
 }
 
 static int next_work(struct vsock_dev *dev)
