@@ -76,7 +76,7 @@ $(BUILD)/tests/devlib/devlib: $(DEVLIB_TEST_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/devi
 $(BUILD)/cellvm-vsock: $(VSOCK_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp -lcap-ng
 
-$(BUILD)/tests/vsock/vsockfe: $(BUILD)/tests/vsock/vsockfe.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vhost/vfront.o
+$(BUILD)/tests/vsock/vsockfe: $(BUILD)/tests/vsock/vsockfe.o $(BUILD)/tests/vsock/vsock_drv.o $(BUILD)/tests/vsock/closeslow.o $(BUILD)/tests/vhost/vfront.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 NET_SRCS := $(sort $(wildcard devices/net/*.c))

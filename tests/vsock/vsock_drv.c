@@ -163,8 +163,7 @@ static void deliver_rw(struct vd *d, struct vd_stream *s, unsigned idx)
 	}
 }
 
-/* Accounts d->last to its stream. */
-static void deliver(struct vd *d)
+void vd_deliver(struct vd *d)
 {
 	const struct vd_hdr *h = &d->last;
 	struct vd_stream *s = find(d, h->dst_port, h->src_port);
@@ -192,7 +191,7 @@ static void deliver(struct vd *d)
 void vd_drain(struct vd *d, int timeout_ms)
 {
 	while (vd_recv(d, timeout_ms) == 0)
-		deliver(d);
+		vd_deliver(d);
 }
 
 int vd_dial(const char *path)
@@ -284,7 +283,7 @@ struct vd_stream *vd_guest_connect(struct vd *d, uint32_t lport, uint32_t port, 
 	h = vd_hdr(d, s, OP_REQUEST, 0);
 	if (vd_send(d, &h, NULL, 0, 1) || vd_recv(d, 3000))
 		return fprintf(stderr, "guest: no answer to REQUEST\n"), NULL;
-	deliver(d);
+	vd_deliver(d);
 	if (listen_fd >= 0 && (s->ops & (1u << OP_RESPONSE))) {
 		struct pollfd p = { .fd = listen_fd, .events = POLLIN };
 

@@ -58,6 +58,8 @@ struct vd_hdr vd_hdr(struct vd *d, struct vd_stream *s, uint16_t op, uint32_t le
 /* Waits up to timeout_ms for one rx packet: header in d->last, payload in d->payload;
  * 0, -ETIMEDOUT. Reposts the buffer. */
 int vd_recv(struct vd *d, int timeout_ms);
+/* Accounts d->last (just received) to its stream: counters, credit, CREDIT_REQUEST answered. */
+void vd_deliver(struct vd *d);
 /* Receives and accounts packets to streams until none comes for timeout_ms. */
 void vd_drain(struct vd *d, int timeout_ms);
 /* A host process connects with "CONNECT port"; the guest answers RESPONSE (or RST). */
@@ -73,5 +75,8 @@ int vd_listen(const char *uds, uint32_t port);
 /* Moves bytes each way on every stream at once, checking every byte and every credit. */
 int vd_pump(struct vd *d, uint64_t bytes, int timeout_ms);
 uint8_t vd_pattern(uint64_t off, uint32_t stream, int dir);
+
+/* closeslow.c: the guest closes while the device still buffers bytes for a slow host reader. */
+int t_close_slow(struct vd *d);
 
 #endif

@@ -455,6 +455,7 @@ static const struct { const char *name; int (*fn)(struct vd *); } tests[] = {
 	{ "guest-refused", t_guest_refused }, { "host-refused", t_host_refused },
 	{ "many", t_many }, { "rx-small", t_rx_small }, { "rx-split", t_rx_split },
 	{ "close-host", t_close_host }, { "close-guest", t_close_guest },
+	{ "close-slow", t_close_slow },
 	{ "close-vm", t_close_vm }, { "reset", t_reset }, { "half-close", t_half_close },
 	{ "m-len", t_m_len }, { "m-type", t_m_type }, { "m-addr", t_m_addr },
 	{ "m-credit", t_m_credit }, { "m-flood", t_m_flood }, { "m-ops", t_m_ops },

@@ -124,15 +124,15 @@ static void tx_reclaim(struct gd *g)
 }
 
 /* One packet on the tx ring (not yet published): a header, then len bytes from src.
- * Like virtio_transport_send_pkt_info, every packet tells our fwd_cnt. */
-static int send_pkt(struct gd *g, uint16_t op, const uint8_t *src, uint32_t len)
+ * Like virtio_transport_send_pkt_info, every packet tells our fwd_cnt (fwd). */
+static int send_pkt(struct gd *g, uint16_t op, const uint8_t *src, uint32_t len, uint32_t fwd)
 {
 	struct vf_queue *q = &g->f.q[Q_TX];
 	uint16_t s;
 	uint64_t hg, bg;
 	struct gd_hdr h = { .src_cid = g->cid, .dst_cid = 2, .src_port = g->lport,
 			    .dst_port = g->rport, .len = len, .type = 1, .op = op,
-			    .buf_alloc = g->buf_alloc, .fwd_cnt = g->fwd_cnt };
+			    .buf_alloc = g->buf_alloc, .fwd_cnt = fwd };
 
 	if (!g->n_tx_free)
 		tx_reclaim(g);
@@ -142,7 +142,7 @@ static int send_pkt(struct gd *g, uint16_t op, const uint8_t *src, uint32_t len)
 	hg = g->tx_hdr + (uint64_t)s * HDR_STRIDE;
 	bg = g->tx_buf + (uint64_t)s * GD_PKT_MAX;
 	memcpy(vf_ptr(&g->f, hg), &h, HDR);
-	g->last_fwd = g->fwd_cnt;
+	g->last_fwd = fwd;
 	if (!len) { /* one buffer: a plain descriptor, as virtio_ring does for one sg */
 		q->desc[s] = (struct vf_desc){ hg, HDR, 0, 0 };
 	} else {
@@ -157,9 +157,9 @@ static int send_pkt(struct gd *g, uint16_t op, const uint8_t *src, uint32_t len)
 	return 0;
 }
 
-static void send_ctrl(struct gd *g, uint16_t op)
+static void send_ctrl(struct gd *g, uint16_t op, uint32_t fwd)
 {
-	if (send_pkt(g, op, NULL, 0)) {
+	if (send_pkt(g, op, NULL, 0, fwd)) {
 		g->bad = true; /* 32 tx slots and a stalled device: not expected here */
 		return;
 	}
@@ -178,8 +178,16 @@ static void take_rw(struct gd *g, const uint8_t *payload, uint32_t len)
 		g->bad = true; /* the device sent past our credit */
 	if (g->buf_alloc - (g->fwd_cnt - g->last_fwd) < GD_PKT_MAX) {
 		g->credit_updates++;
-		send_ctrl(g, GD_OP_CREDIT_UPDATE);
+		send_ctrl(g, GD_OP_CREDIT_UPDATE, g->fwd_cnt);
 	}
+}
+
+/* The answer to a CREDIT_REQUEST: virtio_transport_recv_connected replies from the rx work,
+ * before the application has read the packets queued in that same pass, so its fwd_cnt is
+ * the one of when the pass began (or a later one this pass already told). */
+static uint32_t request_fwd(const struct gd *g)
+{
+	return g->fwd_cnt - g->last_fwd < g->fwd_cnt - g->pass_fwd ? g->last_fwd : g->pass_fwd;
 }
 
 static void on_packet(struct gd *g, const struct gd_hdr *h, const uint8_t *payload, uint32_t len)
@@ -199,11 +207,11 @@ static void on_packet(struct gd *g, const struct gd_hdr *h, const uint8_t *paylo
 	g->peer_alloc = h->buf_alloc; /* virtio_transport_space_update */
 	g->peer_fwd = h->fwd_cnt;
 	if (h->op == GD_OP_REQUEST)
-		send_ctrl(g, GD_OP_RESPONSE);
+		send_ctrl(g, GD_OP_RESPONSE, g->fwd_cnt);
 	else if (h->op == GD_OP_RW)
 		take_rw(g, payload, len);
 	else if (h->op == GD_OP_CREDIT_REQUEST)
-		send_ctrl(g, GD_OP_CREDIT_UPDATE);
+		send_ctrl(g, GD_OP_CREDIT_UPDATE, request_fwd(g));
 	else if (h->op != GD_OP_CREDIT_UPDATE)
 		g->bad = true; /* RST or SHUTDOWN: the benchmark's stream never ends early */
 }
@@ -214,6 +222,7 @@ unsigned gd_rx(struct gd *g)
 	struct vf_queue *q = &g->f.q[Q_RX];
 	unsigned n = 0;
 
+	g->pass_fwd = g->fwd_cnt;
 	while (__atomic_load_n((uint16_t *)(q->used + 2), __ATOMIC_ACQUIRE) != q->last_used) {
 		uint32_t id, len;
 		struct gd_hdr h;
@@ -255,7 +264,7 @@ uint64_t gd_tx(struct gd *g, const uint8_t *src, uint64_t want)
 			n = GD_PKT_MAX;
 		if (n > want - done)
 			n = (uint32_t)(want - done);
-		if (!n || send_pkt(g, GD_OP_RW, src, n))
+		if (!n || send_pkt(g, GD_OP_RW, src, n, g->fwd_cnt))
 			break;
 		g->tx_cnt += n;
 		done += n;

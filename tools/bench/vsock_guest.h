@@ -40,6 +40,7 @@ struct gd {
 	uint32_t lport, rport;
 	uint32_t buf_alloc;        /* ours: GD_BUF_ALLOC unless the application raised it */
 	uint32_t fwd_cnt, last_fwd, tx_cnt, peer_alloc, peer_fwd;
+	uint32_t pass_fwd;         /* fwd_cnt when this rx pass began (what a CREDIT_REQUEST gets) */
 	uint64_t rx_bytes;         /* payload taken by the guest "application" */
 	uint8_t *app;              /* the application's read buffer (GD_PKT_MAX bytes) */
 	unsigned kicks, irqs, credit_updates;
