@@ -508,16 +508,19 @@ static void inflight_start(struct vu_dev *dev, unsigned q);
 static int h_set_vring_kick(struct vu_dev *dev, struct vu_msg *msg)
 {
 	int q, fd, rc = vring_fd(dev, msg, &q, &fd);
+	bool was_started;
 
 	if (rc)
 		return rc;
+	was_started = dev->queues[q].started;
 	set_kick(dev, (unsigned)q, fd);
 	if (fd < 0) {
 		log_warn("queue %d: polling mode (no kick fd) is not supported", q);
 		return -ENOTSUP;
 	}
 	dev->queues[q].started = true;
-	inflight_start(dev, (unsigned)q);
+	if (!was_started) /* a new kick fd for a running queue changes nothing in flight */
+		inflight_start(dev, (unsigned)q);
 	return 0;
 }
 
