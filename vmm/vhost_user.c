@@ -239,7 +239,10 @@ int vhu_get_inflight(struct vhost_user *v, uint16_t nq, uint16_t qsize)
 	if (rc < 0) {
 		if (fd >= 0)
 			close(fd);
-		log_error("%s: vhost-user GET_INFLIGHT_FD: %s", v->name, strerror(-rc));
+		if (rc == -ENOTSUP)
+			log_info("%s: the backend keeps no inflight region", v->name);
+		else
+			log_error("%s: vhost-user GET_INFLIGHT_FD: %s", v->name, strerror(-rc));
 		return rc;
 	}
 	vhu_drop_inflight(v);
