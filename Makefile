@@ -70,7 +70,8 @@ $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
 # Unit tests of devices/lib (the backend's own gpa_to_hva, not libvmm's): vhost_user.c is
 # compiled into its test to reach the static checks.
 DEVLIB_TEST_SRCS := $(sort $(wildcard tests/devlib/*.c))
-$(BUILD)/tests/devlib/devlib: $(DEVLIB_TEST_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/devices/lib/virtqueue.o $(BUILD)/vmm/log.o
+$(BUILD)/tests/devlib/devlib: $(DEVLIB_TEST_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/devices/lib/virtqueue.o \
+                              $(BUILD)/devices/lib/inflight.o $(BUILD)/vmm/log.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion
 
 $(BUILD)/cellvm-vsock: $(VSOCK_OBJS)

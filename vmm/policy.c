@@ -44,7 +44,8 @@ static const struct rule common_rules[] = {
 	RULE(rseq, "glibc, at thread start"),
 	RULE(poll, "vhost-user replies with a timeout"),
 	RULE(sendmsg, "vhost-user requests (with fds), broker requests"),
-	RULE(recvmsg, "vhost-user replies, broker replies, API requests (with fds)"),
+	RULE(recvmsg, "vhost-user replies (GET_INFLIGHT_FD's with the region's fd), broker "
+		 "replies, API requests (with fds)"),
 	RULE(recvfrom, "vhost-user reply payloads"),
 	RULE(epoll_ctl, "watch and unwatch fds in the event loops"),
 	RULE(eventfd2, "ioeventfds and irqfds for virtio queues"),

@@ -38,7 +38,11 @@ struct vhu_config {
 	uint8_t payload[VHU_CONFIG_MAX];
 } __attribute__((packed));
 
+/* Not packed: QEMU's VhostUserInflight, 4 bytes of padding at the end. */
+struct vhu_inflight_msg { uint64_t mmap_size, mmap_offset; uint16_t num_queues, queue_size; };
+
 _Static_assert(sizeof(struct vhu_hdr) == 12, "vhost-user header is 12 bytes");
+_Static_assert(sizeof(struct vhu_inflight_msg) == 24, "inflight description is 24 bytes");
 _Static_assert(sizeof(struct vhu_vring_addr) == 40, "vring address payload is 40 bytes");
 
 static int send_msg(struct vhost_user *v, uint32_t req, uint32_t flags, const void *payload,
@@ -127,7 +131,7 @@ static int set_u64(struct vhost_user *v, uint32_t req, uint64_t val, const int *
 
 static int negotiate(struct vhost_user *v)
 {
-	const uint64_t wanted = VHU_PF_MQ | VHU_PF_REPLY_ACK | VHU_PF_CONFIG;
+	const uint64_t wanted = VHU_PF_MQ | VHU_PF_REPLY_ACK | VHU_PF_CONFIG | VHU_PF_INFLIGHT_SHMFD;
 	uint64_t pf = 0, nq = 1;
 	int rc = get_u64(v, VHU_GET_FEATURES, &v->features);
 
@@ -183,6 +187,76 @@ void vhu_close(struct vhost_user *v)
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;
+}
+
+void vhu_drop_inflight(struct vhost_user *v)
+{
+	if (v->inflight.size && v->inflight.fd >= 0)
+		close(v->inflight.fd);
+	v->inflight = (struct vhu_inflight){ .fd = -1 };
+}
+
+/* A reply header with at most one fd in its ancillary data (*fd -1 when none). */
+static int recv_header_fd(struct vhost_user *v, struct vhu_hdr *h, int *fd)
+{
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
+	struct iovec iov = { h, sizeof(*h) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	struct pollfd p = { .fd = v->fd, .events = POLLIN };
+	ssize_t n;
+
+	*fd = -1;
+	if (poll(&p, 1, VHU_REPLY_TIMEOUT_MS) != 1)
+		return -ETIMEDOUT;
+	n = recvmsg(v->fd, &m, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	if (m.msg_flags & MSG_CTRUNC)
+		return -EPROTO; /* more fds than one: the kernel dropped the rest */
+	return (size_t)n < sizeof(*h) ? read_full(v->fd, (char *)h + n, sizeof(*h) - (size_t)n) : 0;
+}
+
+int vhu_get_inflight(struct vhost_user *v, uint16_t nq, uint16_t qsize)
+{
+	struct vhu_inflight_msg in = { .num_queues = nq, .queue_size = qsize }, r = { 0 };
+	struct vhu_hdr h;
+	int fd = -1, rc = send_msg(v, VHU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0);
+
+	if (rc == 0)
+		rc = recv_header_fd(v, &h, &fd);
+	if (rc == 0 && (h.request != VHU_GET_INFLIGHT_FD || !(h.flags & VHU_FLAG_REPLY) ||
+			h.size != sizeof(r)))
+		rc = -EPROTO;
+	if (rc == 0)
+		rc = read_full(v->fd, &r, sizeof(r));
+	if (rc == 0 && (r.mmap_size == 0 || fd < 0))
+		rc = -ENOTSUP; /* the spec's "no region" */
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (rc == -ENOTSUP)
+			log_info("%s: the backend keeps no inflight region", v->name);
+		else
+			log_error("%s: vhost-user GET_INFLIGHT_FD: %s", v->name, strerror(-rc));
+		return rc;
+	}
+	vhu_drop_inflight(v);
+	v->inflight = (struct vhu_inflight){ .fd = fd, .size = r.mmap_size, .offset = r.mmap_offset,
+					     .num_queues = nq, .queue_size = qsize };
+	return 0;
+}
+
+int vhu_set_inflight(struct vhost_user *v)
+{
+	struct vhu_inflight_msg in = { v->inflight.size, v->inflight.offset, v->inflight.num_queues,
+				       v->inflight.queue_size };
+
+	return request(v, VHU_SET_INFLIGHT_FD, &in, sizeof(in), &v->inflight.fd, 1);
 }
 
 int vhu_set_features(struct vhost_user *v, uint64_t features)
@@ -267,6 +341,25 @@ static int o_enable(void *b, unsigned int i, bool on) { return vhu_enable_vring(
 static int o_start(void *b) { return 0; }
 static int o_base(void *b, unsigned int i) { return vhu_get_vring_base(b, i); }
 
+/* Fresh rings get a fresh region; resumed rings the kept one, or none (untracked, as a
+ * backend without the feature: what was popped and not completed is popped again). */
+static int o_inflight(void *b, unsigned int nq, uint16_t qsize, bool fresh)
+{
+	struct vhost_user *v = b;
+	int rc = 0;
+
+	if (!(v->protocol_features & VHU_PF_INFLIGHT_SHMFD))
+		return 0;
+	if (fresh)
+		rc = vhu_get_inflight(v, (uint16_t)nq, qsize);
+	if (rc == -ENOTSUP)
+		return 0;
+	if (rc == 0 && !fresh && v->inflight.size)
+		log_info("%s: the inflight region goes to the new backend (requests in flight are "
+			 "resubmitted)", v->name);
+	return rc ? rc : v->inflight.size ? vhu_set_inflight(v) : 0;
+}
+
 static int o_vring(void *b, unsigned int i, unsigned int num, uint64_t desc, uint64_t avail,
 		   uint64_t used, uint16_t base, int kick, int call)
 {
@@ -275,5 +368,6 @@ static int o_vring(void *b, unsigned int i, unsigned int num, uint64_t desc, uin
 
 const struct vhost_ops vhu_ops = {
 	.kind = "vhost-user", .set_features = o_features, .set_mem_table = o_mem,
+	.set_inflight = o_inflight,
 	.set_vring = o_vring, .enable_vring = o_enable, .start = o_start, .get_vring_base = o_base,
 };

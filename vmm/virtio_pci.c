@@ -251,12 +251,24 @@ static int activate_local(struct virtio_pci *vp)
 	return rc;
 }
 
+/* The inflight region covers any size the driver may pick. */
+static uint16_t max_queue_size(const struct virtio_pci *vp)
+{
+	uint16_t n = 0;
+
+	for (unsigned int i = 0; i < vp->nr_backend_queues; i++)
+		n = vp->q[i].max_size > n ? vp->q[i].max_size : n;
+	return n;
+}
+
 int vpci_activate(struct virtio_pci *vp, bool resume)
 {
 	int rc = vp->be_ops->set_features(vp->be, vp->driver_features & ~vp->vmm_features);
 
 	if (rc == 0)
 		rc = vp->be_ops->set_mem_table(vp->be, &vp->vm->mem);
+	if (rc == 0 && vp->be_ops->set_inflight)
+		rc = vp->be_ops->set_inflight(vp->be, vp->nr_backend_queues, max_queue_size(vp), !resume);
 	for (unsigned int i = 0; i < vp->nr_backend_queues && rc == 0; i++)
 		if (vp->q[i].enabled)
 			rc = activate_queue(vp, i, resume);
@@ -304,6 +316,7 @@ int virtio_pci_backend_enable(struct virtio_pci *vp, unsigned int index, bool on
 static void device_reset(struct virtio_pci *vp)
 {
 	deactivate(vp);
+	vhu_drop_inflight(&vp->vhu); /* the next set-up asks for a zeroed region */
 	vp->driver_features = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->msix_config = VPCI_NO_VECTOR;
@@ -588,7 +601,7 @@ static void init_fields(struct virtio_pci *vp, struct vm *vm, uint16_t type, con
 	vp->device_type = type;
 	snprintf(vp->name, sizeof(vp->name), "%s", name);
 	pthread_mutex_init(&vp->lock, NULL);
-	vp->vhu = (struct vhost_user){ .fd = -1, .name = vp->name };
+	vp->vhu = (struct vhost_user){ .fd = -1, .name = vp->name, .inflight.fd = -1 };
 	vp->be_ops = &vhu_ops;
 	vp->be = &vp->vhu;
 	vp->nr_queues = nr_queues;
@@ -793,6 +806,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	if (vp->err_watched)
 		event_loop_del(vp->vm->loop, vp->vhk.err_fd);
 	vhu_close(&vp->vhu);
+	vhu_drop_inflight(&vp->vhu);
 	vhk_close(&vp->vhk);
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		if (vp->q[i].kick_fd >= 0)

@@ -153,13 +153,14 @@ static void resume_queues(struct virtio_pci *vp)
 /* One attempt: connect outside the lock, then redo the device set-up under it. 0: done. */
 static int try_reconnect(struct virtio_pci *vp)
 {
-	struct vhost_user nv = { .fd = -1, .name = vp->name };
+	struct vhost_user nv = { .fd = -1, .name = vp->name, .inflight.fd = -1 };
 	int rc = vhu_reconnect(&nv, vp->socket_path);
 
 	if (rc < 0)
 		return rc;
 	rc = check_new_backend(vp, &nv);
 	pthread_mutex_lock(&vp->lock);
+	nv.inflight = vp->vhu.inflight; /* what the old backend left in flight */
 	vp->vhu = nv;
 	if (rc == 0 && (vp->status & STATUS_DRIVER_OK) && !(vp->status & STATUS_NEEDS_RESET))
 		rc = vpci_activate(vp, true);

@@ -197,6 +197,9 @@ int blk_attach(struct blk_dev *dev, int sock, blk_watch_fn *watch, void *loop)
 		.sock = sock, .num_queues = dev->cfg.num_queues, .config_len = sizeof(dev->cfg),
 		.ops = &blk_ops, .opaque = dev,
 		.features = f | (dev->readonly ? 1ull << VIRTIO_BLK_F_RO : 0),
+		/* Requests complete out of order (io_uring): a successor must know which were
+		 * in flight. */
+		.protocol_features = 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD,
 	};
 
 	dev->watch = watch;

@@ -69,6 +69,8 @@ static int blk_rules(void *scmp_ctx, const void *arg)
 				      SCMP_A1(SCMP_CMP_EQ, IORING_REGISTER_ENABLE_RINGS));
 	if (!rc)
 		rc = backend_socket_rules(ctx, p->sock);
+	if (!rc)
+		rc = backend_inflight_rules(ctx, p->disk_fd);
 	/* Submit disk I/O and wait for it, on the ring set up before the jail. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 1,

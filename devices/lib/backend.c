@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -393,6 +394,27 @@ int backend_rules(void *scmp_ctx, int epfd)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
 				      SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
+	return rc;
+}
+
+int backend_inflight_rules(void *scmp_ctx, int device_fd)
+{
+	scmp_filter_ctx ctx = scmp_ctx;
+	/* GET_INFLIGHT_FD: a new region, created with exactly these flags. */
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(memfd_create), 1,
+				  SCMP_A1(SCMP_CMP_EQ, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+
+	/* Its size: any fd but the device's own (a disk never changes size). */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 1,
+				      SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)device_fd));
+	/* Sealed against resizing, and the seals of the region SET_INFLIGHT_FD hands back. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS));
 	return rc;
 }
 

@@ -91,6 +91,10 @@ int backend_run(struct backend *b, int (*on_event)(void *loop, const struct epol
  * makes in every backend. The event loop on epfd, kick eventfds made non-blocking, fstat of a
  * memory region's fd. 0 or a libseccomp -errno. */
 int backend_rules(void *scmp_ctx, int epfd);
+/* A device offering PROTOCOL_F_INFLIGHT_SHMFD: GET_INFLIGHT_FD makes a sealed memfd (memfd_create,
+ * ftruncate, F_ADD_SEALS), SET_INFLIGHT_FD checks its seals (F_GET_SEALS). ftruncate never on
+ * device_fd (the disk). 0 or -errno. */
+int backend_inflight_rules(void *scmp_ctx, int device_fd);
 /* vhost-user messages on the connected socket; none when sock < 0 (--jail-selftest). */
 int backend_socket_rules(void *scmp_ctx, int sock);
 

@@ -20,6 +20,7 @@
 #define VU_PROTOCOL_F_MQ         0
 #define VU_PROTOCOL_F_REPLY_ACK  3
 #define VU_PROTOCOL_F_CONFIG     9
+#define VU_PROTOCOL_F_INFLIGHT_SHMFD 12
 
 enum vu_request {
 	VU_GET_FEATURES = 1, VU_SET_FEATURES = 2, VU_SET_OWNER = 3, VU_RESET_OWNER = 4,
@@ -28,6 +29,7 @@ enum vu_request {
 	VU_SET_VRING_KICK = 12, VU_SET_VRING_CALL = 13, VU_SET_VRING_ERR = 14,
 	VU_GET_PROTOCOL_FEATURES = 15, VU_SET_PROTOCOL_FEATURES = 16, VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18, VU_GET_CONFIG = 24, VU_SET_CONFIG = 25,
+	VU_GET_INFLIGHT_FD = 31, VU_SET_INFLIGHT_FD = 32,
 	VU_REQUEST_MAX = 41,
 };
 
@@ -56,12 +58,22 @@ struct vu_queue {
 	int kick_fd, call_fd, err_fd;
 };
 
+/* The inflight region the frontend handed over (SET_INFLIGHT_FD); map NULL when none. */
+struct vu_inflight_map {
+	void *map;
+	size_t map_len;
+	uint8_t *base;                /* queue q's part: base + q * inflight_queue_bytes(queue_size) */
+	uint16_t num_queues, queue_size;
+};
+
 struct vu_dev {
 	int sock;
 	unsigned num_queues;
 	uint64_t features;            /* offered */
 	uint64_t acked;               /* set by SET_FEATURES */
+	uint64_t protocol_features;   /* offered */
 	uint64_t protocol_acked;
+	struct vu_inflight_map inflight;
 	uint32_t config_len;
 	bool owner;
 	bool broken;                  /* latched: the connection spoke nonsense */
@@ -75,6 +87,7 @@ struct vu_dev_params {
 	int sock;
 	unsigned num_queues;
 	uint64_t features;
+	uint64_t protocol_features;   /* offered beyond MQ, REPLY_ACK and CONFIG: INFLIGHT_SHMFD */
 	uint32_t config_len;
 	const struct vu_device_ops *ops;
 	void *opaque;

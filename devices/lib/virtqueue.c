@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "inflight.h"
 #include "log.h"
 
 #define DESC_F_NEXT     1
@@ -54,6 +55,9 @@ void virtq_setup(struct virtq *vq, uint16_t num, void *desc, void *avail, void *
 	vq->broken = false;
 	memset(vq->inflight, 0, sizeof(vq->inflight));
 	vq->ninflight = 0;
+	vq->ifl.nbatch = 0;
+	for (unsigned i = vq->ifl.next; i < vq->ifl.nresubmit; i++)
+		vq->inflight[vq->ifl.resubmit[i] / 64] |= 1ULL << (vq->ifl.resubmit[i] % 64);
 }
 
 void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long detail)
@@ -68,7 +72,8 @@ void virtq_mark_broken(struct virtq *vq, const char *why, unsigned long long det
 bool virtq_avail_pending(const struct virtq *vq)
 {
 	return vq->num && vq->avail && !vq->broken &&
-	       __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE) != vq->last_avail;
+	       (vq->ifl.next < vq->ifl.nresubmit ||
+		__atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE) != vq->last_avail);
 }
 
 unsigned virtq_inflight(const struct virtq *vq)
@@ -184,6 +189,29 @@ static int walk_chain(struct virtq *vq, const struct guest_mem *mem, struct virt
 	}
 }
 
+static void elem_reset(struct virtq_elem *elem, uint16_t head)
+{
+	/* Not the whole struct: zeroing its 4 KiB iovec cost as much as a 4 KiB payload copy;
+	 * iov[] entries are written before they are counted. */
+	elem->head = head;
+	elem->out_num = elem->in_num = 0;
+	elem->out_len = elem->in_len = 0;
+}
+
+/* A predecessor's in-flight head (already in the bitmap), its chain checked afresh. */
+static int pop_resubmit(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *elem)
+{
+	uint16_t head = vq->ifl.resubmit[vq->ifl.next];
+
+	elem_reset(elem, head);
+	if (walk_chain(vq, mem, elem, head))
+		return -EIO;
+	vq->ifl.next++;
+	vq->ifl.last_resubmitted = true;
+	vq->ninflight++;
+	return 1;
+}
+
 int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *elem)
 {
 	uint16_t avail_idx, head;
@@ -192,6 +220,8 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *
 		return -EIO;
 	if (!vq->num || !vq->desc)
 		return 0;
+	if (vq->ifl.next < vq->ifl.nresubmit)
+		return pop_resubmit(vq, mem, elem);
 	avail_idx = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num) {
 		virtq_mark_broken(vq, "avail idx more than the queue size ahead, idx", avail_idx);
@@ -208,13 +238,11 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *
 		virtq_mark_broken(vq, "head posted twice while in flight", head);
 		return -EIO;
 	}
-	/* Not the whole struct: zeroing its 4 KiB iovec cost as much as a 4 KiB payload copy;
-	 * iov[] entries are written before they are counted. */
-	elem->head = head;
-	elem->out_num = elem->in_num = 0;
-	elem->out_len = elem->in_len = 0;
+	elem_reset(elem, head);
 	if (walk_chain(vq, mem, elem, head))
 		return -EIO;
+	vq->ifl.last_resubmitted = false;
+	inflight_popped(vq, head);
 	vq->inflight[head / 64] |= 1ULL << (head % 64);
 	vq->ninflight++;
 	vq->last_avail++;
@@ -234,6 +262,7 @@ int virtq_fill(struct virtq *vq, uint16_t head, uint32_t len)
 	slot = vq->used + 4 + (size_t)(vq->used_idx & (vq->num - 1)) * 8;
 	__atomic_store_n((uint32_t *)slot, (uint32_t)head, __ATOMIC_RELAXED);
 	__atomic_store_n((uint32_t *)(slot + 4), len, __ATOMIC_RELAXED);
+	inflight_filled(vq, head);
 	vq->used_idx++;
 	vq->unpublished = true;
 	vq->last_head = head;
@@ -247,6 +276,7 @@ void virtq_flush(struct virtq *vq)
 	vq->unpublished = false;
 	/* The elements must be visible before the index that publishes them. */
 	__atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+	inflight_published(vq);
 }
 
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
@@ -278,6 +308,7 @@ int virtq_push_n(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, 
 
 		__atomic_store_n((uint32_t *)slot, (uint32_t)heads[i], __ATOMIC_RELAXED);
 		__atomic_store_n((uint32_t *)(slot + 4), lens[i], __ATOMIC_RELAXED);
+		inflight_filled(vq, heads[i]);
 	}
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
 	vq->unpublished = true;
@@ -302,8 +333,14 @@ void virtq_unpop(struct virtq *vq, uint16_t head)
 {
 	if (head >= vq->num || !(vq->inflight[head / 64] & (1ULL << (head % 64))))
 		return;
-	vq->inflight[head / 64] &= ~(1ULL << (head % 64));
 	vq->ninflight--;
+	if (vq->ifl.last_resubmitted && vq->ifl.resubmit[vq->ifl.next - 1] == head) {
+		vq->ifl.last_resubmitted = false;
+		vq->ifl.next--; /* back to the resubmission queue, still in the bitmap */
+		return;
+	}
+	vq->inflight[head / 64] &= ~(1ULL << (head % 64));
+	inflight_unpopped(vq, head);
 	vq->last_avail--;
 }
 

@@ -40,6 +40,16 @@ struct virtq_desc_raw {
 	uint16_t next;
 };
 
+/* Inflight tracking (inflight.h) of one queue: off while r is NULL. */
+struct virtq_ifl {
+	struct inflight_queue *r;     /* this queue's part of the shared region */
+	uint64_t counter;             /* the next pop's counter */
+	uint16_t nbatch;              /* heads filled since the last publication (listed in r) */
+	uint16_t nresubmit, next;     /* resubmit[next..nresubmit): a predecessor's, not yet popped */
+	bool last_resubmitted;        /* the last pop came from resubmit[] (for virtq_unpop) */
+	uint16_t resubmit[VIRTQ_MAX_SIZE];
+};
+
 struct virtq {
 	unsigned index;
 	uint16_t num;                 /* queue size, a power of 2; 0 = not set */
@@ -56,7 +66,9 @@ struct virtq {
 	bool indirect;                /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool broken;                  /* latched: a bad ring or chain was seen */
 	uint64_t inflight[VIRTQ_MAX_SIZE / 64]; /* heads popped, not yet pushed */
-	unsigned ninflight;           /* bits set in inflight (a count, no popcount per call) */
+	unsigned ninflight;           /* popped heads in inflight (a count, no popcount per call);
+				       * heads waiting in ifl.resubmit are in the bitmap, not here */
+	struct virtq_ifl ifl;
 };
 
 /* One popped chain: out (device-readable) buffers first, then in (device-writable). */
@@ -67,10 +79,12 @@ struct virtq_elem {
 	struct iovec iov[VIRTQ_IOV_MAX];
 };
 
-/* Points the queue at rings already translated; resets indices to base. */
+/* Points the queue at rings already translated; resets indices to base. Heads waiting for
+ * resubmission (inflight.h) stay queued. */
 void virtq_setup(struct virtq *vq, uint16_t num, void *desc, void *avail, void *used,
 		 uint16_t base);
-/* 1: popped into elem; 0: nothing available; -EIO: queue broken (latched, logged once). */
+/* 1: popped into elem (a predecessor's in-flight head first, see inflight.h); 0: nothing
+ * available; -EIO: queue broken (latched, logged once). */
 int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_elem *elem)
 	__attribute__((warn_unused_result));
 /* Returns a chain to the driver with len bytes written; -EIO if head is not in flight. */

@@ -1,4 +1,5 @@
 /* test_vhost_user.c: devices/lib/vhost_user.c: region, config-range and index checks; dispatch over a socketpair. */
+#define _GNU_SOURCE /* vhost_user.c, included below, needs memfd_create */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <sys/socket.h>

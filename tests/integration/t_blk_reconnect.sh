@@ -48,6 +48,8 @@ if [ -x "$BUILD/cellvm-blk" ]; then
 	expect blk-reconnect 0 "test blk-reconnect: PASS" blk_reconnect rc1 "test=blk-reconnect blk_secs=4" 1 cellvm-blk
 	expect blk-reconnect-logged 0 "hung up; reconnecting for up to 10 s" cat "$TMP/rc1.console"
 	expect blk-reconnect-back 0 "is back after [0-9]+ ms; requests resumed" cat "$TMP/rc1.console"
+	# cellvm-blk tracks requests in flight (PROTOCOL_F_INFLIGHT_SHMFD): the new one gets the region.
+	expect blk-reconnect-inflight 0 "inflight region goes to the new backend" cat "$TMP/rc1.console"
 	# A request was waiting across the outage (the backend was down for 0.3 s at least).
 	expect blk-reconnect-stalled 0 "" grep -Eq "longest request [0-9]{3,} ms" "$TMP/rc1.console"
 	expect blk-reconnect-no-reset 1 "" grep -Eq "needing reset|NEEDS_RESET" "$TMP/rc1.console"

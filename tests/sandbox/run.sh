@@ -33,7 +33,7 @@ blk_args() { echo --path "$T/img"; }
 net_args() { echo --tap "$TAP"; }
 vsock_args() { echo --cid 3 --uds-path "$T/vs/j.sock"; }
 
-KILLED_blk="uring-setup preadv2-flags pwritev2-fd uring-register"
+KILLED_blk="uring-setup preadv2-flags pwritev2-fd uring-register disk-ftruncate"
 KILLED_net="open-tun socket-packet tap-setiff"
 KILLED_vsock="socket-dgram create-in-bind"
 REFUSED_blk="uring-openat:EACCES uring-reenable:EACCES" # io_uring's opcode and register restrictions
@@ -43,7 +43,7 @@ REFUSED_vsock="connect-outside:ENOENT"   # a host listener outside the bound dir
 LAYERS_blk="uring-register:EACCES"
 LAYERS_net="open-tun:ENOENT socket-packet:EPERM tap-setiff:EEXIST"
 LAYERS_vsock="create-in-bind:EACCES"
-SECCOMP_ONLY_blk="uring-setup preadv2-flags pwritev2-fd"
+SECCOMP_ONLY_blk="uring-setup preadv2-flags pwritev2-fd disk-ftruncate"
 SECCOMP_ONLY_net=""
 SECCOMP_ONLY_vsock="socket-dgram"
 

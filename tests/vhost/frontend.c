@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "inflight.h"
 #include "vfront.h"
 #include "../../devices/lib/virtio_blk.h"
 
@@ -595,25 +596,34 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-	const char *sock = NULL, *name = NULL;
+	const char *sock = NULL, *name = NULL, *blk = NULL;
 	const struct test *t = NULL;
 	int rc, opt;
 
-	while ((opt = getopt(argc, argv, "s:i:t:S:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:i:t:S:p:b:")) != -1) {
 		switch (opt) {
 		case 's': sock = optarg; break;
 		case 'i': image = optarg; break;
 		case 't': name = optarg; break;
 		case 'S': serial = optarg; break;
 		case 'p': backend_pid = atoi(optarg); break;
+		case 'b': blk = optarg; break;
 		default: return 2;
 		}
 	}
 	for (size_t i = 0; name && i < sizeof(tests) / sizeof(tests[0]); i++)
 		if (!strcmp(tests[i].name, name))
 			t = &tests[i];
+	if (sock && image && name && !strncmp(name, "i-", 2)) {
+		rc = inflight_main(&F, name, &(struct inflight_args){ sock, image, blk });
+		if (rc >= 0 && rc != SKIP)
+			printf("%s %s\n", rc == 0 ? "PASS" : "FAIL", name);
+		if (rc >= 0)
+			return rc;
+	}
 	if (!sock || !image || !t) {
-		fprintf(stderr, "usage: frontend -s SOCK -i IMAGE -t TEST [-S SERIAL] [-p PID]\n");
+		fprintf(stderr, "usage: frontend -s SOCK -i IMAGE -t TEST [-S SERIAL] [-p PID] "
+			"[-b CELLVM_BLK]\n");
 		return 2;
 	}
 	rc = vf_connect(&F, sock);

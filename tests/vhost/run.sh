@@ -133,6 +133,34 @@ for t in rw mq4; do
 	note $r "blk $t --no-poll"
 done
 
+# Inflight I/O tracking (PROTOCOL_F_INFLIGHT_SHMFD): a backend dies with requests in flight,
+# completed out of order; its successor must complete each exactly once. The frontend starts
+# and kills both backends itself (-b). i-resubmit leaves a crafted state (deterministic);
+# i-kill stops a real backend once the region shows a request in flight.
+for t in i-resubmit i-kill; do
+	fresh_image 64M
+	fe -t $t -b "$BLK"; r=$?
+	note $r "blk $t"
+done
+# A garbage region breaks its queue only (the other serves); refused regions leave the
+# queues untracked.
+while IFS=: read -r t why; do
+	malicious "$t" 0 "queue 0 broken: $why"
+done <<'LIST'
+i-version:inflight region of unknown version
+i-features:inflight region with unknown features
+i-descnum:inflight region's desc_num is not its queue size
+i-flag:inflight region flag is neither 0 nor 1
+i-beyond:inflight region head beyond the queue size
+i-posted:inflight region holds more heads than were posted
+i-batch:inflight region's used idx is behind the ring
+i-batchhead:inflight region's last batch lists head
+i-counter:two inflight heads share the counter
+i-limit:inflight counter at its limit
+LIST
+malicious i-unsealed 0 "inflight region refused"
+malicious i-short 0 "inflight region refused"
+
 fresh_image
 start_blk && fe -t persist -p "$PID"; r=$?
 wait "$PID" 2>/dev/null; PID=

@@ -16,7 +16,7 @@
 enum { GET_FEATURES = 1, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 5, SET_VRING_NUM = 8,
        SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL,
        GET_PROTOCOL_FEATURES = 15, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM,
-       SET_VRING_ENABLE, GET_CONFIG = 24 };
+       SET_VRING_ENABLE, GET_CONFIG = 24, GET_INFLIGHT_FD = 31, SET_INFLIGHT_FD };
 #define F_PROTOCOL_FEATURES 30
 #define F_EVENT_IDX 29
 #define F_INDIRECT 28
@@ -24,6 +24,7 @@ enum { GET_FEATURES = 1, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 5, SET_VRING_N
 #define PF_MQ 0
 #define PF_REPLY_ACK 3
 #define PF_CONFIG 9
+#define PF_INFLIGHT 12
 #define NEED_REPLY (1u << 3)
 #define RING_SPAN 0x10000
 
@@ -44,20 +45,28 @@ uint64_t vf_alloc(struct vf *f, uint64_t len)
 	return at;
 }
 
-int vf_connect(struct vf *f, const char *path)
+static int connect_sock(struct vf *f, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	memset(f, 0, sizeof(*f));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	f->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	for (int i = 0; i < 100; i++) {
 		if (connect(f->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
-		if (i == 99)
-			return -errno;
+			return 0;
 		usleep(50 * 1000);
 	}
+	return -errno;
+}
+
+int vf_connect(struct vf *f, const char *path)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->ifl_fd = -1;
+	if ((rc = connect_sock(f, path)))
+		return rc;
 	f->memfd = memfd_create("vfront-guest", MFD_CLOEXEC);
 	if (f->memfd < 0 || ftruncate(f->memfd, (off_t)VF_MEM_SIZE) < 0)
 		return -errno;
@@ -141,7 +150,8 @@ static int negotiate(struct vf *f)
 		return -ENOTSUP;
 	if ((rc = vf_msg(f, GET_PROTOCOL_FEATURES, NULL, 0, NULL, 0, &pf, 8)) != 8)
 		return rc < 0 ? rc : -EPROTO;
-	pf &= (1ull << PF_MQ) | (1ull << PF_REPLY_ACK) | (1ull << PF_CONFIG);
+	pf &= (1ull << PF_MQ) | (1ull << PF_REPLY_ACK) | (1ull << PF_CONFIG) |
+	      (f->inflight ? 1ull << PF_INFLIGHT : 0);
 	if ((rc = vf_msg(f, SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0, NULL, 0)) < 0)
 		return rc;
 	f->protocol = pf;
@@ -180,13 +190,9 @@ static int send_mem_table(struct vf *f)
 	return vf_msg(f, SET_MEM_TABLE, &m, sizeof(m), fds, 2, NULL, 0);
 }
 
-static int setup_queue(struct vf *f, unsigned i, uint16_t qsize)
+static void init_queue(struct vf *f, unsigned i, uint16_t qsize)
 {
 	struct vf_queue *q = &f->q[i];
-	struct { uint32_t index, flags; uint64_t desc, used, avail, log; } a;
-	uint32_t st[2] = { i, qsize };
-	uint64_t u = i;
-	int rc;
 
 	q->num = qsize;
 	q->desc_gpa = RING_SPAN * (i + 1);
@@ -198,10 +204,22 @@ static int setup_queue(struct vf *f, unsigned i, uint16_t qsize)
 	q->used = vf_ptr(f, q->used_gpa);
 	q->kick = eventfd(0, EFD_CLOEXEC);
 	q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+/* The ring's messages; a resumed ring starts at its used idx (what the old backend popped
+ * and never completed is popped again, unless the inflight region says otherwise). */
+static int setup_queue(struct vf *f, unsigned i, bool resume)
+{
+	struct vf_queue *q = &f->q[i];
+	struct { uint32_t index, flags; uint64_t desc, used, avail, log; } a;
+	uint32_t st[2] = { i, q->num };
+	uint64_t u = i;
+	int rc;
+
 	a = (typeof(a)){ i, 0, (uint64_t)q->desc, (uint64_t)q->used, (uint64_t)q->avail, 0 };
 	if ((rc = vf_msg(f, SET_VRING_NUM, st, 8, NULL, 0, NULL, 0)) < 0)
 		return rc;
-	st[1] = 0;
+	st[1] = resume ? __atomic_load_n((uint16_t *)(q->used + 2), __ATOMIC_ACQUIRE) : 0;
 	if ((rc = vf_msg(f, SET_VRING_BASE, st, 8, NULL, 0, NULL, 0)) < 0 ||
 	    (rc = vf_msg(f, SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL, 0)) < 0 ||
 	    (rc = vf_msg(f, SET_VRING_KICK, &u, 8, &q->kick, 1, NULL, 0)) < 0 ||
@@ -211,7 +229,8 @@ static int setup_queue(struct vf *f, unsigned i, uint16_t qsize)
 	return vf_msg(f, SET_VRING_ENABLE, st, 8, NULL, 0, NULL, 0);
 }
 
-int vf_start(struct vf *f, unsigned nq, uint16_t qsize)
+/* Negotiation, queue count, config space, memory table. */
+static int handshake(struct vf *f, unsigned nq)
 {
 	uint64_t qn = 1;
 	int rc = negotiate(f);
@@ -225,13 +244,96 @@ int vf_start(struct vf *f, unsigned nq, uint16_t qsize)
 		return -ENOTSUP;
 	if ((f->protocol & (1ull << PF_CONFIG)) && (rc = read_config(f)))
 		return rc;
-	if ((rc = send_mem_table(f)))
+	return send_mem_table(f);
+}
+
+int vf_start(struct vf *f, unsigned nq, uint16_t qsize)
+{
+	uint16_t isize = f->ifl_qsize ? f->ifl_qsize : qsize;
+	int rc = handshake(f, nq);
+
+	if (rc)
 		return rc;
+	if (f->inflight && !(f->protocol & (1ull << PF_INFLIGHT)))
+		return -ENOTSUP;
+	if (f->inflight && nq && ((rc = vf_get_inflight(f, (uint16_t)nq, isize)) ||
+			    (rc = vf_set_inflight(f, f->ifl_fd, f->ifl_size, (uint16_t)nq, isize))))
+		return rc;
+	if (f->ifl_hook)
+		f->ifl_hook(f);
 	f->nq = nq;
-	for (unsigned i = 0; i < nq; i++)
-		if ((rc = setup_queue(f, i, qsize)))
+	for (unsigned i = 0; i < nq; i++) {
+		init_queue(f, i, qsize);
+		if ((rc = setup_queue(f, i, false)))
+			return rc;
+	}
+	return 0;
+}
+
+int vf_resume(struct vf *f, const char *path)
+{
+	uint16_t isize = f->ifl_qsize ? f->ifl_qsize : f->q[0].num;
+	int rc;
+
+	close(f->sock);
+	f->protocol = 0; /* REPLY_ACK is the new backend's to negotiate */
+	if ((rc = connect_sock(f, path)) || (rc = handshake(f, f->nq)))
+		return rc;
+	if (f->ifl_fd >= 0 &&
+	    (rc = vf_set_inflight(f, f->ifl_fd, f->ifl_size, (uint16_t)f->nq, isize)))
+		return rc;
+	for (unsigned i = 0; i < f->nq; i++)
+		if ((rc = setup_queue(f, i, true)))
 			return rc;
 	return 0;
+}
+
+struct vf_inflight { uint64_t mmap_size, mmap_offset; uint16_t num_queues, queue_size; };
+
+/* The reply of GET_INFLIGHT_FD carries an fd: read with recvmsg. */
+static int recv_fd_reply(struct vf *f, struct vf_inflight *in, int *fd)
+{
+	uint32_t hdr[3];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { in, sizeof(*in) } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+
+	*fd = -1;
+	if (recvmsg(f->sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC) != 12 + (ssize_t)sizeof(*in))
+		return -ECONNRESET;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (hdr[0] != GET_INFLIGHT_FD || !(hdr[1] & 4) || hdr[2] != sizeof(*in))
+		return -EPROTO;
+	return 0;
+}
+
+int vf_get_inflight(struct vf *f, uint16_t nq, uint16_t qsize)
+{
+	struct vf_inflight in = { .num_queues = nq, .queue_size = qsize };
+	uint32_t hdr[3] = { GET_INFLIGHT_FD, 1, sizeof(in) };
+	int fd, rc = send_msg(f, hdr, &in, NULL, 0);
+
+	if (rc || (rc = recv_fd_reply(f, &in, &fd)))
+		return rc;
+	if (in.mmap_size == 0 || fd < 0)
+		return fd >= 0 ? close(fd), -EPROTO : -ENOENT;
+	f->ifl = mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (f->ifl == MAP_FAILED)
+		return -errno;
+	f->ifl_fd = fd;
+	f->ifl_size = in.mmap_size;
+	return 0;
+}
+
+int vf_set_inflight(struct vf *f, int fd, uint64_t mmap_size, uint16_t nq, uint16_t qsize)
+{
+	struct vf_inflight in = { .mmap_size = mmap_size, .num_queues = nq, .queue_size = qsize };
+
+	return vf_msg(f, SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1, NULL, 0);
 }
 
 void vf_post_head(struct vf *f, unsigned qi, uint16_t head)

@@ -43,6 +43,15 @@ struct vf {
 	uint64_t capacity;
 	uint32_t seg_max, size_max;
 	uint16_t cfg_num_queues;
+	/* PROTOCOL_F_INFLIGHT_SHMFD: with inflight set before vf_start, the region is asked for
+	 * (GET_INFLIGHT_FD, ifl_qsize entries per queue, or the ring size) and handed back
+	 * (SET_INFLIGHT_FD); ifl_hook then runs, before the rings are set. */
+	bool inflight;
+	uint16_t ifl_qsize;
+	void (*ifl_hook)(struct vf *f);
+	int ifl_fd;                 /* -1: none */
+	uint8_t *ifl;               /* our mapping of it */
+	uint64_t ifl_size;
 };
 
 /* Guest-physical to our pointer (tests use valid addresses only). */
@@ -50,6 +59,14 @@ void *vf_ptr(struct vf *f, uint64_t gpa);
 uint64_t vf_alloc(struct vf *f, uint64_t len);   /* in region 1, 4 KiB aligned */
 
 int vf_connect(struct vf *f, const char *path);
+/* A new backend at path takes over (the old one is gone): negotiation, memory, the inflight
+ * region kept, and each ring resumed at its used idx, its contents kept. */
+int vf_resume(struct vf *f, const char *path);
+/* GET_INFLIGHT_FD for nq queues of qsize: 0 with ifl_fd/ifl/ifl_size set, -ENOENT when the
+ * backend answered "no region" (mmap_size 0), other -errno. */
+int vf_get_inflight(struct vf *f, uint16_t nq, uint16_t qsize);
+/* SET_INFLIGHT_FD with fd (mmap_size bytes at offset 0); the REPLY_ACK result. */
+int vf_set_inflight(struct vf *f, int fd, uint64_t mmap_size, uint16_t nq, uint16_t qsize);
 /* The whole frontend start-up; nq queues of qsize entries. */
 int vf_start(struct vf *f, unsigned nq, uint16_t qsize);
 int vf_msg(struct vf *f, uint32_t req, const void *p, uint32_t size, const int *fds,
