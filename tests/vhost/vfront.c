@@ -254,6 +254,8 @@ int vf_start(struct vf *f, unsigned nq, uint16_t qsize)
 
 	if (rc)
 		return rc;
+	if (f->inflight && !(f->protocol & (1ull << PF_INFLIGHT)) && f->inflight_if_offered)
+		f->inflight = false;
 	if (f->inflight && !(f->protocol & (1ull << PF_INFLIGHT)))
 		return -ENOTSUP;
 	if (f->inflight && nq && ((rc = vf_get_inflight(f, (uint16_t)nq, isize)) ||

@@ -47,6 +47,7 @@ struct vf {
 	 * (GET_INFLIGHT_FD, ifl_qsize entries per queue, or the ring size) and handed back
 	 * (SET_INFLIGHT_FD); ifl_hook then runs, before the rings are set. */
 	bool inflight;
+	bool inflight_if_offered;   /* a backend without it: carry on without (as cellvm does) */
 	uint16_t ifl_qsize;
 	void (*ifl_hook)(struct vf *f);
 	int ifl_fd;                 /* -1: none */

@@ -242,18 +242,19 @@ static double pct_us(const struct stats *st, double p)
 	return st->n ? st->lat[i] / 1000.0 : 0;
 }
 
-static void report(const struct job *j, struct stats *st, uint64_t poll_ns)
+static void report(const struct job *j, struct stats *st, uint64_t poll_ns, bool inflight)
 {
 	double secs = (double)(st->end - st->start) / 1e9;
 
 	qsort(st->lat, st->n, sizeof(*st->lat), cmp_u32);
 	printf("{\"job\": \"%s\", \"depth\": %u, \"poll_us\": %llu, \"ios\": %zu, \"iops\": %.0f, "
 	       "\"p50_us\": %.2f, \"p99_us\": %.2f, \"kicks_per_io\": %.3f, \"waits_per_io\": %.3f, "
-	       "\"errors\": %llu}\n",
+	       "\"errors\": %llu, \"inflight\": %s}\n",
 	       j->name, j->depth, (unsigned long long)(poll_ns / 1000), st->n, (double)st->n / secs,
 	       pct_us(st, 0.5), pct_us(st, 0.99),
 	       st->n ? (double)st->kicks / (double)st->n : 0,
-	       st->n ? (double)st->waits / (double)st->n : 0, (unsigned long long)st->errors);
+	       st->n ? (double)st->waits / (double)st->n : 0, (unsigned long long)st->errors,
+	       inflight ? "true" : "false");
 	fflush(stdout);
 }
 
@@ -276,9 +277,13 @@ static int parse_jobs(char *s, struct job *jobs, int max)
 	return n;
 }
 
-static int start(struct bench *b, const char *sock)
+static int start(struct bench *b, const char *sock, bool inflight)
 {
 	int rc = vf_connect(&b->f, sock);
+
+	/* As cellvm and QEMU do with a backend that offers it: the inflight region, whose
+	 * tracking the backend then pays on every request. */
+	b->f.inflight = b->f.inflight_if_offered = inflight;
 
 	if (!rc)
 		rc = vf_start(&b->f, 1, QSIZE);
@@ -301,19 +306,23 @@ static int start(struct bench *b, const char *sock)
 
 static const char usage[] =
 	"usage: blk --socket PATH [--jobs randread:1,randread:32,randwrite:1,randwrite:32]\n"
-	"           [--seconds S] [--warmup S] [--poll-us US]\n"
-	"  --poll-us US  the driver polls the used ring up to US microseconds (interrupt off)\n"
-	"                before it arms it and sleeps on the call eventfd (default 0: sleeps)\n";
+	"           [--seconds S] [--warmup S] [--poll-us US] [--no-inflight]\n"
+	"  --poll-us US    the driver polls the used ring up to US microseconds (interrupt off)\n"
+	"                  before it arms it and sleeps on the call eventfd (default 0: sleeps)\n"
+	"  --no-inflight   no inflight region (PROTOCOL_F_INFLIGHT_SHMFD), which is asked for by\n"
+	"                  default when the backend offers it, as cellvm and QEMU do\n";
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", 1, 0, 's' }, { "jobs", 1, 0, 'j' }, { "seconds", 1, 0, 't' },
-		{ "warmup", 1, 0, 'w' }, { "poll-us", 1, 0, 'p' }, { 0, 0, 0, 0 } };
+		{ "warmup", 1, 0, 'w' }, { "poll-us", 1, 0, 'p' }, { "no-inflight", 0, 0, 'i' },
+		{ 0, 0, 0, 0 } };
 	static struct bench b;
 	char jobspec[256] = "randread:1,randread:32,randwrite:1,randwrite:32";
 	const char *sock = NULL;
 	double secs = 5, warm = 0.5, poll_us = 0;
+	bool inflight = true;
 	struct job jobs[16];
 	int c, n;
 
@@ -328,6 +337,8 @@ int main(int argc, char **argv)
 			warm = atof(optarg);
 		else if (c == 'p')
 			poll_us = atof(optarg);
+		else if (c == 'i')
+			inflight = false;
 		else
 			return fputs(usage, stderr), 64;
 	}
@@ -335,13 +346,13 @@ int main(int argc, char **argv)
 	if (!sock || n < 1 || secs <= 0 || warm < 0 || poll_us < 0 || poll_us > 1e6)
 		return fputs(usage, stderr), 64;
 	b.poll_ns = (uint64_t)(poll_us * 1000);
-	if (start(&b, sock))
+	if (start(&b, sock, inflight))
 		return 1;
 	for (int i = 0; i < n; i++) {
 		struct stats st = { 0 };
 
 		run_job(&b, &jobs[i], warm, secs, &st);
-		report(&jobs[i], &st, b.poll_ns);
+		report(&jobs[i], &st, b.poll_ns, b.f.inflight);
 		free(st.lat);
 	}
 	return 0;
