@@ -178,9 +178,13 @@ spawned_status() {
 		>"$T/vm.log" 2>&1 &
 	vm=$!
 	PIDS="$PIDS $vm"
-	# Up to 20 s: the host may be busy; the guest idles once every device is up.
-	for _ in $(seq 400); do grep -q "probe: idle" "$T/vm.log" && break; sleep 0.05; done
-	waiter=$(pgrep -P "$vm" -x "cellvm-$kind" | head -n1)
+	# Up to 20 s: the host may be busy; the guest idles once every device is up. The backend
+	# is looked for until then too (a run under a load of 4 once found none at the first look).
+	for _ in $(seq 400); do
+		waiter=$(pgrep -P "$vm" -x "cellvm-$kind" | head -n1)
+		grep -q "probe: idle" "$T/vm.log" && [ -n "$waiter" ] && break
+		sleep 0.05
+	done
 	if [ -n "$waiter" ]; then check_tree "cellvm-spawned cellvm-$kind (root) /proc status" "$waiter" 65534
 	else bad "cellvm-spawned cellvm-$kind /proc status" "no cellvm-$kind under cellvm"
 		sed 's/^/    | /' "$T/vm.log" | tail -n 5; fi
