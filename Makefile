@@ -71,7 +71,8 @@ $(BUILD)/tests/vhost/frontend: $(VHOST_TEST_SRCS:%.c=$(BUILD)/%.o)
 # compiled into its test to reach the static checks.
 DEVLIB_TEST_SRCS := $(sort $(wildcard tests/devlib/*.c))
 $(BUILD)/tests/devlib/devlib: $(DEVLIB_TEST_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/devices/lib/virtqueue.o \
-                              $(BUILD)/devices/lib/inflight.o $(BUILD)/vmm/log.o
+                              $(BUILD)/devices/lib/inflight.o $(BUILD)/devices/lib/vhost_user_inflight.o \
+                              $(BUILD)/vmm/log.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion
 
 $(BUILD)/cellvm-vsock: $(VSOCK_OBJS)

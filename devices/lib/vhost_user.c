@@ -24,32 +24,7 @@
 			      (1ull << VU_PROTOCOL_F_CONFIG))
 #define VU_PROTOCOL_OPTIONAL (1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD)
 
-struct vu_state { uint32_t index, num; };
-struct vu_addr { uint32_t index, flags; uint64_t desc, used, avail, log; };
-struct vu_region { uint64_t gpa, size, uaddr, mmap_offset; };
-struct vu_mem { uint32_t nregions, padding; struct vu_region regions[GUEST_MEM_MAX_REGIONS]; };
-struct vu_config { uint32_t offset, size, flags; uint8_t data[VU_CONFIG_MAX]; };
-struct vu_inflight { uint64_t mmap_size, mmap_offset; uint16_t num_queues, queue_size; };
-
-_Static_assert(sizeof(struct vu_inflight) == 24, "QEMU's VhostUserInflight, padding included");
-
-struct vu_msg {
-	uint32_t request, flags, size;
-	union {
-		uint64_t u64;
-		struct vu_state state;
-		struct vu_addr addr;
-		struct vu_mem mem;
-		struct vu_config config;
-		struct vu_inflight inflight;
-		uint8_t raw[sizeof(struct vu_config)];
-	} p;
-	int fds[VU_MAX_FDS];
-	unsigned nfds;
-	bool has_reply;      /* the handler filled p with a reply of reply_size bytes */
-	uint32_t reply_size;
-	int reply_fd;        /* sent with the reply (then closed), or -1 */
-};
+#include "vhost_user_internal.h"
 
 #define VU_MAX_PAYLOAD sizeof(((struct vu_msg *)0)->p)
 
@@ -107,15 +82,6 @@ static void unmap_all(struct guest_mem *mem)
 	mem->nregions = 0;
 }
 
-static void inflight_unmap(struct vu_dev *dev)
-{
-	if (dev->inflight.map)
-		munmap(dev->inflight.map, dev->inflight.map_len);
-	dev->inflight = (struct vu_inflight_map){ .map = NULL };
-	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
-		dev->queues[i].vq.ifl.r = NULL;
-}
-
 static void set_kick(struct vu_dev *dev, unsigned q, int fd)
 {
 	struct vu_queue *vq = &dev->queues[q];
@@ -134,7 +100,7 @@ void vu_dev_cleanup(struct vu_dev *dev)
 		close_fd(&dev->queues[i].err_fd);
 	}
 	unmap_all(&dev->mem);
-	inflight_unmap(dev);
+	vu_inflight_unmap(dev);
 }
 
 bool vu_queue_ready(const struct vu_dev *dev, unsigned q)
@@ -503,8 +469,6 @@ static int vring_fd(struct vu_dev *dev, struct vu_msg *msg, int *q, int *fd)
 	return 0;
 }
 
-static void inflight_start(struct vu_dev *dev, unsigned q);
-
 static int h_set_vring_kick(struct vu_dev *dev, struct vu_msg *msg)
 {
 	int q, fd, rc = vring_fd(dev, msg, &q, &fd);
@@ -520,7 +484,7 @@ static int h_set_vring_kick(struct vu_dev *dev, struct vu_msg *msg)
 	}
 	dev->queues[q].started = true;
 	if (!was_started) /* a new kick fd for a running queue changes nothing in flight */
-		inflight_start(dev, (unsigned)q);
+		vu_inflight_start(dev, (unsigned)q);
 	return 0;
 }
 
@@ -606,127 +570,6 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *msg)
 	return rc;
 }
 
-/* ---- the inflight region (PROTOCOL_F_INFLIGHT_SHMFD, inflight.h) ---- */
-
-static bool inflight_negotiated(const struct vu_dev *dev)
-{
-	return dev->protocol_acked & (1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD);
-}
-
-static bool inflight_sizes_ok(const struct vu_inflight *in)
-{
-	return in->num_queues >= 1 && in->num_queues <= VU_MAX_QUEUES && in->queue_size >= 1 &&
-	       in->queue_size <= VIRTQ_MAX_SIZE && !(in->queue_size & (in->queue_size - 1));
-}
-
-/* A zeroed memfd, formatted (version 1), sealed against resizing: a successor maps it safely. */
-static int inflight_create(uint64_t size, unsigned num_queues, uint16_t queue_size)
-{
-	int fd = memfd_create("cellvm-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	void *p = MAP_FAILED;
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) == 0)
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p != MAP_FAILED) {
-		inflight_format(p, num_queues, queue_size);
-		munmap(p, size);
-	}
-	if (p == MAP_FAILED || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-/* The reply is owed whatever happens: mmap_size 0 and no fd is the spec's "no region". */
-static int h_get_inflight_fd(struct vu_dev *dev, struct vu_msg *msg)
-{
-	struct vu_inflight *in = &msg->p.inflight;
-	uint64_t size = inflight_queue_bytes(in->queue_size) * in->num_queues;
-	int fd = -EINVAL;
-
-	if (inflight_negotiated(dev) && inflight_sizes_ok(in))
-		fd = inflight_create(size, in->num_queues, in->queue_size);
-	if (fd < 0)
-		log_warn("vhost-user: no inflight region for %u queues of %u: %s", in->num_queues,
-			 in->queue_size, strerror(-fd));
-	msg->reply_fd = fd < 0 ? -1 : fd;
-	*in = (struct vu_inflight){ .mmap_size = fd < 0 ? 0 : size, .num_queues = in->num_queues,
-				    .queue_size = in->queue_size };
-	msg->reply_size = sizeof(*in);
-	msg->has_reply = true;
-	return 0;
-}
-
-/* The region must hold every queue's part and must not be able to shrink under us (SIGBUS). */
-static int inflight_check_fd(const struct vu_inflight *in, int fd, uint64_t *end)
-{
-	uint64_t need = inflight_queue_bytes(in->queue_size) * in->num_queues;
-	struct stat st;
-	int seals;
-
-	if (in->mmap_size < need || in->mmap_offset % 8 ||
-	    __builtin_add_overflow(in->mmap_offset, need, end) || *end > SIZE_MAX)
-		return -EINVAL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < *end)
-		return -EINVAL;
-	seals = fcntl(fd, F_GET_SEALS);
-	return seals >= 0 && (seals & F_SEAL_SHRINK) ? 0 : -EPERM;
-}
-
-static int h_set_inflight_fd(struct vu_dev *dev, struct vu_msg *msg)
-{
-	const struct vu_inflight *in = &msg->p.inflight;
-	uint64_t end;
-	void *p;
-	int rc;
-
-	if (msg->nfds != 1)
-		return -EPROTO;
-	if (!inflight_negotiated(dev) || !inflight_sizes_ok(in))
-		return -EINVAL;
-	for (unsigned i = 0; i < dev->num_queues; i++)
-		if (dev->queues[i].started)
-			return -EBUSY; /* the spec: before the rings */
-	rc = inflight_check_fd(in, msg->fds[0], &end);
-	if (rc) {
-		log_warn("vhost-user: inflight region refused (size, offset or seals): %s",
-			 strerror(-rc));
-		return rc;
-	}
-	p = mmap(NULL, (size_t)end, PROT_READ | PROT_WRITE, MAP_SHARED, msg->fds[0], 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	inflight_unmap(dev);
-	dev->inflight = (struct vu_inflight_map){ .map = p, .map_len = (size_t)end,
-						  .base = (uint8_t *)p + in->mmap_offset,
-						  .num_queues = in->num_queues,
-						  .queue_size = in->queue_size };
-	return 0;
-}
-
-/* A queue starts: its part of the region (if any) is checked, and what it left in flight
- * queued for resubmission; a bad part breaks the queue (logged by virtqueue.c). */
-static void inflight_start(struct vu_dev *dev, unsigned q)
-{
-	struct virtq *vq = &dev->queues[q].vq;
-	struct inflight_queue *r = NULL;
-
-	if (dev->inflight.map && q < dev->inflight.num_queues)
-		r = (void *)(dev->inflight.base +
-			     (size_t)q * inflight_queue_bytes(dev->inflight.queue_size));
-	if (r && !vq->desc) {
-		log_warn("queue %u: started before its rings were set; no inflight tracking", q);
-		r = NULL;
-	}
-	if (virtq_inflight_start(vq, r, dev->inflight.queue_size))
-		log_error("queue %u: its inflight region is unusable", q);
-}
-
 /* ---- dispatch ---- */
 
 #define VAR_SIZE UINT32_MAX
@@ -756,8 +599,8 @@ static const struct vu_handler handlers[VU_REQUEST_MAX] = {
 	[VU_SET_VRING_ENABLE] = { h_set_vring_enable, sizeof(struct vu_state), false },
 	[VU_GET_CONFIG] = { h_get_config, VAR_SIZE, false },
 	[VU_SET_CONFIG] = { h_set_config, VAR_SIZE, false },
-	[VU_GET_INFLIGHT_FD] = { h_get_inflight_fd, sizeof(struct vu_inflight), false },
-	[VU_SET_INFLIGHT_FD] = { h_set_inflight_fd, sizeof(struct vu_inflight), true },
+	[VU_GET_INFLIGHT_FD] = { vu_get_inflight_fd, sizeof(struct vu_inflight), false },
+	[VU_SET_INFLIGHT_FD] = { vu_set_inflight_fd, sizeof(struct vu_inflight), true },
 };
 
 static int run_handler(struct vu_dev *dev, struct vu_msg *msg)
