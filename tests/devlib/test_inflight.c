@@ -8,6 +8,7 @@
 #include "../../devices/lib/inflight.h"
 #include "../../devices/lib/virtqueue.h"
 #include "log.h"
+#include "logcap.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_SIZE  (1u << 20)
@@ -35,29 +36,20 @@ static void setup(void)
 	mem.regions[0] = (struct guest_region){ .gpa = RAM_GPA, .size = RAM_SIZE, .hva = ram };
 	memset(&vq, 0, sizeof(vq));
 	virtq_setup(&vq, QNUM, ram, ram + AVAIL_OFF, ram + USED_OFF, 0);
-	log_file = tmpfile();
+	log_file = logcap_start();
 	cr_assert_not_null(log_file);
-	log_init("devlib", LOG_ERROR, log_file);
 }
 
 static void teardown(void)
 {
-	log_init("devlib", LOG_ERROR, NULL);
-	fclose(log_file);
+	logcap_stop(log_file);
 	free(r);
 	free(ram);
 }
 
 static const char *logged(void)
 {
-	static char buf[4096];
-	size_t n;
-
-	fflush(log_file);
-	rewind(log_file);
-	n = fread(buf, 1, sizeof(buf) - 1, log_file);
-	buf[n] = 0;
-	return buf;
+	return logcap_text(log_file);
 }
 
 static uint16_t *avail(void) { return (uint16_t *)(ram + AVAIL_OFF); }

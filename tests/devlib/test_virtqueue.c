@@ -7,6 +7,7 @@
 
 #include "../../devices/lib/virtqueue.h"
 #include "log.h"
+#include "logcap.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_UVA   0x7f0000000000ull
@@ -37,29 +38,20 @@ static void setup(void)
 						.uaddr = RAM_UVA, .hva = ram };
 	memset(&vq, 0, sizeof(vq));
 	virtq_setup(&vq, QNUM, ram + DESC_OFF, ram + AVAIL_OFF, ram + USED_OFF, 0);
-	log_file = tmpfile();
+	log_file = logcap_start();
 	cr_assert_not_null(log_file);
-	log_init("devlib", LOG_ERROR, log_file);
 }
 
 static void teardown(void)
 {
-	log_init("devlib", LOG_ERROR, NULL);
-	fclose(log_file);
+	logcap_stop(log_file);
 	free(ram);
 }
 
 /* The log lines written so far (the reason a queue was marked broken). */
 static const char *logged(void)
 {
-	static char buf[4096];
-	size_t n;
-
-	fflush(log_file);
-	rewind(log_file);
-	n = fread(buf, 1, sizeof(buf) - 1, log_file);
-	buf[n] = 0;
-	return buf;
+	return logcap_text(log_file);
 }
 
 static unsigned count_lines(const char *s)

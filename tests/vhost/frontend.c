@@ -55,15 +55,7 @@ static int io(unsigned q, uint32_t type, uint64_t sector, uint64_t gpa, uint32_t
 
 static int file_matches(uint64_t off, const uint8_t *want, uint32_t len)
 {
-	uint8_t *buf = malloc(len);
-	int fd = open(image, O_RDONLY), ok;
-
-	ok = fd >= 0 && buf && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
-	     memcmp(buf, want, len) == 0;
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return ok;
+	return vf_file_has(image, off, want, len);
 }
 
 static int t_rw(void)

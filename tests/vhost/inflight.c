@@ -48,19 +48,6 @@ static void pattern(uint8_t *p, uint32_t len, uint64_t seed)
 	}
 }
 
-static int disk_has(const char *image, uint64_t off, const void *want, uint32_t len)
-{
-	uint8_t *buf = malloc(len);
-	int fd = open(image, O_RDONLY), ok;
-
-	ok = fd >= 0 && buf && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
-	     memcmp(buf, want, len) == 0;
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return ok;
-}
-
 /* ---- backends this test starts and kills ---- */
 
 static pid_t spawn(const struct inflight_args *a, const char *nq)
@@ -228,7 +215,7 @@ static int check_resubmitted(struct vf *f, const struct inflight_args *a, struct
 		      "%u times after the restart, want %u", i, r[i].head,
 		      count_of(ids, 3, (uint32_t)r[i].head), want);
 		CHECK(*(uint8_t *)vf_ptr(f, r[i].status) == 0, "request %u status", i);
-		CHECK(disk_has(a->image, r[i].sector * 512, i == 1 ? done_data : vf_ptr(f, r[i].gpa),
+		CHECK(vf_file_has(a->image, r[i].sector * 512, i == 1 ? done_data : vf_ptr(f, r[i].gpa),
 			       4096), "request %u: wrong data on disk%s", i,
 		      i == 1 ? " (done twice)" : "");
 	}
@@ -324,7 +311,7 @@ static int t_kill(struct vf *f, const struct inflight_args *a)
 		CHECK(count_of(ids, NLIVE, (uint32_t)r[i].head) == 1, "write %u completed %u times", i,
 		      count_of(ids, NLIVE, (uint32_t)r[i].head));
 		CHECK(*(uint8_t *)vf_ptr(f, r[i].status) == 0, "write %u status", i);
-		CHECK(disk_has(a->image, r[i].sector * 512, vf_ptr(f, r[i].gpa), LIVE_LEN),
+		CHECK(vf_file_has(a->image, r[i].sector * 512, vf_ptr(f, r[i].gpa), LIVE_LEN),
 		      "write %u: wrong data on disk", i);
 	}
 	printf("i-kill: %d requests flagged in flight at the kill, %d completed before it\n",

@@ -4,8 +4,10 @@
 #include "../../devices/lib/virtio_blk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -451,4 +453,17 @@ int vf_blk(struct vf *f, unsigned q, uint32_t type, uint64_t sector, uint64_t da
 	if (rc)
 		return rc;
 	return *(volatile uint8_t *)vf_ptr(f, st);
+}
+
+int vf_file_has(const char *path, uint64_t off, const void *want, uint32_t len)
+{
+	uint8_t *buf = malloc(len);
+	int fd = open(path, O_RDONLY), ok;
+
+	ok = fd >= 0 && buf && pread(fd, buf, len, (off_t)off) == (ssize_t)len &&
+	     memcmp(buf, want, len) == 0;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ok;
 }

@@ -92,4 +92,7 @@ int vf_blk(struct vf *f, unsigned q, uint32_t type, uint64_t sector, uint64_t da
 int vf_blk_post(struct vf *f, unsigned q, uint32_t type, uint64_t sector, uint64_t data_gpa,
 		uint32_t len, unsigned nseg, bool indirect, uint64_t *status_gpa);
 
+/* 1 if the file at path holds want's len bytes at off (read back with pread). */
+int vf_file_has(const char *path, uint64_t off, const void *want, uint32_t len);
+
 #endif
