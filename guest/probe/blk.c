@@ -401,26 +401,71 @@ static u64 timed_req(u32 type, u64 sector, u64 buf, u32 len)
 	return (rdtsc() - t0) * 1000 / tsc_hz();
 }
 
-/* The host restarts the device's backend while this runs: QD1 writes of a pattern that
-   changes every round, each read back and verified, for blk_secs= seconds (default 8); then
-   every chunk is read and verified once more. No request may fail or get lost. */
+/* blk_qd requests of one type at once, to chunks k0.. (each chunk's buffer at buf + i *
+   req_bytes); every one must complete with OK, in any order. Returns the ms they took. */
+static u64 timed_batch(u32 type, u64 k0, u64 nchunks, u64 buf, u64 qd)
+{
+	u64 t0 = rdtsc(), n = req_bytes / VIRTIO_BLK_SECTOR;
+	for (u64 i = 0; i < qd; i++)
+		mkreq((int)i, type, (k0 + i) % nchunks * n, buf + i * req_bytes, req_bytes, 0);
+	run_reqs(reqp, (int)qd);
+	check_status(reqp, (int)qd, VIRTIO_BLK_S_OK);
+	return (rdtsc() - t0) * 1000 / tsc_hz();
+}
+
+/* One round at depth qd > 1: qd chunks written at once with new salts, then read back at once
+   and verified (the backend may complete them in any order; across its restart, the inflight
+   region must leave none lost and none done against a reused head). Returns the longest ms. */
+static u64 reconnect_round_qd(u64 k0, u64 nchunks, u64 buf, u64 qd, u64 *salts)
+{
+	u64 n = req_bytes / VIRTIO_BLK_SECTOR, ms, longest;
+	for (u64 i = 0; i < qd; i++) {
+		u64 k = (k0 + i) % nchunks;
+		salt = salt * 6364136223846793005ULL + 1442695040888963407ULL;
+		salts[k] = salt;
+		pattern(0, buf + i * req_bytes, k * n, n);
+	}
+	longest = timed_batch(VIRTIO_BLK_T_OUT, k0, nchunks, buf, qd);
+	for (u64 i = 0; i < qd; i++)
+		pattern(2, buf + i * req_bytes, (k0 + i) % nchunks * n, n);
+	ms = timed_batch(VIRTIO_BLK_T_IN, k0, nchunks, buf, qd);
+	for (u64 i = 0; i < qd; i++) {
+		salt = salts[(k0 + i) % nchunks];
+		pattern(1, buf + i * req_bytes, (k0 + i) % nchunks * n, n);
+	}
+	return ms > longest ? ms : longest;
+}
+
+/* The host restarts the device's backend while this runs: writes of a pattern that changes
+   every round, each read back and verified, for blk_secs= seconds (default 8), blk_qd=
+   requests at a time (default 1; at most 16); then every chunk is read and verified once more.
+   No request may fail or get lost. */
 noreturn void test_blk_reconnect(void)
 {
 	blk_open(F(VIRTIO_BLK_F_FLUSH), 1);
-	u64 secs = 8, longest = 0, rounds = 0, flushes = 0;
+	u64 secs = 8, longest = 0, rounds = 0, flushes = 0, qd = 1;
 	char s[32];
 	if (cmdline_get("blk_secs", s, sizeof(s)) && !parse_u64(s, &secs))
 		test_fail("bad value '%s' for blk_secs", s);
+	if (cmdline_get("blk_qd", s, sizeof(s)) && (!parse_u64(s, &qd) || qd < 1 || qd > 16))
+		test_fail("bad value '%s' for blk_qd (1 to 16)", s);
 	u64 nchunks = capacity * VIRTIO_BLK_SECTOR / req_bytes, n = req_bytes / VIRTIO_BLK_SECTOR;
 	if (nchunks > 64)
 		nchunks = 64;
 	if (!nchunks)
 		test_fail("the disk is smaller than one %u-byte request", req_bytes);
-	u64 buf = heap_alloc(req_bytes, 4096), salts[64];
-	pr("probe: blk-reconnect: running for %lu s over %lu chunks of %u bytes (restart the backend now)\n",
-	   secs, nchunks, req_bytes);
+	if (qd > nchunks)
+		test_fail("blk_qd=%lu is more than the disk's %lu chunks", qd, nchunks);
+	u64 buf = heap_alloc(req_bytes * qd, 4096), salts[64];
+	pr("probe: blk-reconnect: running for %lu s over %lu chunks of %u bytes, %lu at a time "
+	   "(restart the backend now)\n", secs, nchunks, req_bytes, qd);
 	for (u64 deadline = rdtsc() + secs * tsc_hz(); rdtsc() < deadline; rounds++) {
 		u64 k = rounds % nchunks, ms;
+		if (qd > 1) {
+			ms = reconnect_round_qd(rounds * qd % nchunks, nchunks, buf, qd, salts);
+			longest = ms > longest ? ms : longest;
+			continue;
+		}
 		salt = salt * 6364136223846793005ULL + 1442695040888963407ULL;
 		salts[k] = salt;
 		pattern(0, buf, k * n, n);
@@ -436,7 +481,7 @@ noreturn void test_blk_reconnect(void)
 		longest = ms > longest ? ms : longest;
 		pattern(1, buf, k * n, n);
 	}
-	for (u64 k = 0; k < nchunks && k < rounds; k++) {
+	for (u64 k = 0; k < nchunks && k < rounds * qd; k++) {
 		salt = salts[k];
 		pattern(2, buf, k * n, n);
 		timed_req(VIRTIO_BLK_T_IN, k * n, buf, req_bytes);
