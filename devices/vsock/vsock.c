@@ -297,9 +297,25 @@ void conn_reset(struct vsock_dev *dev, struct vsock_conn *c)
  * the stream ends with RST. */
 void conn_maybe_finish(struct vsock_dev *dev, struct vsock_conn *c)
 {
-	if (c->state == VC_OPEN && !c->buf_len &&
-	    (c->guest_closed || (c->host_eof && c->guest_no_send && !c->pending)))
+	if (c->state != VC_OPEN || c->buf_len)
+		return;
+	if (c->guest_gone)
+		conn_drop(dev, c); /* the guest already reset it: nothing to tell */
+	else if (c->guest_closed || (c->host_eof && c->guest_no_send && !c->pending))
 		conn_reset(dev, c);
+}
+
+/* The guest's RST. A stream it closed whose bytes still wait for the host socket keeps
+ * draining: they were sent before the close, and Linux resets a closed stream after its close
+ * timeout (8 s) whether or not the peer read them. Anything else ends now. */
+static void on_guest_rst(struct vsock_dev *dev, struct vsock_conn *c)
+{
+	if (c->state == VC_OPEN && c->guest_closed && c->buf_len) {
+		c->guest_gone = true;
+		c->pending = 0; /* no packet goes to a guest that forgot the stream */
+		return;
+	}
+	conn_drop(dev, c);
 }
 
 void hdr_for(const struct vsock_dev *dev, struct vsock_conn *c, struct vsock_hdr *h, uint16_t op)
@@ -521,8 +537,17 @@ static void tx_packet(struct vsock_dev *dev, const struct virtq_elem *e)
 	i = conn_find(dev, h.dst_port, h.src_port);
 	if (h.op == VSOCK_OP_RST) {
 		if (i >= 0)
-			conn_drop(dev, &dev->conns[i]);
+			on_guest_rst(dev, &dev->conns[i]);
 		return;
+	}
+	if (i >= 0 && dev->conns[i].guest_gone) {
+		/* A stream the guest reset is only draining to the host. A REQUEST on its ports is
+		 * a new stream, to which it gives way (its host end sees the end); anything else
+		 * belongs to no stream the guest knows and is ignored. */
+		if (h.op != VSOCK_OP_REQUEST)
+			return;
+		conn_drop(dev, &dev->conns[i]);
+		i = -1;
 	}
 	if (h.op == VSOCK_OP_REQUEST) {
 		if (i >= 0) /* a second REQUEST for a live stream: both ends start over */

@@ -69,6 +69,8 @@ struct vsock_conn {
 	bool host_eof;             /* the host shut its sending side */
 	bool guest_no_send;        /* the guest will send no more */
 	bool guest_closed;         /* the guest shut both sides: RST once its bytes are written */
+	bool guest_gone;           /* ...and then reset it (Linux does after its close timeout):
+				    * its bytes are still written, then the stream ends, no RST */
 	bool wr_shut;              /* shutdown(SHUT_WR) done on fd */
 	bool out_watched;          /* EPOLLOUT is asked for: only while buf holds bytes */
 };

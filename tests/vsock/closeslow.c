@@ -1,4 +1,4 @@
-/* closeslow.c: vsock test close-slow: the guest closes a stream while cellvm-vsock still buffers its bytes for a slow host reader. */
+/* closeslow.c: vsock tests close-slow and close-slow-rst: the guest closes (and resets) a stream while cellvm-vsock still buffers its bytes for a slow host reader. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
@@ -152,11 +152,13 @@ static int drain_slowly(struct vd *d, struct cs *t)
 }
 
 /* Guest to host, 3 MiB; the guest closes (SHUTDOWN RCV|SEND, as Linux does on close) with
- * bytes still in cellvm-vsock's ring; the host then reads slowly. Every byte must arrive,
- * then EOF; the RST must wait until all were written; nothing else may reach the guest, not
- * even bytes the host sends after the close. */
-int t_close_slow(struct vd *d)
+ * bytes still in cellvm-vsock's ring; with guest_rst it then resets the stream too, as Linux
+ * does when its close timeout (8 s) ends first. The host then reads slowly. Every byte must
+ * arrive, then EOF; the RST (none after the guest's own) must wait until all were written;
+ * nothing else may reach the guest, not even bytes the host sends after the close. */
+static int close_slow(struct vd *d, bool guest_rst)
 {
+	const char *name = guest_rst ? "close-slow-rst" : "close-slow";
 	int lfd = vd_listen(d->uds, CS_PORT);
 	struct cs t = { 0 };
 	struct vd_hdr h;
@@ -171,29 +173,45 @@ int t_close_slow(struct vd *d)
 	held = device_holds(d, &t);
 	CHECK(held >= CS_MIN_HELD, "cellvm-vsock held %lld bytes at the close, want >= %u: the "
 	      "test did not set up the case", (long long)held, CS_MIN_HELD);
-	printf("close-slow: the guest closes with %lld bytes in cellvm-vsock, %llu read so far\n",
+	printf("%s: the guest closes with %lld bytes in cellvm-vsock, %llu read so far\n", name,
 	       (long long)held, (unsigned long long)t.s->h_in);
 	h = vd_hdr(d, t.s, OP_SHUTDOWN, 0);
 	h.flags = 3;
 	CHECK(vd_send(d, &h, NULL, 0, 1) == 0, "SHUTDOWN not taken");
 	t.closed = true;
+	if (guest_rst) {
+		h = vd_hdr(d, t.s, OP_RST, 0);
+		CHECK(vd_send(d, &h, NULL, 0, 1) == 0, "RST not taken");
+	}
 	/* Host bytes for a guest that closed: never sent (Linux would answer with RST). The
 	 * device's end is still open (it holds bytes): EPIPE means it was closed too early. */
 	late = send(t.s->hfd, "late", 4, MSG_NOSIGNAL);
 	CHECK(drain_slowly(d, &t) == 0, "drain");
-	printf("close-slow: host read %llu bytes then EOF; RST with %llu written; after the "
-	       "close %u credit updates, %u other packets\n", (unsigned long long)t.s->h_in,
+	printf("%s: host read %llu bytes then EOF; %u RST (with %llu written); after the close %u "
+	       "credit updates, %u other packets\n", name, (unsigned long long)t.s->h_in, t.rst,
 	       (unsigned long long)t.at_rst, t.credits, t.stray);
 	CHECK(!t.host_bad && !t.s->bad, "the host read a wrong byte, or a credit check failed");
 	CHECK(t.s->h_in == CS_TOTAL, "the host read %llu of %u bytes before EOF",
 	      (unsigned long long)t.s->h_in, CS_TOTAL);
-	CHECK(t.rst == 1, "%u RSTs after the guest's close, want 1", t.rst);
-	CHECK(t.at_rst == CS_TOTAL, "the RST came when %llu of %u bytes were written",
+	CHECK(t.rst == (guest_rst ? 0u : 1u), "%u RSTs after the guest's close, want %u", t.rst,
+	      guest_rst ? 0u : 1u);
+	CHECK(guest_rst || t.at_rst == CS_TOTAL, "the RST came when %llu of %u bytes were written",
 	      (unsigned long long)t.at_rst, CS_TOTAL);
-	CHECK(!t.stray, "%u data or control packets reached the guest after its close", t.stray);
+	CHECK(!t.stray && (!guest_rst || !t.credits), "%u data or control packets (%u credit "
+	      "updates) reached the guest after its close", t.stray, t.credits);
 	CHECK(late == 4, "the host end was closed at the guest's close (send: %zd)", late);
 	close(lfd);
 	t.s = vd_host_connect(d, 7777, true);
 	CHECK(t.s && vd_host_ok(t.s) == 0, "the device stopped serving");
 	return 0;
+}
+
+int t_close_slow(struct vd *d)
+{
+	return close_slow(d, false);
+}
+
+int t_close_slow_rst(struct vd *d)
+{
+	return close_slow(d, true);
 }

@@ -44,7 +44,7 @@ case_() {
 	note $r "$t" "$why"
 }
 
-for t in host-connect guest-connect guest-refused host-refused many rx-small rx-split close-host close-guest close-slow \
+for t in host-connect guest-connect guest-refused host-refused many rx-small rx-split close-host close-guest close-slow close-slow-rst \
 	close-vm reset half-close m-ops m-line; do
 	case_ $t
 done

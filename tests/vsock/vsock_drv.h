@@ -78,5 +78,6 @@ uint8_t vd_pattern(uint64_t off, uint32_t stream, int dir);
 
 /* closeslow.c: the guest closes while the device still buffers bytes for a slow host reader. */
 int t_close_slow(struct vd *d);
+int t_close_slow_rst(struct vd *d);
 
 #endif

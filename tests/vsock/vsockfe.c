@@ -456,6 +456,7 @@ static const struct { const char *name; int (*fn)(struct vd *); } tests[] = {
 	{ "many", t_many }, { "rx-small", t_rx_small }, { "rx-split", t_rx_split },
 	{ "close-host", t_close_host }, { "close-guest", t_close_guest },
 	{ "close-slow", t_close_slow },
+	{ "close-slow-rst", t_close_slow_rst },
 	{ "close-vm", t_close_vm }, { "reset", t_reset }, { "half-close", t_half_close },
 	{ "m-len", t_m_len }, { "m-type", t_m_type }, { "m-addr", t_m_addr },
 	{ "m-credit", t_m_credit }, { "m-flood", t_m_flood }, { "m-ops", t_m_ops },
