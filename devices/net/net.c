@@ -217,6 +217,7 @@ void net_close(struct net_dev *dev)
 /* ---- tx: one chain is one frame, header first ---- */
 
 #define NET_TX_BATCH 32
+#define NET_TX_SMALL 2048
 
 /* The header's offload requests must be ones the driver negotiated. */
 static bool tx_hdr_ok(const struct net_dev *dev, const struct vnet_hdr *h)
@@ -251,6 +252,20 @@ static int tx_check(struct virtq *vq, const struct virtq_elem *e)
 	return 0;
 }
 
+/* A frame of up to NET_TX_SMALL bytes is copied whole behind our header copy and written with
+ * one write(2), which the seccomp filter allows without an argument check (its verdict is
+ * cached), where writev(2) on the tap runs the filter's fd check on every frame: measured
+ * (docs/benchmarks.md), the copy costs less, at 1500 bytes too. Larger (TSO) frames: writev. */
+static ssize_t tx_write_small(struct net_pair *pp, const struct virtq_elem *e,
+			      const struct vnet_hdr *h)
+{
+	uint8_t buf[NET_HDR_LEN + NET_TX_SMALL];
+	size_t len = iov_to_buf(e->iov, e->out_num, buf, e->out_len);
+
+	memcpy(buf, h, NET_HDR_LEN); /* the header as validated, not as the guest may have moved it */
+	return write(pp->tap, buf, len);
+}
+
 /* Writes the frame: our copy of the header, then the guest's buffers past it. */
 static void tx_write(struct net_dev *dev, unsigned p, const struct virtq_elem *e,
 		     struct vnet_hdr *h)
@@ -261,6 +276,10 @@ static void tx_write(struct net_dev *dev, unsigned p, const struct virtq_elem *e
 	size_t skip = NET_HDR_LEN;
 	ssize_t w;
 
+	if (e->out_len - NET_HDR_LEN <= NET_TX_SMALL) {
+		w = tx_write_small(pp, e, h);
+		goto done;
+	}
 	iov[0] = (struct iovec){ h, NET_HDR_LEN };
 	for (unsigned i = 0; i < e->out_num; i++) {
 		if (skip >= e->iov[i].iov_len) {
@@ -272,6 +291,7 @@ static void tx_write(struct net_dev *dev, unsigned p, const struct virtq_elem *e
 		skip = 0;
 	}
 	w = writev(pp->tap, iov, (int)n);
+done:
 	if (w < 0) {
 		pp->stats.tx_dropped++;
 		if (errno != EAGAIN && errno != ENOBUFS)

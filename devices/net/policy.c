@@ -18,7 +18,7 @@ struct fd_rule {
 /* Per tap queue fd: the data path and the offloads. read and write are in the base. */
 static const struct fd_rule tap_rules[] = {
 	{ SCMP_SYS(readv), "rx: a frame straight into the driver's chain" },
-	{ SCMP_SYS(writev), "tx: our header copy, then the driver's buffers" },
+	{ SCMP_SYS(writev), "tx frames over 2 KiB (TSO): our header copy, then the driver's buffers" },
 };
 
 static int add_tap_rules(scmp_filter_ctx ctx, int fd)
