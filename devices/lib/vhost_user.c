@@ -3,7 +3,6 @@
 #include "vhost_user.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "inflight.h"
 #include "log.h"
+#include "vhost_user_internal.h"
 
 #define VU_VERSION        0x1
 #define VU_FLAG_REPLY     (1u << 2)
@@ -23,8 +22,6 @@
 #define VU_PROTOCOL_FEATURES ((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) | \
 			      (1ull << VU_PROTOCOL_F_CONFIG))
 #define VU_PROTOCOL_OPTIONAL (1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD)
-
-#include "vhost_user_internal.h"
 
 #define VU_MAX_PAYLOAD sizeof(((struct vu_msg *)0)->p)
 

@@ -54,11 +54,17 @@ static int inflight_create(uint64_t size, unsigned num_queues, uint16_t queue_si
 	return fd;
 }
 
+/* Bytes of a region holding every queue's part. */
+static uint64_t region_bytes(const struct vu_inflight *in)
+{
+	return inflight_queue_bytes(in->queue_size) * in->num_queues;
+}
+
 /* The reply is owed whatever happens: mmap_size 0 and no fd is the spec's "no region". */
 int vu_get_inflight_fd(struct vu_dev *dev, struct vu_msg *msg)
 {
 	struct vu_inflight *in = &msg->p.inflight;
-	uint64_t size = inflight_queue_bytes(in->queue_size) * in->num_queues;
+	uint64_t size = region_bytes(in);
 	int fd = -EINVAL;
 
 	if (inflight_negotiated(dev) && inflight_sizes_ok(in))
@@ -77,7 +83,7 @@ int vu_get_inflight_fd(struct vu_dev *dev, struct vu_msg *msg)
 /* The region must hold every queue's part and must not be able to shrink under us (SIGBUS). */
 static int inflight_check_fd(const struct vu_inflight *in, int fd, uint64_t *end)
 {
-	uint64_t need = inflight_queue_bytes(in->queue_size) * in->num_queues;
+	uint64_t need = region_bytes(in);
 	struct stat st;
 	int seals;
 
