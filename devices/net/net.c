@@ -266,20 +266,13 @@ static ssize_t tx_write_small(struct net_pair *pp, const struct virtq_elem *e,
 	return write(pp->tap, buf, len);
 }
 
-/* Writes the frame: our copy of the header, then the guest's buffers past it. */
-static void tx_write(struct net_dev *dev, unsigned p, const struct virtq_elem *e,
-		     struct vnet_hdr *h)
+/* A bigger frame: our copy of the header, then the guest's buffers past it, in one writev. */
+static ssize_t tx_writev(struct net_pair *pp, const struct virtq_elem *e, struct vnet_hdr *h)
 {
-	struct net_pair *pp = &dev->pair[p];
 	struct iovec iov[VIRTQ_IOV_MAX + 1];
 	unsigned n = 1;
 	size_t skip = NET_HDR_LEN;
-	ssize_t w;
 
-	if (e->out_len - NET_HDR_LEN <= NET_TX_SMALL) {
-		w = tx_write_small(pp, e, h);
-		goto done;
-	}
 	iov[0] = (struct iovec){ h, NET_HDR_LEN };
 	for (unsigned i = 0; i < e->out_num; i++) {
 		if (skip >= e->iov[i].iov_len) {
@@ -290,8 +283,17 @@ static void tx_write(struct net_dev *dev, unsigned p, const struct virtq_elem *e
 					   e->iov[i].iov_len - skip };
 		skip = 0;
 	}
-	w = writev(pp->tap, iov, (int)n);
-done:
+	return writev(pp->tap, iov, (int)n);
+}
+
+/* Writes the frame into the tap and counts it. */
+static void tx_write(struct net_dev *dev, unsigned p, const struct virtq_elem *e,
+		     struct vnet_hdr *h)
+{
+	struct net_pair *pp = &dev->pair[p];
+	ssize_t w = e->out_len - NET_HDR_LEN <= NET_TX_SMALL ? tx_write_small(pp, e, h)
+							      : tx_writev(pp, e, h);
+
 	if (w < 0) {
 		pp->stats.tx_dropped++;
 		if (errno != EAGAIN && errno != ENOBUFS)
