@@ -212,10 +212,20 @@ static int recv_header_fd(struct vhost_user *v, struct vhu_hdr *h, int *fd)
 	n = recvmsg(v->fd, &m, MSG_CMSG_CLOEXEC);
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		/* The first fd is kept; any more (two fit in the buffer) are closed, not leaked. */
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int x;
+
+			memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*fd < 0)
+				*fd = x;
+			else
+				close(x);
+		}
+	}
 	if (m.msg_flags & MSG_CTRUNC)
 		return -EPROTO; /* more fds than one: the kernel dropped the rest */
 	return (size_t)n < sizeof(*h) ? read_full(v->fd, (char *)h + n, sizeof(*h) - (size_t)n) : 0;
