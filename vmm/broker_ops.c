@@ -90,32 +90,32 @@ int recv_msg(int sock, void *buf, size_t len, int *fds, unsigned *nfds)
 
 /* ---- the operations, shared by the broker and the in-process fallback ---------------- */
 
-int do_open_read(const char *path)
+/* Opens path (a file created with mode 0600 under O_CREAT) and keeps the fd only if it is of
+ * the file type (S_IFREG, S_IFCHR): the fd, -errno, or -EINVAL for another type. */
+static int open_typed(const char *path, int flags, mode_t type)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open(path, flags, 0600);
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL; /* only regular files: no devices, FIFOs or directories */
-	}
-	return fd;
-}
-
-int do_open_log(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type) {
 		close(fd);
 		return -EINVAL;
 	}
 	return fd;
+}
+
+int do_open_read(const char *path)
+{
+	/* only regular files: no devices, FIFOs or directories */
+	return open_typed(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, S_IFREG);
+}
+
+int do_open_log(const char *path)
+{
+	return open_typed(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+			  S_IFREG);
 }
 
 int do_connect(const char *path)
@@ -167,22 +167,13 @@ int do_open_tap(const char *name, int queues, int *fds, bool only_new)
 /* OP_OPEN_DEV: a character device from known_devices, read-write. */
 int do_open_dev(const char *path)
 {
-	struct stat st;
 	bool known = false;
-	int fd;
 
 	for (size_t i = 0; i < sizeof(known_devices) / sizeof(known_devices[0]); i++)
 		known |= strcmp(path, known_devices[i]) == 0;
 	if (!known)
 		return -EPERM;
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	return fd;
+	return open_typed(path, O_RDWR | O_CLOEXEC | O_NOCTTY, S_IFCHR);
 }
 
 /* The requests whose reply carries one fd (not its number). */
