@@ -1,6 +1,7 @@
 # t_blk_inflight.sh: cellvm-blk dies with requests in flight at queue depth 8 (the probe's
-# driver through cellvm's frontend): the new backend resubmits them from the inflight region
-# and the probe's every chunk reads back right.
+# driver, through cellvm's frontend and through QEMU's vhost-user-blk-pci with a reconnecting
+# chardev): the new backend resubmits them from the inflight region the frontend kept, and
+# the probe's every chunk reads back right.
 
 # inflight_flags PID: how many heads the backend process PID has flagged in flight in its
 # region (its mapping of the memfd, through /proc/PID/map_files; queue 0: a 16-byte header,
@@ -37,18 +38,34 @@ stop_in_flight() {
 	return 1
 }
 
-# blk_inflight NAME: the probe writes and verifies 8 chunks at a time while the backend is
+# vm_cellvm SOCK OUT APPEND / vm_qemu SOCK OUT APPEND: the probe as the backend's frontend, in
+# the background (its pid in VPID). QEMU (TCG, shared memfd RAM) reconnects to the socket
+# every second after the backend dies, and exits through isa-debug-exit: v -> (v<<1)|1.
+vm_cellvm() {
+	"$CELLVM" --kernel "$ELF" --memory size=64M --debug-exit -v --disk "vhost_user=true,socket=$1" \
+		--cmdline "$3" >"$2" 2>&1 &
+	VPID=$!
+}
+vm_qemu() {
+	qemu-system-x86_64 -M q35 -accel tcg -nodefaults -no-user-config -nographic -serial stdio \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 -m 128M -kernel "$ELF" -append "$3" \
+		-object memory-backend-memfd,id=mem,size=128M,share=on -numa node,memdev=mem \
+		-chardev "socket,id=c0,path=$1,reconnect=1" \
+		-device vhost-user-blk-pci,chardev=c0,disable-legacy=on >"$2" 2>&1 </dev/null &
+	VPID=$!
+}
+
+# blk_inflight NAME VM: the probe writes and verifies 8 chunks at a time while the backend is
 # stopped mid-flight, killed and started again.
 blk_inflight() {
-	local img="$TMP/$1.img" sock="$TMP/$1.sock" out="$TMP/$1.console" bpid vpid rc caught
+	local img="$TMP/$1.img" sock="$TMP/$1.sock" out="$TMP/$1.console" bpid vpid rc caught VPID
 	rm -f "$img" "$sock"
 	truncate -s 8M "$img"
 	"$BUILD/cellvm-blk" --socket "$sock" --path "$img" 2>"$TMP/$1.b1.log" &
 	bpid=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-	"$CELLVM" --kernel "$ELF" --memory size=64M --debug-exit -v --disk "vhost_user=true,socket=$sock" \
-		--cmdline "test=blk-reconnect blk_secs=8 blk_qd=8" >"$out" 2>&1 &
-	vpid=$!
+	"$2" "$sock" "$out" "test=blk-reconnect blk_secs=8 blk_qd=8"
+	vpid=$VPID
 	for _ in $(seq 600); do grep -q "blk-reconnect: running" "$out" && break; sleep 0.05; done
 	stop_in_flight "$bpid" "$vpid"
 	caught=$?
@@ -64,15 +81,22 @@ blk_inflight() {
 	[ "$caught" -eq 0 ] || return 3
 	return $rc
 }
-export -f blk_inflight stop_in_flight inflight_flags
+export -f blk_inflight stop_in_flight inflight_flags vm_cellvm vm_qemu
 
 if [ ! -x "$BUILD/cellvm-blk" ]; then
 	skip blk-inflight "build/cellvm-blk is not built"
 elif [ "$(id -u)" != 0 ]; then
 	skip blk-inflight "reading cellvm-blk's inflight region through /proc/PID/map_files needs root"
 else
-	expect blk-inflight 0 "test blk-reconnect: PASS" blk_inflight inf1
+	expect blk-inflight 0 "test blk-reconnect: PASS" blk_inflight inf1 vm_cellvm
 	expect blk-inflight-resubmitted 0 "resubmitting [1-9][0-9]* requests left in flight" \
 		cat "$TMP/inf1.b2.log"
 	expect blk-inflight-data-on-file 1 "" cmp -s -n 8388608 "$TMP/inf1.img" /dev/zero
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		skip qemu-blk-inflight "qemu-system-x86_64 is not installed"
+	else
+		expect qemu-blk-inflight 1 "test blk-reconnect: PASS" blk_inflight qinf1 vm_qemu
+		expect qemu-blk-inflight-resubmitted 0 "resubmitting [1-9][0-9]* requests left in flight" \
+			cat "$TMP/qinf1.b2.log"
+	fi
 fi
