@@ -436,19 +436,31 @@ static u64 reconnect_round_qd(u64 k0, u64 nchunks, u64 buf, u64 qd, u64 *salts)
 	return ms > longest ? ms : longest;
 }
 
+/* Between two rounds (nothing in flight): the driver resets the device and sets it up again
+   from fresh rings, as Linux's virtio-blk does on a reset or a resume. */
+static void blk_setup_again(u64 n)
+{
+	virtio_start(&v, F(VIRTIO_BLK_F_FLUSH) | F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_SEG_MAX) |
+		     F(VIRTIO_BLK_F_BLK_SIZE), 1);
+	pr("probe: blk-reconnect: device reset %lu, set up again\n", n);
+}
+
 /* The host restarts the device's backend while this runs: writes of a pattern that changes
    every round, each read back and verified, for blk_secs= seconds (default 8), blk_qd=
-   requests at a time (default 1; at most 16); then every chunk is read and verified once more.
-   No request may fail or get lost. */
+   requests at a time (default 1; at most 16), the device reset and set up again blk_resets=
+   times (default 0, at most 8) at even intervals; then every chunk is read and verified once
+   more. No request may fail or get lost. */
 noreturn void test_blk_reconnect(void)
 {
 	blk_open(F(VIRTIO_BLK_F_FLUSH), 1);
-	u64 secs = 8, longest = 0, rounds = 0, flushes = 0, qd = 1;
+	u64 secs = 8, longest = 0, rounds = 0, flushes = 0, qd = 1, resets = 0, done = 0;
 	char s[32];
 	if (cmdline_get("blk_secs", s, sizeof(s)) && !parse_u64(s, &secs))
 		test_fail("bad value '%s' for blk_secs", s);
 	if (cmdline_get("blk_qd", s, sizeof(s)) && (!parse_u64(s, &qd) || qd < 1 || qd > 16))
 		test_fail("bad value '%s' for blk_qd (1 to 16)", s);
+	if (cmdline_get("blk_resets", s, sizeof(s)) && (!parse_u64(s, &resets) || resets > 8))
+		test_fail("bad value '%s' for blk_resets (0 to 8)", s);
 	u64 nchunks = capacity * VIRTIO_BLK_SECTOR / req_bytes, n = req_bytes / VIRTIO_BLK_SECTOR;
 	if (nchunks > 64)
 		nchunks = 64;
@@ -459,8 +471,11 @@ noreturn void test_blk_reconnect(void)
 	u64 buf = heap_alloc(req_bytes * qd, 4096), salts[64];
 	pr("probe: blk-reconnect: running for %lu s over %lu chunks of %u bytes, %lu at a time "
 	   "(restart the backend now)\n", secs, nchunks, req_bytes, qd);
-	for (u64 deadline = rdtsc() + secs * tsc_hz(); rdtsc() < deadline; rounds++) {
+	u64 start = rdtsc(), slice = secs * tsc_hz() / (resets + 1);
+	for (u64 deadline = start + secs * tsc_hz(); rdtsc() < deadline; rounds++) {
 		u64 k = rounds % nchunks, ms;
+		if (done < resets && rdtsc() - start >= (done + 1) * slice)
+			blk_setup_again(++done);
 		if (qd > 1) {
 			ms = reconnect_round_qd(rounds * qd % nchunks, nchunks, buf, qd, salts);
 			longest = ms > longest ? ms : longest;

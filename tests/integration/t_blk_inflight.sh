@@ -55,8 +55,10 @@ vm_qemu() {
 	VPID=$!
 }
 
-# blk_inflight NAME VM: the probe writes and verifies 8 chunks at a time while the backend is
-# stopped mid-flight, killed and started again.
+# blk_inflight NAME VM [RESETS]: the probe writes and verifies 8 chunks at a time while the
+# backend is stopped mid-flight, killed and started again. With RESETS the driver also resets
+# the device RESETS times (every 8/(RESETS+1) s), and the backend dies only after the first
+# reset: the region it then leaves must be the one of the new set-up, not the first one.
 blk_inflight() {
 	local img="$TMP/$1.img" sock="$TMP/$1.sock" out="$TMP/$1.console" bpid vpid rc caught VPID
 	rm -f "$img" "$sock"
@@ -64,9 +66,11 @@ blk_inflight() {
 	"$BUILD/cellvm-blk" --socket "$sock" --path "$img" 2>"$TMP/$1.b1.log" &
 	bpid=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-	"$2" "$sock" "$out" "test=blk-reconnect blk_secs=8 blk_qd=8"
+	local ready="blk-reconnect: running"
+	[ -z "${3:-}" ] || ready="blk-reconnect: device reset 1,"
+	"$2" "$sock" "$out" "test=blk-reconnect blk_secs=8 blk_qd=8 blk_resets=${3:-0}"
 	vpid=$VPID
-	for _ in $(seq 600); do grep -q "blk-reconnect: running" "$out" && break; sleep 0.05; done
+	for _ in $(seq 600); do grep -q "$ready" "$out" && break; sleep 0.05; done
 	stop_in_flight "$bpid" "$vpid"
 	caught=$?
 	wait "$bpid" 2>/dev/null
@@ -92,11 +96,17 @@ else
 	expect blk-inflight-resubmitted 0 "resubmitting [1-9][0-9]* requests left in flight" \
 		cat "$TMP/inf1.b2.log"
 	expect blk-inflight-data-on-file 1 "" cmp -s -n 8388608 "$TMP/inf1.img" /dev/zero
+	expect blk-inflight-after-reset 0 "test blk-reconnect: PASS" blk_inflight inf2 vm_cellvm 3
+	expect blk-inflight-after-reset-resubmitted 0 "resubmitting [1-9][0-9]* requests left in flight" \
+		cat "$TMP/inf2.b2.log"
 	if ! command -v qemu-system-x86_64 >/dev/null; then
 		skip qemu-blk-inflight "qemu-system-x86_64 is not installed"
 	else
 		expect qemu-blk-inflight 1 "test blk-reconnect: PASS" blk_inflight qinf1 vm_qemu
 		expect qemu-blk-inflight-resubmitted 0 "resubmitting [1-9][0-9]* requests left in flight" \
 			cat "$TMP/qinf1.b2.log"
+		expect qemu-blk-inflight-after-reset 1 "test blk-reconnect: PASS" blk_inflight qinf2 vm_qemu 3
+		expect qemu-blk-inflight-after-reset-resubmitted 0 \
+			"resubmitting [1-9][0-9]* requests left in flight" cat "$TMP/qinf2.b2.log"
 	fi
 fi
