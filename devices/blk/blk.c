@@ -603,7 +603,10 @@ static void reap(struct blk_dev *dev)
 			/* A discard is a hint: a file system without hole punching still succeeds. */
 			if (!(r->discard && res == -EOPNOTSUPP)) {
 				r->status = VIRTIO_BLK_S_IOERR;
-				bad_request(dev, r->q, "I/O failed, errno", (unsigned long long)-res);
+				if (res < 0)
+					bad_request(dev, r->q, "I/O failed, errno", (unsigned long long)-res);
+				else /* a read past the end of an image that shrank */
+					bad_request(dev, r->q, "short transfer, bytes", (unsigned long long)res);
 			}
 		}
 		if (--r->pending == 0)

@@ -501,6 +501,35 @@ static int m_header(void)
 	return 0;
 }
 
+/* Another host process shrinks the image under the backend, then grows it back (sparse): a
+ * read past the new end fails with IOERR and one before it still works, the queue keeps
+ * serving, and once the file has grown back the lost part reads as zeros. */
+static int t_shrink(void)
+{
+	uint64_t half = F.capacity * 512 / 2, gpa = vf_alloc(&F, 4096);
+	uint8_t *buf = vf_ptr(&F, gpa), want[4096], zero[4096] = { 0 };
+	int fd, ok;
+
+	CHECK(F.capacity >= 2048, "capacity %llu", (unsigned long long)F.capacity);
+	pattern(buf, half + 4096, 4096, 7);
+	CHECK(io(0, VIRTIO_BLK_T_OUT, (half + 4096) / 512, gpa, 4096, false) == 0, "write");
+	pattern(want, 0, 4096, 8);
+	memcpy(buf, want, 4096);
+	CHECK(io(0, VIRTIO_BLK_T_OUT, 0, gpa, 4096, false) == 0, "write");
+	fd = open(image, O_RDWR);
+	CHECK(fd >= 0 && ftruncate(fd, (off_t)half) == 0, "shrinking the image");
+	ok = io(0, VIRTIO_BLK_T_IN, (half + 4096) / 512, gpa, 4096, false) == 1;
+	ok = ok && io(0, VIRTIO_BLK_T_IN, 0, gpa, 4096, false) == 0 && !memcmp(buf, want, 4096);
+	if (ftruncate(fd, (off_t)(F.capacity * 512)) < 0)
+		ok = -1;
+	close(fd);
+	CHECK(ok == 1, ok < 0 ? "growing the image back" : "past the new end not IOERR, or the start wrong");
+	CHECK(io(0, VIRTIO_BLK_T_IN, (half + 4096) / 512, gpa, 4096, false) == 0, "read after the regrowth");
+	CHECK(!memcmp(buf, zero, 4096), "the part lost to the shrink does not read as zeros");
+	CHECK(serving(0), "queue 0 stopped serving");
+	return 0;
+}
+
 static int m_range(void)
 {
 	uint64_t end = VF_R1_GPA + VF_R_SIZE - 4096;
@@ -575,7 +604,7 @@ static const struct test tests[] = {
 	{ "rw", t_rw, 1, 128 }, { "flush", t_flush, 1, 128 }, { "getid", t_getid, 1, 128 },
 	{ "ro", t_ro, 1, 128 }, { "zeroes", t_zeroes, 1, 128 }, { "mq", t_mq, 2, 128 },
 	{ "mq4", t_mq, 4, 128 }, { "persist", t_persist, 1, 128 }, { "inline", t_inline, 1, 128 },
-	{ "batch", t_batch, 1, 128 },
+	{ "batch", t_batch, 1, 128 }, { "shrink", t_shrink, 1, 128 },
 	{ "m-loop", m_loop, 2, 512 }, { "m-long", m_long, 2, 512 },
 	{ "m-big-indirect", m_big_indirect, 2, 512 }, { "m-oob", m_oob, 2, 512 },
 	{ "m-end", m_end, 2, 512 }, { "m-wrap", m_wrap, 2, 512 }, { "m-avail", m_avail, 2, 512 },

@@ -161,6 +161,18 @@ LIST
 malicious i-unsealed 0 "inflight region refused"
 malicious i-short 0 "inflight region refused"
 
+# The image shrinks and grows back under a running backend (HOSTILE_INPUTS 25): reads past
+# the new end get IOERR, the log says why, the backend keeps serving and exits cleanly.
+fresh_image
+if start_blk; then
+	fe -t shrink; r=$?
+	reap
+	[ $r -eq 0 ] && [ "$ST" != 0 ] && r=1 && echo "    exit status $ST"
+	[ $r -eq 0 ] && ! grep -q "bad request (short transfer, bytes: 0)" "$T/log" && r=1 &&
+		echo "    log lacks 'short transfer'"
+else r=1; fi
+note $r "blk shrink"
+
 fresh_image
 start_blk && fe -t persist -p "$PID"; r=$?
 wait "$PID" 2>/dev/null; PID=
