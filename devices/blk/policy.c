@@ -33,26 +33,16 @@ static int add_inline_rules(scmp_filter_ctx ctx, const struct blk_policy *p)
 	return rc;
 }
 
-/* The calls made per request come first in the generated filter (libseccomp checks syscall
- * numbers one after another otherwise, in its own order): the data path's preadv2/pwritev2,
- * io_uring_enter, the call eventfd's write and the loop's epoll_wait. A hint: what is
- * allowed does not change. */
-static int hot_first(scmp_filter_ctx ctx)
-{
-	static const int hot[] = { SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(io_uring_enter),
-				   SCMP_SYS(write), SCMP_SYS(epoll_wait), SCMP_SYS(read) };
-	int rc = 0;
-
-	for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]) && !rc; i++)
-		rc = seccomp_syscall_priority(ctx, hot[i], (uint8_t)(255 - i));
-	return rc;
-}
+/* The calls made per request, first in the filter (backend_hot_first): the data path's
+ * preadv2/pwritev2, io_uring_enter, the call eventfd's write and the loop's epoll_wait. */
+static const int hot[] = { SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(io_uring_enter),
+			   SCMP_SYS(write), SCMP_SYS(epoll_wait), SCMP_SYS(read) };
 
 static int blk_rules(void *scmp_ctx, const void *arg)
 {
 	scmp_filter_ctx ctx = scmp_ctx;
 	const struct blk_policy *p = arg;
-	int rc = hot_first(ctx);
+	int rc = backend_hot_first(ctx, hot, sizeof(hot) / sizeof(hot[0]));
 
 	if (!rc)
 		rc = backend_rules(ctx, p->epfd);

@@ -426,6 +426,15 @@ int backend_socket_rules(void *scmp_ctx, int sock)
 			    sock);
 }
 
+int backend_hot_first(void *scmp_ctx, const int *nrs, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = seccomp_syscall_priority(scmp_ctx, nrs[i], (uint8_t)(255 - i));
+	return rc;
+}
+
 /* The device's rules plus dup(), for --jail-selftest nofile alone: it must reach the rlimit. */
 struct rules_and_dup {
 	jail_rules_fn *rules;

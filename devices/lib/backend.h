@@ -97,6 +97,10 @@ int backend_rules(void *scmp_ctx, int epfd);
 int backend_inflight_rules(void *scmp_ctx, int device_fd);
 /* vhost-user messages on the connected socket; none when sock < 0 (--jail-selftest). */
 int backend_socket_rules(void *scmp_ctx, int sock);
+/* The syscalls a device makes per request, in order, come first in the generated filter
+ * (libseccomp otherwise checks syscall numbers one after another in its own order). A hint:
+ * what is allowed does not change. 0 or a libseccomp -errno. */
+int backend_hot_first(void *scmp_ctx, const int *nrs, size_t n);
 
 /* Fills the device's jail spec (its policy lives in loop); 0 or -errno. */
 typedef int backend_spec_fn(void *loop, struct jail_spec *s);

@@ -43,26 +43,16 @@ static int add_tap_rules(scmp_filter_ctx ctx, int fd)
 	return rc;
 }
 
-/* The calls made per frame come first in the generated filter (libseccomp otherwise checks
- * syscall numbers one after another in its own order): the tap's writev and readv, the call
- * eventfd's write, the kick's read and the loop's epoll_wait. A hint: what is allowed does
- * not change. */
-static int hot_first(scmp_filter_ctx ctx)
-{
-	static const int hot[] = { SCMP_SYS(writev), SCMP_SYS(readv), SCMP_SYS(write),
-				   SCMP_SYS(read), SCMP_SYS(epoll_wait) };
-	int rc = 0;
-
-	for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]) && !rc; i++)
-		rc = seccomp_syscall_priority(ctx, hot[i], (uint8_t)(255 - i));
-	return rc;
-}
+/* The calls made per frame, first in the filter (backend_hot_first): the tap's writev and
+ * readv, the call eventfd's write, the kick's read and the loop's epoll_wait. */
+static const int hot[] = { SCMP_SYS(writev), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(read),
+			   SCMP_SYS(epoll_wait) };
 
 static int net_rules(void *scmp_ctx, const void *arg)
 {
 	scmp_filter_ctx ctx = scmp_ctx;
 	const struct net_policy *p = arg;
-	int rc = hot_first(ctx);
+	int rc = backend_hot_first(ctx, hot, sizeof(hot) / sizeof(hot[0]));
 
 	if (!rc)
 		rc = backend_rules(ctx, p->epfd);
