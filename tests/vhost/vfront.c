@@ -256,10 +256,11 @@ int vf_start(struct vf *f, unsigned nq, uint16_t qsize)
 
 	if (rc)
 		return rc;
-	if (f->inflight && !(f->protocol & (1ull << PF_INFLIGHT)) && f->inflight_if_offered)
+	if (f->inflight && !(f->protocol & (1ull << PF_INFLIGHT))) {
+		if (!f->inflight_if_offered)
+			return -ENOTSUP;
 		f->inflight = false;
-	if (f->inflight && !(f->protocol & (1ull << PF_INFLIGHT)))
-		return -ENOTSUP;
+	}
 	if (f->inflight && nq && ((rc = vf_get_inflight(f, (uint16_t)nq, isize)) ||
 			    (rc = vf_set_inflight(f, f->ifl_fd, f->ifl_size, (uint16_t)nq, isize))))
 		return rc;
